@@ -43,4 +43,3 @@ func confirm(streams genericiooptions.IOStreams, yes bool, question string) erro
 	}
 	return fmt.Errorf("%s: not confirmed, nothing changed", question)
 }
-
