@@ -6,7 +6,8 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
-// newReleaseCmds returns the release verbs (pkg/strategy).
+// newReleaseCmds returns the release verbs (pkg/strategy): the strategy-aware core verbs
+// and the rollout verbs.
 func newReleaseCmds(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) []*cobra.Command {
-	return nil
+	return append(newCoreReleaseCmds(getter, streams), newRolloutCmds(getter, streams)...)
 }

@@ -1,0 +1,120 @@
+package strategy
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/audit"
+	"github.com/feastflow/kubectl-feastflow/pkg/progress"
+)
+
+// Env is what every release operation needs: the client, the audit writer (dry run, user,
+// reason) and where progress goes.
+type Env struct {
+	Client   kubernetes.Interface
+	Writer   *audit.Writer
+	Progress progress.Reporter
+}
+
+func (e *Env) now() time.Time {
+	if e.Writer != nil && e.Writer.Now != nil {
+		return e.Writer.Now()
+	}
+	return time.Now()
+}
+
+func (e *Env) report(format string, args ...any) { progress.Printf(e.Progress, format, args...) }
+
+// errNotImplemented marks a strategy branch that is still being written.
+var errNotImplemented = errors.New("not implemented yet")
+
+// Promote finishes a release: blue-green switches (if not yet) and scales the old color
+// down; canary rolls stable to the canary's template and retires the canary.
+func Promote(ctx context.Context, env *Env, c *Component, opts PromoteOptions) (*Result, error) {
+	switch c.Strategy {
+	case BlueGreen:
+		return promoteBlueGreen(ctx, env, c, opts)
+	case Canary:
+		return promoteCanary(ctx, env, c, opts)
+	}
+	return nil, WrongStrategyError(c, BlueGreen, Canary)
+}
+
+// Abort undoes a release in progress: canary to 0 and stable back to full; blue-green
+// before a switch: the idle color to 0.
+func Abort(ctx context.Context, env *Env, c *Component, opts AbortOptions) (*Result, error) {
+	switch c.Strategy {
+	case BlueGreen:
+		return abortBlueGreen(ctx, env, c, opts)
+	case Canary:
+		return abortCanary(ctx, env, c, opts)
+	}
+	return nil, WrongStrategyError(c, BlueGreen, Canary)
+}
+
+// Rollback returns to the previous release: rolling undoes the rollout, blue-green
+// switches back to the previous color, canary aborts.
+func Rollback(ctx context.Context, env *Env, c *Component, opts RollbackOptions) (*Result, error) {
+	switch c.Strategy {
+	case BlueGreen:
+		return rollbackBlueGreen(ctx, env, c, opts)
+	case Canary:
+		return abortCanary(ctx, env, c, AbortOptions{Timeout: opts.Timeout})
+	case Rolling, Recreate:
+		return rollbackRolling(ctx, env, c, opts)
+	}
+	return nil, WrongStrategyError(c, Rolling, Recreate, BlueGreen, Canary)
+}
+
+// PromoteOptions tune Promote.
+type PromoteOptions struct {
+	// ScaleDownDelay is how long blue-green waits after the switch before scaling the old
+	// color to 0, so that kube-proxy on every node has stopped sending it traffic.
+	ScaleDownDelay time.Duration
+	// KeepOld skips the scale-down (blue-green).
+	KeepOld bool
+	// DeleteCanary deletes the canary Deployment instead of scaling it to 0.
+	DeleteCanary bool
+	// Confirm is asked before the destructive part (the scale-down); nil means yes.
+	Confirm func(question string) error
+	Timeout time.Duration
+}
+
+// AbortOptions tune Abort.
+type AbortOptions struct {
+	// Confirm is asked before scaling anything down; nil means yes.
+	Confirm func(question string) error
+	Timeout time.Duration
+}
+
+// RollbackOptions tune Rollback.
+type RollbackOptions struct {
+	// ToRevision is the rolling revision to return to (0: the previous one).
+	ToRevision int64
+	Timeout    time.Duration
+}
+
+// Result is the common report of a release operation: what changed on which object.
+type Result struct {
+	APIVersion string   `json:"apiVersion"`
+	Kind       string   `json:"kind"`
+	Component  string   `json:"component"`
+	Namespace  string   `json:"namespace"`
+	Strategy   Kind     `json:"strategy"`
+	Operation  string   `json:"operation"`
+	DryRun     string   `json:"dryRun,omitempty"`
+	Changed    bool     `json:"changed"`
+	Changes    []Change `json:"changes"`
+	Message    string   `json:"message"`
+}
+
+// Change is one write (or, in a dry run, a write that would be made).
+type Change struct {
+	Object string `json:"object"` // kind/name, e.g. deployment/feastflow-backend-green
+	Field  string `json:"field"`  // e.g. spec.replicas, spec.selector.version
+	From   string `json:"from"`
+	To     string `json:"to"`
+}

@@ -1,0 +1,7 @@
+package strategy
+
+import "context"
+
+func rollbackRolling(context.Context, *Env, *Component, RollbackOptions) (*Result, error) {
+	return nil, errNotImplemented
+}
