@@ -1,6 +1,7 @@
 package localcluster
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -124,9 +125,15 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// fingerprint identifies the settings a running cluster was started with; a running cluster
-// whose fingerprint differs from the requested one is restarted.
+// fingerprint identifies the settings a running cluster was started with, including the
+// kwok stages this package embeds; a running cluster whose fingerprint differs from the
+// requested one is restarted.
 func (c Config) fingerprint() string {
-	return fmt.Sprintf("nodes=%d cpu=%s mem=%s pods=%d ready=%s qps=%d/%d bin=%s",
-		c.Nodes, c.NodeCPU, c.NodeMemory, c.NodePods, c.PodReadyDelay, c.ControllerQPS, c.ControllerBurst, c.BinDir)
+	stages, err := renderKwokConfig(c.PodReadyDelay, filepath.Join(c.StateDir, simLogsDir))
+	if err != nil {
+		stages = []byte(err.Error())
+	}
+	sum := sha256.Sum256(stages)
+	return fmt.Sprintf("nodes=%d cpu=%s mem=%s pods=%d ready=%s qps=%d/%d bin=%s stages=%x",
+		c.Nodes, c.NodeCPU, c.NodeMemory, c.NodePods, c.PodReadyDelay, c.ControllerQPS, c.ControllerBurst, c.BinDir, sum[:8])
 }

@@ -12,7 +12,7 @@ import (
 // Files and directories inside a state directory.
 const (
 	pidsFile       = "pids.json"
-	portsFile      = "ports.json"
+	persistedFile  = "cluster.json"
 	kubeconfigFile = "kubeconfig"
 	pkiDir         = "pki"
 	logsDir        = "logs"
@@ -36,11 +36,8 @@ type Process struct {
 	StartTicks uint64 `json:"startTicks"`
 }
 
-// record is the content of the pids file.
+// record is the content of the pids file, which exists while a cluster runs.
 type record struct {
-	// Generation counts starts of this state directory; it selects kwok's pod CIDR so that
-	// a new kwok never hands out an IP that a pod from an earlier run still holds.
-	Generation int `json:"generation"`
 	// Fingerprint is Config.fingerprint of the running cluster.
 	Fingerprint string `json:"fingerprint"`
 	// Processes in start order.
@@ -83,18 +80,27 @@ func writeRecord(stateDir string, r *record) error {
 	return writeJSON(filepath.Join(stateDir, pidsFile), r)
 }
 
-// readPorts reads the ports recorded by an earlier start; a missing file gives zero Ports.
-func readPorts(stateDir string) (Ports, error) {
-	var p Ports
-	data, err := os.ReadFile(filepath.Join(stateDir, portsFile))
+// persisted is what a state directory keeps across stops (cluster.json).
+type persisted struct {
+	// Ports chosen by the last start, reused when free so kubeconfigs stay valid.
+	Ports Ports `json:"ports"`
+	// Generation counts starts of this state directory; it selects kwok's pod CIDR so that
+	// a new kwok never hands out an IP that a pod from an earlier run still holds in etcd.
+	Generation int `json:"generation"`
+}
+
+// readPersisted reads cluster.json; a missing file gives the zero value.
+func readPersisted(stateDir string) (persisted, error) {
+	var p persisted
+	data, err := os.ReadFile(filepath.Join(stateDir, persistedFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return p, nil
 	}
 	if err != nil {
-		return p, fmt.Errorf("read ports file: %w", err)
+		return p, fmt.Errorf("read %s: %w", persistedFile, err)
 	}
 	if err := json.Unmarshal(data, &p); err != nil {
-		return p, fmt.Errorf("parse ports file: %w", err)
+		return p, fmt.Errorf("parse %s: %w", persistedFile, err)
 	}
 	return p, nil
 }

@@ -1,0 +1,126 @@
+// Command localcluster starts, stops and reports the local Kubernetes cluster used by the
+// demo and the end-to-end tests (see internal/localcluster and docs/local-cluster.md).
+//
+//	go run ./hack/localcluster up     --bin .cache/bin --state .cluster [--nodes 3] [--ready-delay 0s] [--api-port 0] ...
+//	go run ./hack/localcluster down   --state .cluster
+//	go run ./hack/localcluster status --state .cluster
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/feastflow/kubectl-feastflow/internal/localcluster"
+)
+
+const usage = "usage: localcluster up|down|status [flags]   (localcluster <command> -h for flags)"
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "up":
+		err = up(ctx, os.Args[2:])
+	case "down":
+		err = down(os.Args[2:])
+	case "status":
+		err = status(ctx, os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q\n%s", os.Args[1], usage)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "localcluster:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+func up(ctx context.Context, args []string) error {
+	delay, err := localcluster.PodReadyDelayFromEnv()
+	if err != nil {
+		return err
+	}
+	fs := flag.NewFlagSet("up", flag.ContinueOnError)
+	var c localcluster.Config
+	fs.StringVar(&c.BinDir, "bin", ".cache/bin", "directory with etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok")
+	fs.StringVar(&c.StateDir, "state", ".cluster", "state directory (pki, kubeconfig, etcd data, logs, pids)")
+	fs.IntVar(&c.Nodes, "nodes", localcluster.DefaultNodes, "number of simulated nodes")
+	fs.StringVar(&c.NodeCPU, "node-cpu", localcluster.DefaultNodeCPU, "cpu capacity of each node")
+	fs.StringVar(&c.NodeMemory, "node-memory", localcluster.DefaultNodeMemory, "memory capacity of each node")
+	fs.IntVar(&c.NodePods, "node-pods", localcluster.DefaultNodePods, "pod capacity of each node")
+	fs.DurationVar(&c.PodReadyDelay, "ready-delay", delay, "delay before a started pod turns Ready (default from $"+localcluster.EnvPodReadyDelay+")")
+	fs.IntVar(&c.Ports.APIServer, "api-port", 0, "kube-apiserver port (0: automatic)")
+	fs.IntVar(&c.Ports.Etcd, "etcd-port", 0, "etcd client port (0: automatic)")
+	fs.IntVar(&c.Ports.EtcdPeer, "etcd-peer-port", 0, "etcd peer port (0: automatic)")
+	fs.IntVar(&c.Ports.Kwok, "kwok-port", 0, "kwok kubelet-API port (0: automatic)")
+	fs.DurationVar(&c.Timeout, "timeout", localcluster.DefaultTimeout, "how long to wait for the cluster to become usable")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c.Log = os.Stderr
+	cl, err := localcluster.Start(ctx, c)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("export KUBECONFIG=%s\n", cl.Kubeconfig)
+	return nil
+}
+
+func down(args []string) error {
+	fs := flag.NewFlagSet("down", flag.ContinueOnError)
+	state := fs.String("state", ".cluster", "state directory")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return localcluster.Stop(*state, os.Stderr)
+}
+
+func status(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	state := fs.String("state", ".cluster", "state directory")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	r, err := localcluster.Status(ctx, *state)
+	if err != nil {
+		return err
+	}
+	printStatus(os.Stdout, r)
+	if !r.Healthy {
+		return fmt.Errorf("cluster in %s is not healthy", r.StateDir)
+	}
+	return nil
+}
+
+func printStatus(out io.Writer, r *localcluster.StatusReport) {
+	if !r.Running {
+		fmt.Fprintf(out, "no cluster running in %s\n", r.StateDir)
+		return
+	}
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "COMPONENT\tPID\tALIVE\tPORTS\tLOG")
+	for _, c := range r.Components {
+		ports := "-"
+		if len(c.Ports) > 0 {
+			ports = fmt.Sprint(c.Ports)
+		}
+		fmt.Fprintf(w, "%s\t%d\t%t\t%s\t%s\n", c.Name, c.PID, c.Alive, ports, c.LogPath)
+	}
+	_ = w.Flush()
+	ready := "ok"
+	if !r.APIServerReady {
+		ready = r.APIServerError
+	}
+	fmt.Fprintf(out, "apiserver readyz: %s\nnodes: %d/%d ready\nkubeconfig: %s\nhealthy: %t\n", ready, r.NodesReady, r.Nodes, r.Kubeconfig, r.Healthy)
+}
