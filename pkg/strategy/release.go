@@ -3,7 +3,11 @@ package strategy
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"k8s.io/client-go/kubernetes"
 
@@ -117,4 +121,66 @@ type Change struct {
 	Field  string `json:"field"`  // e.g. spec.replicas, spec.selector.version
 	From   string `json:"from"`
 	To     string `json:"to"`
+}
+
+// deepMerge merges src into dst (maps merge recursively, other values replace) and
+// returns dst: it joins a change and its audit annotation into one patch.
+func deepMerge(dst, src map[string]any) map[string]any {
+	for k, v := range src {
+		if sm, ok := v.(map[string]any); ok {
+			if dm, ok := dst[k].(map[string]any); ok {
+				dst[k] = deepMerge(dm, sm)
+				continue
+			}
+		}
+		dst[k] = v
+	}
+	return dst
+}
+
+// warn reports a best-effort failure (an Event that could not be recorded) as progress.
+func (e *Env) warn(err error) {
+	if err != nil {
+		e.report("warning: %v", err)
+	}
+}
+
+// dryRunText is the Result.DryRun value of the writer's mode ("" for real writes).
+func (e *Env) dryRunText() string {
+	if e.Writer == nil || e.Writer.Live() {
+		return ""
+	}
+	return string(e.Writer.DryRun)
+}
+
+// ConflictError is a write refused because the object changed since it was read (a
+// resourceVersion or JSON-patch test precondition failed): someone else acted first.
+type ConflictError struct {
+	Object string
+	Err    error
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("conflict: %s was changed by someone else since it was read, nothing was written to it: re-run to act on its current state (%v)", e.Object, e.Err)
+}
+
+func (e *ConflictError) Unwrap() error { return e.Err }
+
+// writeError names the object, and for the errors a user can act on, the fix: a missing
+// permission (the verb and resource to grant) or a concurrent change.
+func writeError(verb, kind, ns, name string, err error) error {
+	obj := fmt.Sprintf("%s %s/%s", kind, ns, name)
+	switch {
+	case apierrors.IsForbidden(err):
+		return fmt.Errorf("%s %s: forbidden: missing permission `%s %ss` in namespace %s; ask for it (see deploy/rbac/) — nothing was written: %w", verb, obj, verb, kind, ns, err)
+	case apierrors.IsConflict(err), apierrors.IsInvalid(err) && isTestFailure(err), isTestFailure(err):
+		return &ConflictError{Object: obj, Err: err}
+	}
+	return fmt.Errorf("%s %s: %w", verb, obj, err)
+}
+
+// isTestFailure recognises a JSON patch whose "test" operation failed: the apiserver
+// answers 422 (or 500 on old servers) with "testing value ... failed".
+func isTestFailure(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "test operation") || err != nil && strings.Contains(err.Error(), "testing value")
 }

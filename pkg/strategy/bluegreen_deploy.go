@@ -1,0 +1,202 @@
+package strategy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/audit"
+	"github.com/feastflow/kubectl-feastflow/pkg/report"
+)
+
+// deployBlueGreen updates the idle color's images, scales it to the live color's replicas
+// and waits until it is fully available. The Service is not touched: no traffic moves.
+func deployBlueGreen(ctx context.Context, env *Env, c *Component, opts DeployOptions) (*DeployResult, error) {
+	color, target, err := idleColor(c, opts.Color)
+	if err != nil {
+		return nil, err
+	}
+	d := target.DeepCopy()
+	changes, err := SetImages(d.Name, &d.Spec.Template, opts.Images)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := CheckWindow(ctx, env, c.Namespace()); err != nil {
+		return nil, err
+	}
+	replicas := desiredReplicas(c.Colors[c.LiveColor])
+	if opts.Replicas != nil {
+		replicas = *opts.Replicas
+	}
+	if replicas < 1 {
+		replicas = 1 // a blue-green color to switch to must serve
+	}
+	oldReplicas := desiredReplicas(target)
+	res := &DeployResult{
+		Result:     newResult("DeployResult", c, "deploy", env),
+		Deployment: d.Name, Color: color, Images: TemplateImages(&d.Spec.Template), Replicas: replicas,
+	}
+	obj := "deployment/" + d.Name
+	for _, ch := range changes {
+		res.Changes = append(res.Changes, Change{Object: obj, Field: imageField(ch), From: ch.From, To: ch.To})
+	}
+	if oldReplicas != replicas {
+		res.Changes = append(res.Changes, Change{Object: obj, Field: "spec.replicas", From: fmt.Sprint(oldReplicas), To: fmt.Sprint(replicas)})
+	}
+
+	minGen := target.Generation
+	if len(res.Changes) == 0 {
+		env.report("deployment %s already runs %s with %d replicas", d.Name, imagesText(res.Images), replicas)
+	} else {
+		op := env.Writer.Operation("deploy", imagesText(TemplateImages(&target.Spec.Template)), imagesText(res.Images))
+		patch := deepMerge(map[string]any{
+			"metadata": map[string]any{"resourceVersion": target.ResourceVersion},
+			"spec": map[string]any{
+				"replicas": replicas,
+				"template": map[string]any{"spec": imagesPatch(&d.Spec.Template, changes)},
+			},
+		}, audit.AnnotationPatch(op, nil))
+		patched, err := env.patchDeployment(ctx, target, types.StrategicMergePatchType, patch)
+		if err != nil {
+			return nil, err
+		}
+		res.Changed = true
+		if patched != nil {
+			minGen = patched.Generation
+			env.warn(env.Writer.Event(ctx, env.Client, audit.Ref("Deployment", "apps/v1", patched), corev1.EventTypeNormal, "Deployed", op))
+		}
+		env.report("deployment %s: %s, %d replicas (color %s, no traffic moved)", d.Name, imagesText(res.Images), replicas, color)
+	}
+	if !env.Writer.Live() {
+		res.Message = fmt.Sprintf("dry run (%s): would deploy %s to %s (%s) with %d replicas; no traffic moved", env.Writer.DryRun, imagesText(res.Images), color, d.Name, replicas)
+		return res, nil
+	}
+	_, err = WaitForDeployment(ctx, env, c.Namespace(), d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: minGen})
+	if err != nil {
+		res.Failure = failureOf(err)
+		if opts.AutoRollback && res.Changed {
+			if uerr := env.undoDeploy(ctx, target, changes, oldReplicas); uerr != nil {
+				return res, fmt.Errorf("%w; auto-rollback failed too: %v", err, uerr)
+			}
+			res.RolledBack = true
+			res.Message = fmt.Sprintf("deploy to %s failed and was rolled back to %s, %d replicas", color, imagesText(TemplateImages(&target.Spec.Template)), oldReplicas)
+			return res, fmt.Errorf("%w; rolled back deployment %s to %s with %d replicas", err, d.Name, imagesText(TemplateImages(&target.Spec.Template)), oldReplicas)
+		}
+		if res.Changed {
+			return res, fmt.Errorf("%w; deployment %s was updated and left as it is (no traffic moved): fix and re-run, or `kubectl feastflow abort %s` to scale it to 0", err, d.Name, c.Name())
+		}
+		return res, err
+	}
+	res.Ready = true
+	res.Message = fmt.Sprintf("%s (%s) runs %s with %d replicas, all available; live color is still %s: run `kubectl feastflow switch %s %s` to move traffic", color, d.Name, imagesText(res.Images), replicas, c.LiveColor, color, c.Name())
+	return res, nil
+}
+
+// idleColor picks the color deploy acts on: the given one (which must not be live), or
+// the only idle color.
+func idleColor(c *Component, want string) (string, *appsv1.Deployment, error) {
+	if want != "" {
+		if want == c.LiveColor {
+			return "", nil, fmt.Errorf("color %s of %s is live: deploy to an idle color (%s)", want, c.Name(), orNoneList(c.IdleColors()))
+		}
+		d, ok := c.Colors[want]
+		if !ok {
+			return "", nil, fmt.Errorf("unknown color %q for %s: no deployment with %s=%s (colors: %s)", want, c.Name(), c.ColorKey, want, orNoneList(c.ColorNames()))
+		}
+		return want, d, nil
+	}
+	idle := c.IdleColors()
+	switch len(idle) {
+	case 1:
+		return idle[0], c.Colors[idle[0]], nil
+	case 0:
+		return "", nil, fmt.Errorf("component %s has no idle color: its only color is %s; create a deployment %s-green whose pod template has %s=green (a copy of %s)", c.Name(), orNoneList(c.ColorNames()), c.Name(), c.ColorKey, c.LiveColor)
+	}
+	return "", nil, fmt.Errorf("component %s has %d idle colors (%s): pick one with --color", c.Name(), len(idle), strings.Join(idle, ", "))
+}
+
+// patchDeployment sends a patch with the writer's options; in a client dry run it sends
+// nothing and returns nil.
+func (e *Env) patchDeployment(ctx context.Context, d *appsv1.Deployment, pt types.PatchType, patch any) (*appsv1.Deployment, error) {
+	if e.Writer.Client() {
+		return nil, nil
+	}
+	body, err := json.Marshal(patch)
+	if err != nil {
+		return nil, fmt.Errorf("encode patch of deployment %s/%s: %w", d.Namespace, d.Name, err)
+	}
+	out, err := e.Client.AppsV1().Deployments(d.Namespace).Patch(ctx, d.Name, pt, body, e.Writer.PatchOptions())
+	if err != nil {
+		return nil, writeError("patch", "deployment", d.Namespace, d.Name, err)
+	}
+	return out, nil
+}
+
+// undoDeploy restores the images and replicas a failed blue-green deploy changed.
+func (e *Env) undoDeploy(ctx context.Context, before *appsv1.Deployment, changes []ImageChange, replicas int32) error {
+	undo := make([]ImageChange, len(changes))
+	for i, ch := range changes {
+		undo[i] = ImageChange{Container: ch.Container, Init: ch.Init, From: ch.To, To: ch.From}
+	}
+	op := e.Writer.Operation("deploy-rollback", "", imagesText(TemplateImages(&before.Spec.Template)))
+	patch := deepMerge(map[string]any{
+		"spec": map[string]any{
+			"replicas": replicas,
+			"template": map[string]any{"spec": imagesPatch(&before.Spec.Template, undo)},
+		},
+	}, audit.AnnotationPatch(op, nil))
+	out, err := e.patchDeployment(ctx, before, types.StrategicMergePatchType, patch)
+	if err != nil {
+		return err
+	}
+	e.report("rolled back deployment %s to %s, %d replicas", before.Name, imagesText(TemplateImages(&before.Spec.Template)), replicas)
+	if out != nil {
+		e.warn(e.Writer.Event(ctx, e.Client, audit.Ref("Deployment", "apps/v1", out), corev1.EventTypeWarning, "DeployRolledBack", op))
+	}
+	return nil
+}
+
+func imageField(ch ImageChange) string {
+	if ch.Init {
+		return fmt.Sprintf("spec.template.spec.initContainers[%s].image", ch.Container)
+	}
+	return fmt.Sprintf("spec.template.spec.containers[%s].image", ch.Container)
+}
+
+// imagesText is "backend=img:1, db-migrations(init)=img:1", or just the image when there is one.
+func imagesText(images []ContainerImage) string {
+	var app []ContainerImage
+	for _, im := range images {
+		if !im.Init {
+			app = append(app, im)
+		}
+	}
+	if len(app) == 1 {
+		return app[0].Image
+	}
+	parts := make([]string, 0, len(app))
+	for _, im := range app {
+		parts = append(parts, im.Container+"="+im.Image)
+	}
+	return strings.Join(parts, ",")
+}
+
+func newResult(kind string, c *Component, op string, env *Env) Result {
+	tm := report.TypeMeta(kind)
+	return Result{
+		APIVersion: tm.APIVersion, Kind: tm.Kind, Component: c.Name(), Namespace: c.Namespace(),
+		Strategy: c.Strategy, Operation: op, DryRun: env.dryRunText(), Changes: []Change{},
+	}
+}
+
+func asRolloutFailed(err error) (*RolloutFailedError, bool) {
+	var rf *RolloutFailedError
+	ok := errors.As(err, &rf)
+	return rf, ok
+}
