@@ -9,12 +9,12 @@ import (
 	"os/signal"
 	"syscall"
 
+	_ "time/tzdata" // deployment windows name time zones; not every machine has zoneinfo
+
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	_ "k8s.io/client-go/plugin/pkg/client/auth" // exec credentials and OIDC, as kubectl links them
-	_ "time/tzdata"                             // deployment windows name time zones; not every machine has zoneinfo
 
 	"github.com/feastflow/kubectl-feastflow/pkg/plugin"
-	"github.com/feastflow/kubectl-feastflow/pkg/term"
 )
 
 func main() {
@@ -28,13 +28,13 @@ func main() {
 		code = plugin.ExitInterrupted
 	}
 	if err != nil {
-		msg := err.Error()
-		if interrupted && !errors.Is(err, context.Canceled) {
-			msg = "interrupted: " + msg
-		} else if interrupted {
+		msg := plugin.ErrorLine(err)
+		if interrupted && errors.Is(err, context.Canceled) {
 			msg = "interrupted"
+		} else if interrupted {
+			msg = "interrupted: " + msg
 		}
-		fmt.Fprintln(os.Stderr, "error: "+term.Escape(msg))
+		fmt.Fprintln(os.Stderr, "error: "+msg)
 	}
 	os.Exit(code)
 }

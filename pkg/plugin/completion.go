@@ -42,8 +42,8 @@ func completeServices(getter genericclioptions.RESTClientGetter) cobra.Completio
 			return nil, err
 		}
 		names := make([]string, 0, len(list.Items))
-		for _, s := range list.Items {
-			names = append(names, s.Name)
+		for i := range list.Items {
+			names = append(names, list.Items[i].Name)
 		}
 		return names, nil
 	})
@@ -57,8 +57,8 @@ func completeNodes(getter genericclioptions.RESTClientGetter) cobra.CompletionFu
 			return nil, err
 		}
 		names := make([]string, 0, len(list.Items))
-		for _, n := range list.Items {
-			names = append(names, n.Name)
+		for i := range list.Items {
+			names = append(names, list.Items[i].Name)
 		}
 		return names, nil
 	})
@@ -74,12 +74,43 @@ func completeLabelValues(getter genericclioptions.RESTClientGetter, key string) 
 		}
 		seen := map[string]bool{}
 		var values []string
-		for _, d := range list.Items {
-			if v := d.Spec.Template.Labels[key]; v != "" && !seen[v] {
+		for i := range list.Items {
+			if v := list.Items[i].Spec.Template.Labels[key]; v != "" && !seen[v] {
 				seen[v] = true
 				values = append(values, v)
 			}
 		}
 		return values, nil
 	})
+}
+
+// completionHelp is the help of the completion command: cobra's default tells users to run
+// `feastflow completion bash`, which is not how a kubectl plugin is completed.
+const completionHelp = `Print a shell completion script.
+
+kubectl feastflow <TAB> is completed by kubectl's own shell completion (kubectl 1.26 or
+later) when the kubectl_complete-feastflow helper, shipped next to the plugin binary in
+the release archives, is on PATH:
+
+    source <(kubectl completion bash)     # or zsh, fish, powershell: kubectl's script
+
+Component, color and node names are completed from the cluster of the current context.
+
+The scripts printed by the sub-commands complete a command named feastflow, for a shell
+alias such as: alias feastflow='kubectl feastflow'.`
+
+// setCompletionHelp installs cobra's completion command now (cobra adds it lazily on
+// Execute) so that its help can say how completion of a kubectl plugin works.
+func setCompletionHelp(root *cobra.Command) {
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() != "completion" {
+			continue
+		}
+		c.Short = "Print a shell completion script (see --help for kubectl's own completion)"
+		c.Long = completionHelp
+		for _, sh := range c.Commands() {
+			sh.Long = "Print the " + sh.Name() + " completion script for a command named feastflow (alias feastflow='kubectl feastflow').\nSee kubectl feastflow completion --help for completing kubectl feastflow itself."
+		}
+	}
 }

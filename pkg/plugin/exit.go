@@ -1,8 +1,15 @@
 package plugin
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"syscall"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/term"
 )
 
 // Exit codes, as PRODUCT.md promises them.
@@ -14,7 +21,7 @@ const (
 	ExitInterrupted = 130
 )
 
-// ExitError carries the process exit code of an error.
+// exitError carries the process exit code of an error.
 type exitError struct {
 	code int
 	err  error
@@ -56,4 +63,50 @@ func asUsage(err error) error {
 		return err
 	}
 	return &exitError{code: ExitUsage, err: err}
+}
+
+// ErrorLine renders an error returned by the root command as the one line main prints
+// after "error: ": client-go's multi-line messages are cut to what names the problem,
+// control characters are escaped, and connection failures get the fix a user needs.
+func ErrorLine(err error) string {
+	msg := err.Error()
+	if strings.Contains(msg, "\n") {
+		var kept []string
+		for _, line := range strings.Split(msg, "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || boilerplate(line) {
+				continue
+			}
+			kept = append(kept, line)
+		}
+		msg = strings.Join(kept, "; ")
+	}
+	if hint := connectionHint(err); hint != "" {
+		msg += " (" + hint + ")"
+	}
+	return term.OneLine(msg)
+}
+
+// boilerplate reports whether a line of a client-go message only points at documentation:
+// the exec credential plugin error explains what credential plugins are in three lines.
+func boilerplate(line string) bool {
+	return strings.HasPrefix(line, "It looks like you are trying to use a client-go credential plugin") ||
+		strings.HasPrefix(line, "To learn more about this feature, consult the documentation") ||
+		strings.HasPrefix(line, "https://kubernetes.io/docs/reference/access-authn-authz/authentication")
+}
+
+// connectionHint names the fix for an API server that could not be reached.
+func connectionHint(err error) string {
+	var urlErr *url.Error
+	if !errors.As(err, &urlErr) {
+		return ""
+	}
+	var netErr net.Error
+	switch {
+	case urlErr.Timeout() || errors.Is(err, context.DeadlineExceeded):
+		return "the API server did not answer within --request-timeout; check that the cluster is up: kubectl cluster-info"
+	case errors.As(err, &netErr), errors.Is(err, syscall.ECONNREFUSED):
+		return "the API server is unreachable; check that the cluster is up and --context/--kubeconfig point at it: kubectl cluster-info"
+	}
+	return ""
 }

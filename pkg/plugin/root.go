@@ -52,7 +52,7 @@ node maintenance, from the client, with no controller installed in the cluster.`
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageErrorf("%v\nSee '%s --help' for usage.", err, c.CommandPath())
+		return usageErrorf("%v (see '%s --help')", err, c.CommandPath())
 	})
 
 	flags := cmd.PersistentFlags()
@@ -80,7 +80,7 @@ node maintenance, from the client, with no controller installed in the cluster.`
 		cmd.AddCommand(c)
 	}
 	cmd.AddCommand(newVersionCmd(streams))
-	cmd.CompletionOptions.HiddenDefaultCmd = false
+	setCompletionHelp(cmd)
 	return cmd
 }
 

@@ -8,8 +8,9 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/feastflow/kubectl-feastflow/pkg/report"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/report"
 )
 
 // Set at build time with -ldflags -X.

@@ -43,15 +43,16 @@ func UseColor(mode ColorMode, w io.Writer, getenv func(string) string) bool {
 }
 
 // Escape makes server-supplied text safe for a terminal: control characters (ANSI escape
-// sequences included) are shown quoted instead of being interpreted. Newlines and tabs are
-// kept only when keepNewlines is set (log lines are printed one per line by the caller).
+// sequences, carriage returns and newlines included; tabs excepted) are shown quoted, as
+// Go would write them in a string literal, instead of being interpreted. Callers that print
+// multi-line text (log lines) split it into lines first.
 func Escape(s string) string {
 	if !needsEscape(s) {
 		return s
 	}
 	var b strings.Builder
 	for _, r := range s {
-		if r == '\t' || (r >= 0x20 && r != 0x7f && !(r >= 0x80 && r < 0xa0)) {
+		if !isControl(r) {
 			b.WriteRune(r)
 			continue
 		}
@@ -61,13 +62,29 @@ func Escape(s string) string {
 	return b.String()
 }
 
-func needsEscape(s string) bool {
-	for _, r := range s {
-		if r < 0x20 && r != '\t' || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return true
+// OneLine joins the non-blank lines of a multi-line text with "; " and escapes the result,
+// so that an error message (client-go's exec-plugin error has five lines) stays one line.
+func OneLine(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return Escape(s)
+	}
+	var parts []string
+	for _, line := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }) {
+		if line = strings.TrimSpace(line); line != "" {
+			parts = append(parts, line)
 		}
 	}
-	return false
+	return Escape(strings.Join(parts, "; "))
+}
+
+func needsEscape(s string) bool {
+	return strings.IndexFunc(s, isControl) >= 0
+}
+
+// isControl reports whether r is a C0 control (but tab), DEL or a C1 control: the runes a
+// terminal may interpret (ESC starts ANSI sequences, 0x9b is the one-byte CSI).
+func isControl(r rune) bool {
+	return (r < 0x20 && r != '\t') || r == 0x7f || (r >= 0x80 && r < 0xa0)
 }
 
 // Palette colours text when enabled and passes it through otherwise.
