@@ -56,8 +56,10 @@ func identify(pid int) (exe string, startTicks uint64, err error) {
 	return strings.TrimSuffix(exe, " (deleted)"), st.startTicks, nil
 }
 
-// alive reports whether p is still the very process that was recorded: same PID, same binary,
+// Alive reports whether p is still the very process that was recorded: same PID, same binary,
 // same start time, not a zombie. A PID reused by anything else is not alive.
+func Alive(p Process) bool { return alive(p) }
+
 func alive(p Process) bool {
 	exe, start, err := identify(p.PID)
 	if err != nil {

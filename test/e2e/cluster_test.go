@@ -1,0 +1,224 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/feastflow/kubectl-feastflow/internal/localcluster"
+	"github.com/feastflow/kubectl-feastflow/test/e2e/harness"
+)
+
+// startOwn starts a cluster of its own for a test of the cluster machinery itself, stopped
+// at cleanup.
+func startOwn(t *testing.T, state string, ports localcluster.Ports) *localcluster.Cluster {
+	t.Helper()
+	_, bin, err := harness.Paths()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := localcluster.Start(context.Background(), localcluster.Config{BinDir: bin, StateDir: state, Ports: ports, StopWithParent: true})
+	if err != nil {
+		t.Fatalf("start cluster in %s: %v", state, err)
+	}
+	t.Cleanup(func() { _ = localcluster.Stop(state, nil) })
+	return cl
+}
+
+// requireHealthy asserts that Status reports the cluster in state healthy.
+func requireHealthy(t *testing.T, state string) *localcluster.StatusReport {
+	t.Helper()
+	r, err := localcluster.Status(context.Background(), state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Healthy {
+		t.Fatalf("cluster in %s not healthy: %+v", state, r)
+	}
+	return r
+}
+
+// requireGone asserts that none of ps runs any more.
+func requireGone(t *testing.T, ps []localcluster.Process) {
+	t.Helper()
+	for _, p := range ps {
+		if localcluster.Alive(p) {
+			t.Errorf("%s (pid %d) still running", p.Name, p.PID)
+		}
+	}
+}
+
+func TestClusterPortInUse(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	_, bin, err := harness.Paths()
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	_, err = localcluster.Start(context.Background(), localcluster.Config{BinDir: bin, StateDir: state, Ports: localcluster.Ports{APIServer: port}})
+	var inUse *localcluster.PortInUseError
+	if !errors.As(err, &inUse) || inUse.Port != port {
+		t.Fatalf("Start on a busy port: err = %v, want a PortInUseError for %d", err, port)
+	}
+	if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, strconv.Itoa(port)) {
+		t.Errorf("error is not one line naming the port: %q", msg)
+	}
+	if _, err := os.Stat(filepath.Join(state, "pids.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pids file left behind (stat err %v): something may be running", err)
+	}
+}
+
+func TestClusterCrashRecovery(t *testing.T) {
+	state := t.TempDir()
+	cl := startOwn(t, state, localcluster.Ports{})
+	var kcm localcluster.Process
+	for _, p := range cl.Processes {
+		if p.Name == localcluster.KubeControllerManager {
+			kcm = p
+		}
+	}
+	if err := syscall.Kill(kcm.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	r := waitStatus(t, state, func(r *localcluster.StatusReport) bool { return !r.Healthy })
+	t.Logf("after kill -9 of %s: healthy=%t", kcm.Name, r.Healthy)
+
+	again := startOwn(t, state, localcluster.Ports{})
+	if again.Reused {
+		t.Fatal("Start reused a cluster with a dead component")
+	}
+	if again.Ports != cl.Ports {
+		t.Errorf("ports changed across recovery: %+v -> %+v (kubeconfigs would go stale)", cl.Ports, again.Ports)
+	}
+	requireGone(t, cl.Processes)
+	requireHealthy(t, state)
+	// The controller-manager works again: a Deployment gets its pods.
+	kubectl(t, again.Kubeconfig, "create", "deployment", "web", "--image=nginx:1.27", "--replicas=2")
+	kubectl(t, again.Kubeconfig, "rollout", "status", "deployment/web", "--timeout=60s")
+
+	same := startOwn(t, state, localcluster.Ports{})
+	if !same.Reused {
+		t.Error("Start on a healthy cluster restarted it")
+	}
+	if err := localcluster.Stop(state, nil); err != nil {
+		t.Fatal(err)
+	}
+	requireGone(t, again.Processes)
+}
+
+func TestClusterStaleState(t *testing.T) {
+	_, bin, err := harness.Paths()
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	// An unrelated process whose PID a stale pids file names as etcd.
+	bystander := exec.Command("sleep", "300")
+	if err := bystander.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bystander.Process.Kill(); _ = bystander.Wait() })
+	stale := `{"fingerprint":"old","processes":[` +
+		`{"name":"etcd","pid":` + strconv.Itoa(bystander.Process.Pid) + `,"exe":"` + filepath.Join(bin, "etcd") + `","startTicks":1},` +
+		`{"name":"kube-apiserver","pid":999999,"exe":"` + filepath.Join(bin, "kube-apiserver") + `","startTicks":1}]}`
+	if err := os.WriteFile(filepath.Join(state, "pids.json"), []byte(stale), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cl := startOwn(t, state, localcluster.Ports{})
+	requireHealthy(t, state)
+	if err := localcluster.Stop(state, nil); err != nil {
+		t.Fatal(err)
+	}
+	requireGone(t, cl.Processes)
+	if err := bystander.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Fatalf("unrelated process named by the stale pids file was signalled: %v", err)
+	}
+}
+
+func TestClusterSideBySide(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	ca := startOwn(t, a, localcluster.Ports{})
+	cb := startOwn(t, b, localcluster.Ports{})
+	if ca.Ports.APIServer == cb.Ports.APIServer || ca.Ports.Etcd == cb.Ports.Etcd || ca.Ports.Kwok == cb.Ports.Kwok {
+		t.Fatalf("clusters share ports: %+v %+v", ca.Ports, cb.Ports)
+	}
+	requireHealthy(t, a)
+	requireHealthy(t, b)
+	kubectl(t, ca.Kubeconfig, "create", "namespace", "only-in-a")
+	if out, err := kubectlErr(cb.Kubeconfig, "get", "namespace", "only-in-a"); err == nil {
+		t.Errorf("namespace created in cluster a is visible in b: %s", out)
+	}
+	// down is idempotent and leaves no process; the other cluster is untouched.
+	for range 2 {
+		if err := localcluster.Stop(a, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	requireGone(t, ca.Processes)
+	requireHealthy(t, b)
+}
+
+func TestClusterPluginRunsThroughKubectl(t *testing.T) {
+	h := harness.For(t)
+	r := h.Feastflow("version")
+	if r.ExitCode != 0 || strings.TrimSpace(r.Stdout) == "" {
+		t.Fatalf("kubectl feastflow version: exit %d, stdout %q, stderr %q", r.ExitCode, r.Stdout, r.Stderr)
+	}
+}
+
+// waitStatus polls Status until cond holds: process death has no watchable API.
+func waitStatus(t *testing.T, state string, cond func(*localcluster.StatusReport) bool) *localcluster.StatusReport {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		r, err := localcluster.Status(ctx, state)
+		if err == nil && cond(r) {
+			return r
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("status of %s never reached the expected state: %+v %v", state, r, err)
+		case <-tick.C:
+		}
+	}
+}
+
+func kubectl(t *testing.T, kubeconfig string, args ...string) string {
+	t.Helper()
+	out, err := kubectlErr(kubeconfig, args...)
+	if err != nil {
+		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func kubectlErr(kubeconfig string, args ...string) (string, error) {
+	_, bin, err := harness.Paths()
+	if err != nil {
+		return "", err
+	}
+	kc := filepath.Join(bin, "kubectl")
+	if _, err := os.Stat(kc); err != nil {
+		kc = "kubectl"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, kc, append([]string{"--kubeconfig", kubeconfig}, args...)...).CombinedOutput()
+	return string(out), err
+}

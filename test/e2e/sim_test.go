@@ -1,0 +1,146 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/feastflow/kubectl-feastflow/test/e2e/harness"
+)
+
+// simCase is one failure-simulation convention and the status it must produce.
+type simCase struct {
+	name   string
+	pod    string // manifest, namespace-less
+	status string // what kubectl get pods shows in STATUS
+	reason func(*corev1.Pod) string
+	event  string // an event reason the simulation emits
+}
+
+func waitingReason(p *corev1.Pod) string {
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.State.Waiting != nil && cs.State.Waiting.Reason != "PodInitializing" {
+			return cs.State.Waiting.Reason
+		}
+	}
+	return ""
+}
+
+func initReason(p *corev1.Pod) string {
+	for _, cs := range p.Status.InitContainerStatuses {
+		if cs.State.Waiting != nil && cs.State.Waiting.Reason != "PodInitializing" {
+			return "Init:" + cs.State.Waiting.Reason
+		}
+		if cs.State.Terminated != nil && cs.State.Terminated.ExitCode != 0 {
+			return "Init:" + cs.State.Terminated.Reason
+		}
+	}
+	return ""
+}
+
+func pod(name, labels, spec string) string {
+	return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name + "\n  labels: {" + labels + "}\nspec:\n" + spec
+}
+
+var simCases = []simCase{
+	{"crashloop-label", pod("crashloop-label", "sim.feastflow.dev/state: crashloop", "  containers: [{name: app, image: ghcr.io/feastflow/backend:1.4.0}]"),
+		"CrashLoopBackOff", waitingReason, "BackOff"},
+	{"crashloop-image", pod("crashloop-image", "", "  containers: [{name: app, image: ghcr.io/feastflow/backend:crashloop}]"),
+		"CrashLoopBackOff", waitingReason, "BackOff"},
+	{"imagepullbackoff-label", pod("imagepullbackoff-label", "sim.feastflow.dev/state: imagepullbackoff", "  containers: [{name: app, image: ghcr.io/feastflow/backend:1.4.0}]"),
+		"ImagePullBackOff", waitingReason, "Failed"},
+	{"imagepullbackoff-image", pod("imagepullbackoff-image", "", "  containers: [{name: app, image: ghcr.io/feastflow/backend:doesnotexist}]"),
+		"ImagePullBackOff", waitingReason, "BackOff"},
+	{"notfound-image", pod("notfound-image", "", "  containers: [{name: app, image: ghcr.io/feastflow/backend:notfound}]"),
+		"ImagePullBackOff", waitingReason, "Failed"},
+	{"errimagepull-label", pod("errimagepull-label", "sim.feastflow.dev/state: errimagepull", "  containers: [{name: app, image: ghcr.io/feastflow/backend:1.4.0}]"),
+		"ErrImagePull", waitingReason, "Failed"},
+	{"init-fail-image", pod("init-fail-image", "", "  initContainers: [{name: db-migrations, image: ghcr.io/feastflow/backend:initfail}]\n  containers: [{name: app, image: ghcr.io/feastflow/backend:1.4.0}]"),
+		"Init:CrashLoopBackOff", initReason, "BackOff"},
+	{"init-fail-never", pod("init-fail-never", "sim.feastflow.dev/state: init-fail", "  restartPolicy: Never\n  initContainers: [{name: db-migrations, image: ghcr.io/feastflow/backend:1.4.0}]\n  containers: [{name: app, image: ghcr.io/feastflow/backend:1.4.0}]"),
+		"Init:Error", initReason, "BackOff"},
+	{"configerror-label", pod("configerror-label", "sim.feastflow.dev/state: createcontainerconfigerror", "  containers: [{name: app, image: ghcr.io/feastflow/backend:1.4.0, envFrom: [{configMapRef: {name: feastflow-config}}]}]"),
+		"CreateContainerConfigError", waitingReason, "Failed"},
+}
+
+func TestSimFailureStates(t *testing.T) {
+	h := harness.For(t)
+	ns := h.NewNamespace()
+	for _, c := range simCases {
+		h.Apply(ns, c.pod)
+	}
+	for _, c := range simCases {
+		t.Run(c.name, func(t *testing.T) {
+			h := harness.For(t)
+			p := h.WaitForPod(ns, c.name, "in "+c.status, func(p *corev1.Pod) bool { return c.reason(p) == c.status })
+			if harness.PodReady(p) {
+				t.Errorf("pod in %s is Ready", c.status)
+			}
+			harness.WaitFor(context.Background(), h.Events(ns, c.name), c.event+" event for "+c.name, func(evs []*corev1.Event) (bool, error) {
+				for _, e := range evs {
+					if e.Reason == c.event {
+						return true, nil
+					}
+				}
+				return false, nil
+			})
+			out := h.MustKubectl("get", "pod", c.name, "-n", ns, "--no-headers")
+			if !strings.Contains(out, c.status) {
+				t.Errorf("kubectl get pod shows %q, want status %s", out, c.status)
+			}
+		})
+	}
+
+	t.Run("details", func(t *testing.T) {
+		h := harness.For(t)
+		crash := h.WaitForPod(ns, "crashloop-label", "crashed", func(p *corev1.Pod) bool { return waitingReason(p) == "CrashLoopBackOff" })
+		cs := crash.Status.ContainerStatuses[0]
+		if cs.RestartCount == 0 || cs.LastTerminationState.Terminated == nil || cs.LastTerminationState.Terminated.ExitCode != 1 {
+			t.Errorf("crashloop container status lacks restarts or last exit code 1: %+v", cs)
+		}
+		if prev := h.MustKubectl("logs", "crashloop-label", "-n", ns, "--previous"); !strings.Contains(prev, "panic") {
+			t.Errorf("kubectl logs --previous = %q, want a crash log", prev)
+		}
+		if prev := h.MustKubectl("logs", "init-fail-image", "-c", "db-migrations", "-n", ns, "--previous"); !strings.Contains(prev, "migration") {
+			t.Errorf("init container previous logs = %q, want the migration error", prev)
+		}
+		cfg := h.WaitForPod(ns, "configerror-label", "config error", func(p *corev1.Pod) bool { return waitingReason(p) != "" })
+		if msg := cfg.Status.ContainerStatuses[0].State.Waiting.Message; msg != `configmap "feastflow-config" not found` {
+			t.Errorf("config error message = %q", msg)
+		}
+		pull := h.WaitForPod(ns, "imagepullbackoff-image", "pull error", func(p *corev1.Pod) bool { return waitingReason(p) != "" })
+		if msg := pull.Status.ContainerStatuses[0].State.Waiting.Message; !strings.Contains(msg, "backend:doesnotexist") {
+			t.Errorf("image pull message = %q", msg)
+		}
+		initPod := h.WaitForPod(ns, "init-fail-image", "init failed", func(p *corev1.Pod) bool { return initReason(p) != "" })
+		if app := initPod.Status.ContainerStatuses[0]; app.State.Waiting == nil || app.State.Waiting.Reason != "PodInitializing" {
+			t.Errorf("app container started although its init container failed: %+v", app.State)
+		}
+	})
+
+	t.Run("label a running pod", func(t *testing.T) {
+		h := harness.For(t)
+		h.Apply(ns, pod("healthy", "", "  containers: [{name: app, image: ghcr.io/feastflow/backend:1.4.0}]"))
+		h.WaitForPod(ns, "healthy", "Ready", harness.PodReady)
+		h.MustKubectl("label", "pod", "healthy", "-n", ns, "sim.feastflow.dev/state=crashloop")
+		h.WaitForPod(ns, "healthy", "crash-looping", func(p *corev1.Pod) bool { return waitingReason(p) == "CrashLoopBackOff" })
+	})
+}
+
+func TestSimReadyDelay(t *testing.T) {
+	h := harness.For(t)
+	ns := h.NewNamespace()
+	const delay = 2 * time.Second
+	h.Apply(ns, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: slow\n  annotations: {sim.feastflow.dev/ready-delay: 2s}\nspec:\n  containers: [{name: app, image: ghcr.io/feastflow/backend:1.4.0}]\n")
+	h.WaitForPod(ns, "slow", "Running but not Ready", func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodRunning && !harness.PodReady(p)
+	})
+	running := time.Now()
+	h.WaitForPod(ns, "slow", "Ready", harness.PodReady)
+	if waited := time.Since(running); waited < delay-500*time.Millisecond {
+		t.Errorf("pod turned Ready %s after Running, want about %s", waited, delay)
+	}
+}
