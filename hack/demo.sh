@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Walks through kubectl feastflow on the local cluster: applies examples/feastflow, waits until
+# everything is Ready, shows the app, then runs the plugin's verbs. Called by `make demo` after
+# `make build cluster-up`; safe to run again (kubectl apply, waits on current state).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+export KUBECONFIG=${KUBECONFIG_DEMO:-$ROOT/.cluster/kubeconfig}
+# The plugin under demo and the kubectl matched to the server come first on PATH.
+export PATH="$ROOT/bin:$ROOT/.cache/bin:$PATH"
+NS=feastflow
+
+[ -f "$KUBECONFIG" ] || { echo "demo: no cluster kubeconfig at $KUBECONFIG (run make cluster-up)" >&2; exit 1; }
+command -v kubectl-feastflow >/dev/null || { echo "demo: bin/kubectl-feastflow missing (run make build)" >&2; exit 1; }
+
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then B=$'\033[1m' N=$'\033[0m'; else B= N=; fi
+step() { printf '\n%s### %s%s\n' "$B" "$*" "$N"; }
+run() { printf '$ %s\n' "$*"; "$@"; }
+# verb_exists VERB: true when the plugin in bin/ has that verb (the demo grows with the plugin).
+verb_exists() { kubectl feastflow --help 2>/dev/null | grep -qE "^  $1( |$)"; }
+
+step "Apply the FeastFlow app (examples/feastflow)"
+run kubectl apply -f examples/feastflow/
+
+step "Wait until it is Ready"
+run kubectl -n "$NS" wait --for=jsonpath='{.status.phase}'=Bound pvc/postgres-data --timeout=60s
+for d in postgres feastflow-backend-blue feastflow-backend-green feastflow-frontend; do
+  run kubectl -n "$NS" rollout status "deployment/$d" --timeout=120s
+done
+
+step "The app"
+run kubectl -n "$NS" get pods,svc,endpointslices -o wide
+
+step "kubectl feastflow"
+run kubectl feastflow version
+
+# ---------------------------------------------------------------------------------------------
+# VERBS: append each verb's demo below, one `step` + `run` block per verb, guarded with
+# verb_exists so the demo keeps working while the verb is being built. Keep every block
+# re-runnable (e.g. switch back at the end of a blue-green walk-through).
+# ---------------------------------------------------------------------------------------------
+if verb_exists status; then
+  step "Release status of every component"
+  run kubectl feastflow status -n "$NS" || true
+fi
+if verb_exists preflight; then
+  step "Pre-deployment checklist for the backend"
+  run kubectl feastflow preflight feastflow-backend -n "$NS" || true
+fi
+if verb_exists diagnose; then
+  step "Diagnose the namespace"
+  run kubectl feastflow diagnose -n "$NS" || true
+fi
+# --- end of VERBS ----------------------------------------------------------------------------
+
+step "Done. Try it yourself:"
+echo "  export KUBECONFIG=$KUBECONFIG PATH=$ROOT/bin:$ROOT/.cache/bin:\$PATH"
+echo "  kubectl feastflow --help"
