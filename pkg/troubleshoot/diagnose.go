@@ -1,0 +1,400 @@
+package troubleshoot
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/progress"
+	"github.com/feastflow/kubectl-feastflow/pkg/report"
+)
+
+// ScopeKind is what diagnose looks at.
+type ScopeKind string
+
+// The scopes of diagnose.
+const (
+	ScopeNamespace  ScopeKind = ""
+	ScopePod        ScopeKind = "pod"
+	ScopeDeployment ScopeKind = "deployment"
+	ScopeService    ScopeKind = "service"
+	ScopeNode       ScopeKind = "node"
+	// ScopeComponent is a Service and the Deployments its selector reaches.
+	ScopeComponent ScopeKind = "component"
+)
+
+// Scope is the object (or namespace) to diagnose.
+type Scope struct {
+	// Namespace to diagnose; ignored with AllNamespaces and for nodes.
+	Namespace     string
+	AllNamespaces bool
+	Kind          ScopeKind
+	Name          string
+}
+
+// Options tune Diagnose.
+type Options struct {
+	// Metadata lists ConfigMaps and Secrets as metadata only. Without it, references to
+	// ConfigMaps and Secrets are not checked (diagnose never reads Secret data).
+	Metadata metadata.Interface
+	// LogLines is how many lines of a crashed container's previous log to show (default 20).
+	LogLines int64
+	// MaxLogs caps how many logs are read in one run (default 10): one per group of pods
+	// failing the same way, never one per pod.
+	MaxLogs int
+	// Now is the clock (tests replace it).
+	Now func() time.Time
+	// Progress receives what diagnose is doing (may be nil).
+	Progress progress.Reporter
+}
+
+const (
+	defaultLogLines = 20
+	defaultMaxLogs  = 10
+	logLimitBytes   = 16 << 10
+	// maxDetailLines caps per-object detail lists (nodes, pods) in one finding.
+	maxDetailLines = 10
+)
+
+// NotFoundError is returned when the named scope object does not exist.
+type NotFoundError struct{ Kind, Namespace, Name string }
+
+func (e *NotFoundError) Error() string {
+	if e.Namespace == "" {
+		return fmt.Sprintf("%s %q not found", e.Kind, e.Name)
+	}
+	return fmt.Sprintf("%s %q not found in namespace %s (check the name with `kubectl get %s -n %s`)", e.Kind, e.Name, e.Namespace, kindArg(e.Kind), e.Namespace)
+}
+
+// Diagnose reads the scope with one paged LIST per kind, in parallel (plus, only when a
+// finding needs them: the previous logs of crashed containers, at most MaxLogs; the
+// cluster's pods when a pod is Pending for lack of resources and the scope is one
+// namespace; the wrong-typed Secrets when an image pull fails with imagePullSecrets), and
+// returns the findings ranked by severity then confidence. It writes nothing.
+func Diagnose(ctx context.Context, client kubernetes.Interface, scope Scope, opts Options) (*Report, error) {
+	if opts.LogLines <= 0 {
+		opts.LogLines = defaultLogLines
+	}
+	if opts.MaxLogs <= 0 {
+		opts.MaxLogs = defaultMaxLogs
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	ns := scope.Namespace
+	if scope.AllNamespaces {
+		ns = ""
+	}
+	k, podSelector := allKinds, ""
+	if scope.Kind == ScopeNode {
+		ns, podSelector = "", "spec.nodeName="+scope.Name
+		k = kinds{workloads: true}
+	}
+	where := "namespace " + ns
+	if ns == "" {
+		where = "all namespaces"
+	}
+	progress.Printf(opts.Progress, "reading %s", where)
+	snap, err := take(ctx, client, opts.Metadata, ns, podSelector, k)
+	if err != nil {
+		return nil, err
+	}
+	a := newAnalysis(ctx, client, opts, snap)
+	rel, err := a.relevance(scope)
+	if err != nil {
+		return nil, err
+	}
+	a.run(scope.Kind != ScopePod)
+	findings := a.findings
+	if rel != nil {
+		findings = rel.filter(findings)
+	}
+	a.readLogs(findings)
+	rank(findings)
+	if findings == nil {
+		findings = []Finding{}
+	}
+	r := &Report{
+		TypeMeta: report.TypeMeta("DiagnoseReport"),
+		Scope:    ScopeRef{Namespace: ns, AllNamespaces: ns == "" && scope.Kind != ScopeNode, Kind: string(scope.Kind), Name: scope.Name},
+		Time:     metav1.NewTime(opts.Now().UTC().Truncate(time.Second)),
+		Findings: findings,
+		Skipped:  snap.skipped,
+	}
+	if scope.Kind == ScopeNode {
+		r.Scope.Namespace = ""
+	}
+	sort.Strings(r.Skipped)
+	r.Summary.Pods, r.Summary.Services, r.Summary.Nodes = len(snap.pods), len(snap.services), len(snap.nodes)
+	if rel != nil {
+		r.Summary.Pods, r.Summary.Services = rel.podCount, rel.serviceCount
+	}
+	r.Summary.APIRequests = int(snap.requests.Load())
+	r.summarize()
+	return r, nil
+}
+
+// analysis holds the snapshot's indexes and accumulates findings.
+type analysis struct {
+	ctx    context.Context
+	client kubernetes.Interface
+	opts   Options
+	now    time.Time
+	s      *snapshot
+
+	podsByKey    map[string]*corev1.Pod
+	nodesByName  map[string]*corev1.Node
+	rsByKey      map[string]*appsv1.ReplicaSet
+	deployByKey  map[string]*appsv1.Deployment
+	eventsByObj  map[string][]*corev1.Event
+	config       *configIndex
+	findings     []Finding
+	logRequests  []logRequest
+	clusterPods  []corev1.Pod // all scheduled pods, read once when a fit must be computed
+	clusterRead  bool
+	wrongSecrets map[string]bool // ns/name of Secrets whose type cannot be an imagePullSecret
+	secretsRead  bool
+}
+
+func newAnalysis(ctx context.Context, client kubernetes.Interface, opts Options, s *snapshot) *analysis {
+	a := &analysis{
+		ctx: ctx, client: client, opts: opts, now: opts.Now(), s: s,
+		podsByKey:   make(map[string]*corev1.Pod, len(s.pods)),
+		nodesByName: make(map[string]*corev1.Node, len(s.nodes)),
+		rsByKey:     make(map[string]*appsv1.ReplicaSet, len(s.replicaSets)),
+		deployByKey: make(map[string]*appsv1.Deployment, len(s.deployments)),
+		eventsByObj: map[string][]*corev1.Event{},
+	}
+	for i := range s.pods {
+		a.podsByKey[key(s.pods[i].Namespace, s.pods[i].Name)] = &s.pods[i]
+	}
+	for i := range s.nodes {
+		a.nodesByName[s.nodes[i].Name] = &s.nodes[i]
+	}
+	for i := range s.replicaSets {
+		a.rsByKey[key(s.replicaSets[i].Namespace, s.replicaSets[i].Name)] = &s.replicaSets[i]
+	}
+	for i := range s.deployments {
+		a.deployByKey[key(s.deployments[i].Namespace, s.deployments[i].Name)] = &s.deployments[i]
+	}
+	for i := range s.events {
+		e := &s.events[i]
+		io := e.InvolvedObject
+		k := io.Kind + "/" + key(io.Namespace, io.Name)
+		a.eventsByObj[k] = append(a.eventsByObj[k], e)
+	}
+	a.config = newConfigIndex(s.configMaps, s.secrets, s.has("configmaps"), s.has("secrets"))
+	return a
+}
+
+func key(ns, name string) string { return ns + "/" + name }
+
+// run applies every rule.
+func (a *analysis) run(group bool) {
+	a.podRules(group)
+	a.serviceRules()
+	a.workloadRules()
+	a.nodeRules()
+	a.staleConfigRules(group)
+	a.pvcRules()
+}
+
+func (a *analysis) add(f Finding) { a.findings = append(a.findings, f) }
+
+// events returns every Event of an object, newest first, as records.
+func (a *analysis) events(kind, ns, name string) []EventRecord {
+	evs := a.eventsByObj[kind+"/"+key(ns, name)]
+	out := make([]EventRecord, 0, len(evs))
+	for _, e := range evs {
+		out = append(out, EventRecord{
+			Type: e.Type, Reason: e.Reason, Object: kindArg(kind) + "/" + name, Message: strings.TrimSpace(e.Message),
+			Count: eventCount(e), LastSeen: metav1.NewTime(eventTime(e)),
+		})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].LastSeen.After(out[j].LastSeen.Time) })
+	return out
+}
+
+// eventCount reads the count from either the legacy counter or the event series.
+func eventCount(e *corev1.Event) int32 {
+	if e.Series != nil && e.Series.Count > 0 {
+		return e.Series.Count
+	}
+	if e.Count > 0 {
+		return e.Count
+	}
+	return 1
+}
+
+// eventTime is the last time an event was seen, whichever API wrote it.
+func eventTime(e *corev1.Event) time.Time {
+	switch {
+	case e.Series != nil && !e.Series.LastObservedTime.IsZero():
+		return e.Series.LastObservedTime.Time
+	case !e.LastTimestamp.IsZero():
+		return e.LastTimestamp.Time
+	case !e.EventTime.IsZero():
+		return e.EventTime.Time
+	case !e.FirstTimestamp.IsZero():
+		return e.FirstTimestamp.Time
+	}
+	return e.CreationTimestamp.Time
+}
+
+// owner returns the workload that owns a pod: its Deployment through the ReplicaSet, or the
+// direct controller, or the pod itself.
+func (a *analysis) owner(pod *corev1.Pod) ObjectRef {
+	ref := metav1.GetControllerOf(pod)
+	if ref == nil {
+		return ObjectRef{Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name}
+	}
+	if ref.Kind == "ReplicaSet" {
+		if rs := a.rsByKey[key(pod.Namespace, ref.Name)]; rs != nil {
+			if d := metav1.GetControllerOf(rs); d != nil && d.Kind == "Deployment" {
+				return ObjectRef{Kind: "Deployment", Namespace: pod.Namespace, Name: d.Name}
+			}
+		}
+	}
+	return ObjectRef{Kind: ref.Kind, Namespace: pod.Namespace, Name: ref.Name}
+}
+
+// workloadArg is the kubectl argument for a pod's workload, used in fixes.
+func workloadArg(o ObjectRef) string { return o.String() }
+
+// nsFlag is the -n flag for fixes.
+func nsFlag(ns string) string {
+	if ns == "" {
+		return ""
+	}
+	return " -n " + ns
+}
+
+// relevance restricts findings to a scope object and what it depends on.
+type relevance struct {
+	objects      map[string]bool // Kind/ns/name
+	pods         map[string]bool // ns/name
+	podCount     int
+	serviceCount int
+}
+
+func (r *relevance) filter(fs []Finding) []Finding {
+	var out []Finding
+	for _, f := range fs {
+		keep := r.objects[f.Object.Kind+"/"+key(f.Object.Namespace, f.Object.Name)]
+		for _, p := range f.Pods {
+			if r.pods[key(f.Object.Namespace, p)] {
+				keep = true
+			}
+		}
+		if keep {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (r *relevance) addObj(kind, ns, name string) { r.objects[kind+"/"+key(ns, name)] = true }
+
+func (r *relevance) addPod(a *analysis, p *corev1.Pod) {
+	r.pods[key(p.Namespace, p.Name)] = true
+	r.podCount++
+	r.addObj("Pod", p.Namespace, p.Name)
+	o := a.owner(p)
+	r.addObj(o.Kind, o.Namespace, o.Name)
+	if ref := metav1.GetControllerOf(p); ref != nil {
+		r.addObj(ref.Kind, p.Namespace, ref.Name)
+	}
+	if p.Spec.NodeName != "" {
+		r.addObj("Node", "", p.Spec.NodeName)
+	}
+	for _, v := range p.Spec.Volumes {
+		if v.PersistentVolumeClaim != nil {
+			r.addObj("PersistentVolumeClaim", p.Namespace, v.PersistentVolumeClaim.ClaimName)
+		}
+	}
+}
+
+// relevance returns nil for a namespace scope, or the filter for an object scope; it fails
+// when the named object does not exist.
+func (a *analysis) relevance(scope Scope) (*relevance, error) {
+	if scope.Kind == ScopeNamespace {
+		return nil, nil
+	}
+	r := &relevance{objects: map[string]bool{}, pods: map[string]bool{}}
+	ns := scope.Namespace
+	switch scope.Kind {
+	case ScopePod:
+		p := a.podsByKey[key(ns, scope.Name)]
+		if p == nil {
+			return nil, &NotFoundError{Kind: "Pod", Namespace: ns, Name: scope.Name}
+		}
+		r.addPod(a, p)
+	case ScopeDeployment:
+		d := a.deployByKey[key(ns, scope.Name)]
+		if d == nil {
+			return nil, &NotFoundError{Kind: "Deployment", Namespace: ns, Name: scope.Name}
+		}
+		a.addDeployment(r, d)
+	case ScopeService, ScopeComponent:
+		svc := a.service(ns, scope.Name)
+		if svc == nil {
+			return nil, &NotFoundError{Kind: "Service", Namespace: ns, Name: scope.Name}
+		}
+		r.serviceCount = 1
+		r.addObj("Service", ns, svc.Name)
+		for i := range a.s.pods {
+			if p := &a.s.pods[i]; p.Namespace == ns && selects(svc.Spec.Selector, p.Labels) {
+				r.addPod(a, p)
+			}
+		}
+		if scope.Kind == ScopeComponent {
+			for _, d := range ReachableDeployments(svc, a.s.deployments) {
+				a.addDeployment(r, d)
+			}
+		}
+	case ScopeNode:
+		if a.s.has("nodes") && a.nodesByName[scope.Name] == nil {
+			return nil, &NotFoundError{Kind: "Node", Name: scope.Name}
+		}
+		r.addObj("Node", "", scope.Name)
+		for i := range a.s.pods {
+			r.addPod(a, &a.s.pods[i])
+		}
+	default:
+		return nil, fmt.Errorf("unknown scope kind %q", scope.Kind)
+	}
+	return r, nil
+}
+
+func (a *analysis) addDeployment(r *relevance, d *appsv1.Deployment) {
+	r.addObj("Deployment", d.Namespace, d.Name)
+	for i := range a.s.replicaSets {
+		rs := &a.s.replicaSets[i]
+		if ref := metav1.GetControllerOf(rs); rs.Namespace == d.Namespace && ref != nil && ref.Kind == "Deployment" && ref.Name == d.Name {
+			r.addObj("ReplicaSet", rs.Namespace, rs.Name)
+		}
+	}
+	for i := range a.s.pods {
+		p := &a.s.pods[i]
+		if o := a.owner(p); o.Kind == "Deployment" && o.Namespace == d.Namespace && o.Name == d.Name {
+			r.addPod(a, p)
+		}
+	}
+}
+
+func (a *analysis) service(ns, name string) *corev1.Service {
+	for i := range a.s.services {
+		if a.s.services[i].Namespace == ns && a.s.services[i].Name == name {
+			return &a.s.services[i]
+		}
+	}
+	return nil
+}

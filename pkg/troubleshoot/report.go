@@ -1,0 +1,290 @@
+package troubleshoot
+
+import (
+	"sort"
+	"strconv"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Severity ranks a finding: error (it is broken now), warning (it will break or is degraded),
+// info (worth knowing).
+type Severity string
+
+// The severities, most severe first.
+const (
+	SeverityError   Severity = "error"
+	SeverityWarning Severity = "warning"
+	SeverityInfo    Severity = "info"
+)
+
+// Rank orders severities: error 3, warning 2, info 1, anything else 0.
+func (s Severity) Rank() int {
+	switch s {
+	case SeverityError:
+		return 3
+	case SeverityWarning:
+		return 2
+	case SeverityInfo:
+		return 1
+	}
+	return 0
+}
+
+// ParseSeverity reads a --fail-on value.
+func ParseSeverity(s string) (Severity, bool) {
+	switch Severity(s) {
+	case SeverityError, SeverityWarning, SeverityInfo:
+		return Severity(s), true
+	}
+	return "", false
+}
+
+// Confidence says how sure a finding is of its cause: high when read from status or an
+// event that names it, medium when inferred from configuration and timing, low when a guess.
+type Confidence string
+
+// The confidences, most confident first.
+const (
+	ConfidenceHigh   Confidence = "high"
+	ConfidenceMedium Confidence = "medium"
+	ConfidenceLow    Confidence = "low"
+)
+
+func (c Confidence) rank() int {
+	switch c {
+	case ConfidenceHigh:
+		return 3
+	case ConfidenceMedium:
+		return 2
+	case ConfidenceLow:
+		return 1
+	}
+	return 0
+}
+
+// Categories of findings about objects other than a single pod's status.
+const (
+	CategoryPending           Category = "Pending"
+	CategoryInsufficient      Category = "InsufficientResources"
+	CategoryUntoleratedTaint  Category = "UntoleratedTaint"
+	CategoryNodeAffinity      Category = "NodeAffinityMismatch"
+	CategoryTopologySpread    Category = "TopologySpread"
+	CategoryUnboundPVC        Category = "UnboundPVC"
+	CategoryQuotaExceeded     Category = "QuotaExceeded"
+	CategoryNodeGone          Category = "NodeGone"
+	CategoryServiceNoPods     Category = "ServiceSelectorMatchesNothing"
+	CategoryServiceColor      Category = "ServiceColorMissing"
+	CategoryTargetPort        Category = "TargetPortMismatch"
+	CategoryNotReadyEndpoints Category = "NotReadyEndpoints"
+	CategoryNoEndpointSlice   Category = "NoEndpointSlice"
+	CategoryDeploymentStuck   Category = "ProgressDeadlineExceeded"
+	CategoryFailedCreate      Category = "FailedCreate"
+	CategoryStaleConfig       Category = "StaleConfig"
+	CategoryNodeNotReady      Category = "NodeNotReady"
+	CategoryNodePressure      Category = "NodePressure"
+	CategoryPDBBlocking       Category = "PDBBlocksDisruption"
+	CategoryProbeFailing      Category = "ProbeFailing"
+)
+
+// ObjectRef names the object a finding is about.
+type ObjectRef struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+}
+
+// String is kubectl's kind/name form, lowercased like `kubectl get` resource names.
+func (o ObjectRef) String() string {
+	return kindArg(o.Kind) + "/" + o.Name
+}
+
+func kindArg(kind string) string {
+	switch kind {
+	case "Pod":
+		return "pod"
+	case "Deployment":
+		return "deployment"
+	case "ReplicaSet":
+		return "replicaset"
+	case "Service":
+		return "service"
+	case "Node":
+		return "node"
+	case "PersistentVolumeClaim":
+		return "pvc"
+	case "StatefulSet":
+		return "statefulset"
+	case "DaemonSet":
+		return "daemonset"
+	case "Job":
+		return "job"
+	case "PodDisruptionBudget":
+		return "pdb"
+	case "ResourceQuota":
+		return "resourcequota"
+	}
+	return kind
+}
+
+// EventRecord is one Kubernetes Event related to a finding's object.
+type EventRecord struct {
+	Type     string      `json:"type"`
+	Reason   string      `json:"reason"`
+	Object   string      `json:"object"` // kind/name of the involved object
+	Message  string      `json:"message"`
+	Count    int32       `json:"count"`
+	LastSeen metav1.Time `json:"lastSeen"`
+}
+
+// LogExcerpt is the tail of a container's log.
+type LogExcerpt struct {
+	Pod       string   `json:"pod"`
+	Container string   `json:"container"`
+	Previous  bool     `json:"previous"` // the log of the previous (crashed) instance
+	Lines     []string `json:"lines"`
+	Error     string   `json:"error,omitempty"` // why the log could not be read
+}
+
+// Evidence is what a finding is based on.
+type Evidence struct {
+	// Status holds the relevant status fields and computed facts, one per line.
+	Status []string `json:"status,omitempty"`
+	// Events are every Event of the object (and its affected pods), newest first.
+	Events []EventRecord `json:"events,omitempty"`
+	// Logs are the last lines of crashed containers' previous logs.
+	Logs []LogExcerpt `json:"logs,omitempty"`
+}
+
+// Finding is one problem, its evidence and its fix.
+type Finding struct {
+	Severity   Severity   `json:"severity"`
+	Confidence Confidence `json:"confidence"`
+	Category   Category   `json:"category"`
+	Object     ObjectRef  `json:"object"`
+	// Pods are the affected pods when the finding is about a workload (names, sorted).
+	Pods []string `json:"pods,omitempty"`
+	// Cause is the root cause on one line.
+	Cause string `json:"cause"`
+	// Details are structured facts behind the cause (per-node scheduling reasons, each
+	// missing key…), one per line.
+	Details  []string `json:"details,omitempty"`
+	Evidence Evidence `json:"evidence"`
+	// Fix is what to do: commands to run or the manifest change, one per line.
+	Fix []string `json:"fix,omitempty"`
+	// Failure is the classifier's reading of the pod, for pod failure findings.
+	Failure *PodFailure `json:"failure,omitempty"`
+
+	logs []logRequest // logs to read once the finding is known to be in scope
+}
+
+// Summary counts findings by severity and what was examined.
+type Summary struct {
+	Errors   int `json:"errors"`
+	Warnings int `json:"warnings"`
+	Infos    int `json:"infos"`
+	Pods     int `json:"pods"`
+	Services int `json:"services"`
+	Nodes    int `json:"nodes"`
+	// APIRequests is the number of API requests diagnose made (list pages and log reads).
+	APIRequests int `json:"apiRequests"`
+}
+
+// ScopeRef is what was diagnosed, as recorded in the report.
+type ScopeRef struct {
+	Namespace     string `json:"namespace,omitempty"`
+	AllNamespaces bool   `json:"allNamespaces,omitempty"`
+	Kind          string `json:"kind,omitempty"`
+	Name          string `json:"name,omitempty"`
+}
+
+// Report is the result of Diagnose: findings ranked by severity, then confidence.
+type Report struct {
+	metav1.TypeMeta `json:",inline"`
+	Scope           ScopeRef    `json:"scope"`
+	Time            metav1.Time `json:"time"`
+	Summary         Summary     `json:"summary"`
+	Findings        []Finding   `json:"findings"`
+	// Skipped names what could not be read (RBAC) and therefore was not checked.
+	Skipped []string `json:"skipped,omitempty"`
+}
+
+// Worst returns the highest severity among the findings, or "" when there are none.
+func (r *Report) Worst() Severity {
+	var worst Severity
+	for i := range r.Findings {
+		if r.Findings[i].Severity.Rank() > worst.Rank() {
+			worst = r.Findings[i].Severity
+		}
+	}
+	return worst
+}
+
+// AtLeast counts the findings at or above severity s.
+func (r *Report) AtLeast(s Severity) int {
+	n := 0
+	for i := range r.Findings {
+		if r.Findings[i].Severity.Rank() >= s.Rank() {
+			n++
+		}
+	}
+	return n
+}
+
+// rank sorts findings: severity, confidence, then object and category so that the order is
+// stable from one run to the next.
+func rank(fs []Finding) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := &fs[i], &fs[j]
+		if a.Severity.Rank() != b.Severity.Rank() {
+			return a.Severity.Rank() > b.Severity.Rank()
+		}
+		if a.Confidence.rank() != b.Confidence.rank() {
+			return a.Confidence.rank() > b.Confidence.rank()
+		}
+		if a.Object.Namespace != b.Object.Namespace {
+			return a.Object.Namespace < b.Object.Namespace
+		}
+		if a.Object.Kind != b.Object.Kind {
+			return a.Object.Kind < b.Object.Kind
+		}
+		if a.Object.Name != b.Object.Name {
+			return a.Object.Name < b.Object.Name
+		}
+		return a.Category < b.Category
+	})
+}
+
+func (r *Report) summarize() {
+	r.Summary.Errors, r.Summary.Warnings, r.Summary.Infos = 0, 0, 0
+	for i := range r.Findings {
+		switch r.Findings[i].Severity {
+		case SeverityError:
+			r.Summary.Errors++
+		case SeverityWarning:
+			r.Summary.Warnings++
+		case SeverityInfo:
+			r.Summary.Infos++
+		}
+	}
+}
+
+// age formats how long ago t was, kubectl style (5s, 3m, 2h, 4d).
+func age(now, t time.Time) string {
+	if t.IsZero() {
+		return "<unknown>"
+	}
+	d := now.Sub(t)
+	switch {
+	case d < 0:
+		return "0s"
+	case d < 2*time.Minute:
+		return strconv.Itoa(int(d.Seconds())) + "s"
+	case d < 2*time.Hour:
+		return strconv.Itoa(int(d.Minutes())) + "m"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d.Hours())) + "h"
+	}
+	return strconv.Itoa(int(d.Hours()/24)) + "d"
+}

@@ -1,0 +1,330 @@
+package troubleshoot
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// workloadRules: Deployments stuck (ProgressDeadlineExceeded), ReplicaSets that cannot
+// create pods (FailedCreate, ResourceQuota exceeded), and PDBs that block every drain.
+func (a *analysis) workloadRules() {
+	for i := range a.s.deployments {
+		d := &a.s.deployments[i]
+		for _, c := range d.Status.Conditions {
+			if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
+				a.add(Finding{
+					Severity: SeverityError, Confidence: ConfidenceHigh, Category: CategoryDeploymentStuck,
+					Object: ObjectRef{Kind: "Deployment", Namespace: d.Namespace, Name: d.Name},
+					Cause: fmt.Sprintf("deployment %s exceeded its progress deadline (%ds): %d of %d replicas updated, %d available",
+						d.Name, progressDeadline(d), d.Status.UpdatedReplicas, replicas(d.Spec.Replicas), d.Status.AvailableReplicas),
+					Details: []string{oneLine(c.Message), "the pod findings of this deployment name the cause"},
+					Evidence: Evidence{
+						Status: []string{fmt.Sprintf("Progressing=False ProgressDeadlineExceeded since %s", c.LastTransitionTime.UTC().Format(timeFormat))},
+						Events: a.events("Deployment", d.Namespace, d.Name),
+					},
+					Fix: []string{
+						fmt.Sprintf("kubectl rollout undo deployment/%s%s  # back to the last working ReplicaSet", d.Name, nsFlag(d.Namespace)),
+						"or fix the cause named by the pod findings and let the rollout continue",
+					},
+				})
+			}
+		}
+	}
+	for i := range a.s.replicaSets {
+		a.replicaSetFailure(&a.s.replicaSets[i])
+	}
+	a.pdbRules()
+}
+
+var quotaMsg = regexp.MustCompile(`exceeded quota: ([^,]+), requested: (.+?), used: (.+?), limited: (.+)$`)
+
+// replicaSetFailure reports a ReplicaSet that cannot create its pods: its ReplicaFailure
+// condition (current), else a recent FailedCreate event while it is short of replicas.
+func (a *analysis) replicaSetFailure(rs *appsv1.ReplicaSet) {
+	want := replicas(rs.Spec.Replicas)
+	if want == 0 || rs.Status.Replicas >= want {
+		return
+	}
+	msg := ""
+	for _, c := range rs.Status.Conditions {
+		if c.Type == appsv1.ReplicaSetReplicaFailure && c.Status == corev1.ConditionTrue {
+			msg = c.Message
+		}
+	}
+	evs := a.events("ReplicaSet", rs.Namespace, rs.Name)
+	if msg == "" {
+		for _, e := range evs {
+			if e.Reason == "FailedCreate" && e.LastSeen.After(a.now.Add(-time.Hour)) {
+				msg = e.Message
+				break
+			}
+		}
+	}
+	if msg == "" {
+		return
+	}
+	obj := ObjectRef{Kind: "ReplicaSet", Namespace: rs.Namespace, Name: rs.Name}
+	if d := metav1.GetControllerOf(rs); d != nil && d.Kind == "Deployment" {
+		obj = ObjectRef{Kind: "Deployment", Namespace: rs.Namespace, Name: d.Name}
+	}
+	fd := Finding{
+		Severity: SeverityError, Confidence: ConfidenceHigh, Category: CategoryFailedCreate, Object: obj,
+		Cause:    fmt.Sprintf("replicaset %s cannot create pods (%d of %d exist): %s", rs.Name, rs.Status.Replicas, want, oneLine(msg)),
+		Evidence: Evidence{Events: evs, Status: []string{fmt.Sprintf("replicaset %s: %d/%d replicas", rs.Name, rs.Status.Replicas, want)}},
+	}
+	if obj.Kind == "Deployment" {
+		fd.Evidence.Events = append(fd.Evidence.Events, a.events("Deployment", obj.Namespace, obj.Name)...)
+	}
+	if m := quotaMsg.FindStringSubmatch(oneLine(msg)); m != nil {
+		fd.Category = CategoryQuotaExceeded
+		q := strings.TrimSpace(m[1])
+		fd.Cause = fmt.Sprintf("replicaset %s cannot create pods: ResourceQuota %s exceeded (%d of %d pods exist)", rs.Name, q, rs.Status.Replicas, want)
+		fd.Details = append(fd.Details, fmt.Sprintf("a new pod requests %s; the namespace already uses %s of the limit %s", m[2], m[3], m[4]))
+		for j := range a.s.quotas {
+			rq := &a.s.quotas[j]
+			if rq.Namespace == rs.Namespace && rq.Name == q {
+				for _, rn := range sortedResourceNames(rq.Status.Hard) {
+					used := rq.Status.Used[rn]
+					hard := rq.Status.Hard[rn]
+					fd.Details = append(fd.Details, fmt.Sprintf("quota %s: %s used %s of %s", q, rn, used.String(), hard.String()))
+				}
+			}
+		}
+		fd.Fix = []string{
+			fmt.Sprintf("kubectl describe resourcequota %s%s", q, nsFlag(rs.Namespace)),
+			fmt.Sprintf("raise the quota, lower the pod requests (kubectl set resources %s --requests=...), or scale down other workloads", obj),
+		}
+	} else {
+		fd.Fix = []string{fmt.Sprintf("kubectl describe replicaset %s%s  # the message above is the API server's refusal (admission, PodSecurity, quota)", rs.Name, nsFlag(rs.Namespace))}
+	}
+	a.add(fd)
+}
+
+func sortedResourceNames(l corev1.ResourceList) []corev1.ResourceName {
+	out := make([]corev1.ResourceName, 0, len(l))
+	for k := range l {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+func progressDeadline(d *appsv1.Deployment) int32 {
+	if d.Spec.ProgressDeadlineSeconds == nil {
+		return 600
+	}
+	return *d.Spec.ProgressDeadlineSeconds
+}
+
+// pdbRules reports PDBs that allow no disruption although their pods are healthy: the
+// budget itself (minAvailable = replicas, maxUnavailable 0) blocks every drain.
+func (a *analysis) pdbRules() {
+	for i := range a.s.pdbs {
+		pdb := &a.s.pdbs[i]
+		st := pdb.Status
+		if st.ExpectedPods == 0 || st.DisruptionsAllowed > 0 || st.CurrentHealthy < st.DesiredHealthy {
+			continue
+		}
+		a.add(Finding{
+			Severity: SeverityWarning, Confidence: ConfidenceHigh, Category: CategoryPDBBlocking,
+			Object: ObjectRef{Kind: "PodDisruptionBudget", Namespace: pdb.Namespace, Name: pdb.Name},
+			Cause: fmt.Sprintf("poddisruptionbudget %s allows 0 disruptions with all %d pods healthy: every node drain will block on these pods",
+				pdb.Name, st.CurrentHealthy),
+			Details: []string{fmt.Sprintf("expected pods %d, desired healthy %d, current healthy %d", st.ExpectedPods, st.DesiredHealthy, st.CurrentHealthy)},
+			Fix:     []string{fmt.Sprintf("set minAvailable below the replica count (or maxUnavailable ≥ 1): kubectl edit pdb %s%s", pdb.Name, nsFlag(pdb.Namespace))},
+		})
+	}
+}
+
+// nodeRules reports nodes NotReady or under memory/disk/PID pressure that run pods of the
+// scope (every such node with -A or for a node scope), with the pods affected.
+func (a *analysis) nodeRules() {
+	podsOn := map[string][]string{}
+	for i := range a.s.pods {
+		p := &a.s.pods[i]
+		if p.Spec.NodeName != "" && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+			podsOn[p.Spec.NodeName] = append(podsOn[p.Spec.NodeName], p.Namespace+"/"+p.Name)
+		}
+	}
+	for i := range a.s.nodes {
+		n := &a.s.nodes[i]
+		pods := podsOn[n.Name]
+		if a.s.namespace != "" && len(pods) == 0 {
+			continue
+		}
+		sort.Strings(pods)
+		ref := ObjectRef{Kind: "Node", Name: n.Name}
+		for _, c := range n.Status.Conditions {
+			var fd *Finding
+			switch {
+			case c.Type == corev1.NodeReady && c.Status != corev1.ConditionTrue:
+				fd = &Finding{Severity: SeverityError, Category: CategoryNodeNotReady,
+					Cause: fmt.Sprintf("node %s is NotReady (Ready=%s %s since %s): its %d pod(s) are not being run or reported", n.Name, c.Status, c.Reason, age(a.now, c.LastTransitionTime.Time), len(pods)),
+					Fix: []string{
+						fmt.Sprintf("kubectl describe node %s  # check the kubelet on the node", n.Name),
+						fmt.Sprintf("kubectl feastflow maintenance drain %s --ignore-daemonsets  # move the pods away if it does not come back", n.Name),
+					}}
+			case (c.Type == corev1.NodeMemoryPressure || c.Type == corev1.NodeDiskPressure || c.Type == corev1.NodePIDPressure) && c.Status == corev1.ConditionTrue:
+				fd = &Finding{Severity: SeverityWarning, Category: CategoryNodePressure,
+					Cause: fmt.Sprintf("node %s has %s: the kubelet evicts pods and the scheduler avoids the node (%d pod(s) on it)", n.Name, c.Type, len(pods)),
+					Fix:   []string{fmt.Sprintf("kubectl describe node %s  # free %s or move pods: kubectl feastflow maintenance drain %s", n.Name, pressureWhat(c.Type), n.Name)}}
+			}
+			if fd == nil {
+				continue
+			}
+			fd.Confidence, fd.Object = ConfidenceHigh, ref
+			fd.Pods = nil
+			fd.Details = append(fd.Details, oneLine(c.Message))
+			for j, p := range pods {
+				if j == maxDetailLines {
+					fd.Details = append(fd.Details, fmt.Sprintf("… and %d more pods", len(pods)-j))
+					break
+				}
+				fd.Details = append(fd.Details, "pod affected: "+p)
+			}
+			fd.Evidence = Evidence{Status: nodeConditionLines(n), Events: a.events("Node", "", n.Name)}
+			a.add(*fd)
+		}
+	}
+}
+
+func pressureWhat(t corev1.NodeConditionType) string {
+	switch t {
+	case corev1.NodeMemoryPressure:
+		return "memory"
+	case corev1.NodeDiskPressure:
+		return "disk"
+	}
+	return "process IDs"
+}
+
+func nodeConditionLines(n *corev1.Node) []string {
+	var out []string
+	for _, c := range n.Status.Conditions {
+		out = append(out, fmt.Sprintf("node %s condition %s=%s %s", n.Name, c.Type, c.Status, c.Reason))
+	}
+	if n.Spec.Unschedulable {
+		out = append(out, fmt.Sprintf("node %s is cordoned", n.Name))
+	}
+	return out
+}
+
+// staleConfigRules finds running pods that read a ConfigMap or Secret once at start (env,
+// envFrom, subPath) and started before its data last changed: they still run the old
+// values. The change time comes from managedFields (the latest write of data keys), never
+// from the data itself.
+func (a *analysis) staleConfigRules(group bool) {
+	type staleGroup struct {
+		owner ObjectRef
+		ref   ConfigRef
+		pods  []string
+		start metav1.Time
+		when  time.Time
+	}
+	groups := map[string]*staleGroup{}
+	for i := range a.s.pods {
+		p := &a.s.pods[i]
+		if p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
+			continue
+		}
+		started := podStarted(p)
+		if started.IsZero() {
+			continue
+		}
+		for _, r := range PodConfigRefs(&p.Spec) {
+			if !r.Static {
+				continue
+			}
+			obj, found, known := a.config.lookup(p.Namespace, r)
+			if !known || !found || obj.dataChange.IsZero() {
+				continue
+			}
+			// A write within the same second as the start is the usual "apply all" order.
+			if !obj.dataChange.After(started.Add(time.Second)) {
+				continue
+			}
+			owner := ObjectRef{Kind: "Pod", Namespace: p.Namespace, Name: p.Name}
+			if group {
+				owner = a.owner(p)
+			}
+			k := owner.String() + "|" + owner.Namespace + "|" + r.Kind + "/" + r.Name
+			g := groups[k]
+			if g == nil {
+				g = &staleGroup{owner: owner, ref: ConfigRef{Kind: r.Kind, Name: r.Name, Via: r.Via, Container: r.Container}, start: started, when: obj.dataChange}
+				groups[k] = g
+			}
+			if !contains(g.pods, p.Name) {
+				g.pods = append(g.pods, p.Name)
+			}
+			if started.Before(&g.start) {
+				g.start = started
+			}
+		}
+	}
+	keys := make([]string, 0, len(groups))
+	for k := range groups {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		g := groups[k]
+		sort.Strings(g.pods)
+		restart := fmt.Sprintf("kubectl rollout restart %s%s", g.owner, nsFlag(g.owner.Namespace))
+		if g.owner.Kind == "Pod" {
+			restart = fmt.Sprintf("kubectl delete pod %s%s  # if a controller recreates it", g.owner.Name, nsFlag(g.owner.Namespace))
+		}
+		a.add(Finding{
+			Severity: SeverityWarning, Confidence: ConfidenceMedium, Category: CategoryStaleConfig, Object: g.owner, Pods: g.pods,
+			Cause: fmt.Sprintf("%d pod(s) started before %s %s changed (%s ago; pods started %s ago) and read it via %s: they run the old values",
+				len(g.pods), g.ref.Kind, g.ref.Name, age(a.now, g.when), age(a.now, g.start.Time), g.ref.Via),
+			Details: []string{fmt.Sprintf("%s %s data last written %s (managedFields); oldest pod started %s", g.ref.Kind, g.ref.Name,
+				g.when.UTC().Format(timeFormat), g.start.UTC().Format(timeFormat))},
+			Fix: []string{restart, "or: kubectl feastflow restart --changed-config" + nsFlag(g.owner.Namespace)},
+		})
+	}
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// pvcRules reports Pending claims no pod is waiting for (the pods' findings cover the rest).
+func (a *analysis) pvcRules() {
+	used := map[string]bool{}
+	for i := range a.s.pods {
+		for _, v := range a.s.pods[i].Spec.Volumes {
+			if v.PersistentVolumeClaim != nil {
+				used[key(a.s.pods[i].Namespace, v.PersistentVolumeClaim.ClaimName)] = true
+			}
+		}
+	}
+	for i := range a.s.pvcs {
+		pvc := &a.s.pvcs[i]
+		if pvc.Status.Phase != corev1.ClaimPending || used[key(pvc.Namespace, pvc.Name)] {
+			continue
+		}
+		problem, fix := a.pvcProblem(pvc.Namespace, pvc.Name)
+		if problem == "" || strings.Contains(problem, "WaitForFirstConsumer") {
+			continue
+		}
+		a.add(Finding{
+			Severity: SeverityWarning, Confidence: ConfidenceHigh, Category: CategoryUnboundPVC,
+			Object:   ObjectRef{Kind: "PersistentVolumeClaim", Namespace: pvc.Namespace, Name: pvc.Name},
+			Cause:    problem,
+			Evidence: Evidence{Events: a.events("PersistentVolumeClaim", pvc.Namespace, pvc.Name)},
+			Fix:      fix,
+		})
+	}
+}
