@@ -86,19 +86,27 @@ func take(ctx context.Context, kube kubernetes.Interface, meta metadata.Interfac
 	core := kube.CoreV1()
 	specs := []listSpec{
 		{kind: "pods", opts: metav1.ListOptions{FieldSelector: podSelector},
-			page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return core.Pods(ns).List(ctx, o) },
-			add:  func(o runtime.Object) { s.pods = append(s.pods, *o.(*corev1.Pod)) }},
+			page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				return core.Pods(ns).List(ctx, o)
+			},
+			add: func(o runtime.Object) { s.pods = append(s.pods, *o.(*corev1.Pod)) }},
 		{kind: "events",
-			page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return core.Events(ns).List(ctx, o) },
-			add:  func(o runtime.Object) { s.events = append(s.events, *o.(*corev1.Event)) }},
+			page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				return core.Events(ns).List(ctx, o)
+			},
+			add: func(o runtime.Object) { s.events = append(s.events, *o.(*corev1.Event)) }},
 		{kind: "nodes",
-			page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return core.Nodes().List(ctx, o) },
-			add:  func(o runtime.Object) { s.nodes = append(s.nodes, *o.(*corev1.Node)) }},
+			page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				return core.Nodes().List(ctx, o)
+			},
+			add: func(o runtime.Object) { s.nodes = append(s.nodes, *o.(*corev1.Node)) }},
 	}
 	if k.services {
 		specs = append(specs, listSpec{kind: "services",
-			page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return core.Services(ns).List(ctx, o) },
-			add:  func(o runtime.Object) { s.services = append(s.services, *o.(*corev1.Service)) }})
+			page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				return core.Services(ns).List(ctx, o)
+			},
+			add: func(o runtime.Object) { s.services = append(s.services, *o.(*corev1.Service)) }})
 	}
 	if k.endpointSlices {
 		specs = append(specs, listSpec{kind: "endpointslices",
@@ -115,8 +123,10 @@ func take(ctx context.Context, kube kubernetes.Interface, meta metadata.Interfac
 				},
 				add: func(o runtime.Object) { s.pvcs = append(s.pvcs, *o.(*corev1.PersistentVolumeClaim)) }},
 			listSpec{kind: "persistentvolumes",
-				page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return core.PersistentVolumes().List(ctx, o) },
-				add:  func(o runtime.Object) { s.pvs = append(s.pvs, *o.(*corev1.PersistentVolume)) }},
+				page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+					return core.PersistentVolumes().List(ctx, o)
+				},
+				add: func(o runtime.Object) { s.pvs = append(s.pvs, *o.(*corev1.PersistentVolume)) }},
 			listSpec{kind: "storageclasses",
 				page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 					return kube.StorageV1().StorageClasses().List(ctx, o)
