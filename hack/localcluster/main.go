@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,28 +23,36 @@ import (
 const usage = "usage: localcluster up|down|status [flags]   (localcluster <command> -h for flags)"
 
 func main() {
-	if len(os.Args) < 2 {
+	os.Exit(run(os.Args[1:]))
+}
+
+// run executes one command and returns the process exit code.
+func run(args []string) int {
+	if len(args) < 1 {
 		fmt.Fprintln(os.Stderr, usage)
-		os.Exit(2)
+		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
-	switch os.Args[1] {
+	switch args[0] {
 	case "up":
-		err = up(ctx, os.Args[2:])
+		err = up(ctx, args[1:])
 	case "down":
-		err = down(os.Args[2:])
+		err = down(args[1:])
 	case "status":
-		err = status(ctx, os.Args[2:])
+		err = status(ctx, args[1:])
 	default:
-		err = fmt.Errorf("unknown command %q\n%s", os.Args[1], usage)
+		err = fmt.Errorf("unknown command %q\n%s", args[0], usage)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "localcluster:", err)
-		stop()
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 func up(ctx context.Context, args []string) error {

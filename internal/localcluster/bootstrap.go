@@ -73,8 +73,8 @@ func ensureNodes(ctx context.Context, cs kubernetes.Interface, c Config) error {
 		return fmt.Errorf("list nodes: %w", err)
 	}
 	have := map[string]bool{}
-	for _, n := range existing.Items {
-		have[n.Name] = true
+	for i := range existing.Items {
+		have[existing.Items[i].Name] = true
 	}
 	want := map[string]bool{}
 	for i := range c.Nodes {

@@ -44,8 +44,8 @@ func readyNodes(ctx context.Context, cs kubernetes.Interface) (total, ready int,
 	if err != nil {
 		return 0, 0, fmt.Errorf("list nodes: %w", err)
 	}
-	for _, n := range nodes.Items {
-		for _, c := range n.Status.Conditions {
+	for i := range nodes.Items {
+		for _, c := range nodes.Items[i].Status.Conditions {
 			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
 				ready++
 			}
@@ -89,8 +89,9 @@ func freshLeases(ctx context.Context, cs kubernetes.Interface, since time.Time) 
 		return 0, fmt.Errorf("list node leases: %w", err)
 	}
 	n := 0
-	for _, l := range leases.Items {
-		if l.Spec.RenewTime != nil && !l.Spec.RenewTime.Time.Before(since.Truncate(time.Second)) {
+	for i := range leases.Items {
+		renew := leases.Items[i].Spec.RenewTime
+		if renew != nil && !renew.Time.Before(since.Truncate(time.Second)) {
 			n++
 		}
 	}

@@ -136,7 +136,7 @@ func generatePKI(dir string, now time.Time) error {
 // checkPKI verifies that every file generatePKI writes exists, parses, chains to the CA,
 // matches its key and stays valid for at least pkiMinRemaining after now.
 func checkPKI(dir string, now time.Time) error {
-	ca, _, err := loadCertAndKey(dir, "ca")
+	ca, err := loadCertAndKey(dir, "ca")
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func checkPKI(dir string, now time.Time) error {
 		names = append(names, c.name)
 	}
 	for _, name := range names {
-		cert, _, err := loadCertAndKey(dir, name)
+		cert, err := loadCertAndKey(dir, name)
 		if err != nil {
 			return err
 		}
@@ -167,29 +167,30 @@ func checkPKI(dir string, now time.Time) error {
 	return nil
 }
 
-func loadCertAndKey(dir, name string) (*x509.Certificate, crypto.Signer, error) {
+// loadCertAndKey reads name.crt and checks that name.key is its private key.
+func loadCertAndKey(dir, name string) (*x509.Certificate, error) {
 	data, err := os.ReadFile(filepath.Join(dir, name+".crt"))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	block, _ := pem.Decode(data)
 	if block == nil || block.Type != "CERTIFICATE" {
-		return nil, nil, fmt.Errorf("%s.crt: no certificate", name)
+		return nil, fmt.Errorf("%s.crt: no certificate", name)
 	}
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s.crt: %w", name, err)
+		return nil, fmt.Errorf("%s.crt: %w", name, err)
 	}
 	key, err := loadKey(filepath.Join(dir, name+".key"))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	pub, ok := key.Public().(*ecdsa.PublicKey)
 	certPub, ok2 := cert.PublicKey.(*ecdsa.PublicKey)
 	if !ok || !ok2 || !pub.Equal(certPub) {
-		return nil, nil, fmt.Errorf("%s.key does not match %s.crt", name, name)
+		return nil, fmt.Errorf("%s.key does not match %s.crt", name, name)
 	}
-	return cert, key, nil
+	return cert, nil
 }
 
 func loadKey(path string) (crypto.Signer, error) {

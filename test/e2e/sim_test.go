@@ -21,7 +21,8 @@ type simCase struct {
 }
 
 func waitingReason(p *corev1.Pod) string {
-	for _, cs := range p.Status.ContainerStatuses {
+	for i := range p.Status.ContainerStatuses {
+		cs := &p.Status.ContainerStatuses[i]
 		if cs.State.Waiting != nil && cs.State.Waiting.Reason != "PodInitializing" {
 			return cs.State.Waiting.Reason
 		}
@@ -30,7 +31,8 @@ func waitingReason(p *corev1.Pod) string {
 }
 
 func initReason(p *corev1.Pod) string {
-	for _, cs := range p.Status.InitContainerStatuses {
+	for i := range p.Status.InitContainerStatuses {
+		cs := &p.Status.InitContainerStatuses[i]
 		if cs.State.Waiting != nil && cs.State.Waiting.Reason != "PodInitializing" {
 			return "Init:" + cs.State.Waiting.Reason
 		}

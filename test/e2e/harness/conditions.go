@@ -25,7 +25,9 @@ func PodReady(p *corev1.Pod) bool {
 // DescribePod is a one-line summary of a pod's state, for failure messages.
 func DescribePod(p *corev1.Pod) string {
 	var reasons []string
-	for _, cs := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
+	all := append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...)
+	for i := range all {
+		cs := &all[i]
 		switch {
 		case cs.State.Waiting != nil:
 			reasons = append(reasons, cs.Name+"="+cs.State.Waiting.Reason)

@@ -42,8 +42,7 @@ type Env struct {
 	Config *rest.Config
 	Client kubernetes.Interface
 
-	plugin     func() (string, error) // builds or locates kubectl-feastflow once
-	pluginDirs string                 // PATH prefix: plugin dir and kubectl dir
+	plugin func() (string, error) // builds or locates kubectl-feastflow once
 }
 
 var (
