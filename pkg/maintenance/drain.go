@@ -1,0 +1,290 @@
+package maintenance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/audit"
+	"github.com/feastflow/kubectl-feastflow/pkg/progress"
+	"github.com/feastflow/kubectl-feastflow/pkg/report"
+)
+
+// DefaultDrainTimeout bounds a drain when the caller gives no timeout of its own: a drain
+// blocked by a PodDisruptionBudget must end, not hang.
+const DefaultDrainTimeout = 5 * time.Minute
+
+// DrainOptions are the inputs of Drain.
+type DrainOptions struct {
+	PlanOptions
+	// Writer carries user, reason and dry run; required.
+	Writer *audit.Writer
+	// Timeout bounds the whole drain; 0 means no bound (the caller's ctx still applies).
+	Timeout time.Duration
+	// WaitReady waits, per node, until the evicted pods' controllers have as many Ready pods
+	// elsewhere as they had Ready before the drain.
+	WaitReady bool
+	// MaxUnavailableNodes is how many nodes are drained at the same time (default 1).
+	MaxUnavailableNodes int
+	// Confirm is called with the plan once it is known to be drainable, before the first
+	// write; an error stops the drain with nothing changed.
+	Confirm func(*DrainPlan) error
+}
+
+// NodeState is how the drain of one node ended.
+type NodeState string
+
+// The node states.
+const (
+	NodeDrained     NodeState = "Drained"
+	NodeTimedOut    NodeState = "TimedOut"
+	NodeInterrupted NodeState = "Interrupted"
+	NodeFailed      NodeState = "Failed"
+	NodeNotStarted  NodeState = "NotStarted"
+	NodeDryRun      NodeState = "DryRun"
+)
+
+// PodLeft is a pod still on a node when its drain ended, and why.
+type PodLeft struct {
+	Pod string `json:"pod"`
+	Why string `json:"why"`
+}
+
+// NodeDrain is the outcome of the drain of one node.
+type NodeDrain struct {
+	Node string `json:"node"`
+	// Cordon is the cordon action (Cordoned, AlreadyCordoned) or empty when it did not happen.
+	Cordon string    `json:"cordon,omitempty"`
+	State  NodeState `json:"state"`
+	// Evicted are the pods whose eviction the API accepted during this run.
+	Evicted []string `json:"evicted"`
+	// Left are the pods that should have left the node and have not.
+	Left []PodLeft `json:"left,omitempty"`
+	// Skipped are pods that stay by design (DaemonSet pods, mirror pods).
+	Skipped []string `json:"skipped,omitempty"`
+	// ReplacementsReady is set when --wait-ready saw every replacement Ready elsewhere.
+	ReplacementsReady bool    `json:"replacementsReady,omitempty"`
+	Seconds           float64 `json:"seconds"`
+	Message           string  `json:"message,omitempty"`
+}
+
+// DrainResult is the outcome of Drain.
+type DrainResult struct {
+	metav1.TypeMeta `json:",inline"`
+	DryRun          audit.DryRun `json:"dryRun,omitempty"`
+	// Verdict is the verdict of the plan the drain started from.
+	Verdict Verdict     `json:"verdict"`
+	Nodes   []NodeDrain `json:"nodes"`
+	// Plan is the plan the drain started from.
+	Plan *DrainPlan `json:"-"`
+}
+
+// Drain plans, refuses up front what would fail for sure, asks opts.Confirm, cordons every
+// selected node (a failed cordon stops everything before the first eviction), then evicts
+// the pods of at most MaxUnavailableNodes nodes at a time and waits, with watches, until they
+// are gone (and with WaitReady, until their replacements are Ready elsewhere). While a
+// PodDisruptionBudget blocks, it reports the PDB and its numbers, again whenever they change,
+// and retries when the PDB changes. On timeout or cancellation it stops evicting and returns
+// the result with the pods left and an error saying the nodes stay cordoned.
+func Drain(ctx context.Context, client kubernetes.Interface, opts DrainOptions, rep progress.Reporter) (*DrainResult, error) {
+	if rep == nil {
+		rep = progress.Discard
+	}
+	w := opts.Writer
+	if w == nil {
+		w = &audit.Writer{}
+	}
+	if opts.MaxUnavailableNodes < 1 {
+		opts.MaxUnavailableNodes = 1
+	}
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+	}
+	inv, err := loadInventory(ctx, client, opts.NodeSelection, true)
+	if err != nil {
+		return nil, err
+	}
+	plan := buildPlan(inv, opts.PlanOptions)
+	res := &DrainResult{TypeMeta: report.TypeMeta("DrainResult"), Verdict: plan.Verdict, Plan: plan}
+	if !w.Live() {
+		res.DryRun = w.DryRun
+	}
+	for _, np := range plan.Nodes {
+		res.Nodes = append(res.Nodes, NodeDrain{Node: np.Name, State: NodeNotStarted, Evicted: []string{}})
+	}
+	if refusal := plan.Refusal(); refusal != "" {
+		return res, errors.New(refusal + "; nothing changed")
+	}
+	if !plan.Capacity.Fits {
+		rep.Report("warning: " + plan.Capacity.Summary)
+	}
+	if opts.Confirm != nil {
+		if err := opts.Confirm(plan); err != nil {
+			return res, err
+		}
+	}
+
+	// Cordon every node before the first eviction, as kubectl does: evicted pods must not be
+	// rescheduled onto a node that is drained next, and a cordon that fails (RBAC, a webhook)
+	// stops the drain while nothing has been evicted.
+	for i := range plan.Nodes {
+		np := &plan.Nodes[i]
+		change, _, err := cordonNode(ctx, client, w, inv.node(np.Name), &drainMark{pods: len(np.ToEvict())})
+		if err != nil {
+			res.Nodes[i].State = NodeFailed
+			res.Nodes[i].Message = err.Error()
+			msg := err.Error() + "; no pod was evicted"
+			if done := cordonedSoFar(res.Nodes[:i]); len(done) > 0 {
+				msg += fmt.Sprintf("; node %s stays cordoned (`kubectl feastflow maintenance uncordon %s` undoes it)", strings.Join(done, ", "), strings.Join(done, " "))
+			}
+			return res, errors.New(msg)
+		}
+		res.Nodes[i].Cordon = change.Action
+		rep.Report(change.Message)
+		if change.Warning != "" {
+			rep.Report("warning: " + change.Warning)
+		}
+	}
+	if w.Client() {
+		for i := range plan.Nodes {
+			res.Nodes[i].State = NodeDryRun
+			for _, pp := range plan.Nodes[i].ToEvict() {
+				res.Nodes[i].Evicted = append(res.Nodes[i].Evicted, pp.Key())
+			}
+			res.Nodes[i].Skipped = skipped(&plan.Nodes[i])
+			res.Nodes[i].Message = "dry run: would evict these pods"
+		}
+		return res, nil
+	}
+
+	pdbCtx, stopPDBs := context.WithCancel(ctx)
+	defer stopPDBs()
+	shared := &drainShared{
+		client: client, w: w, rep: rep, inv: inv,
+		evictor:   newEvictor(ctx, client, w),
+		pdbs:      newPDBWatcher(pdbCtx, client, inv),
+		waitReady: opts.WaitReady,
+	}
+	sem := make(chan struct{}, opts.MaxUnavailableNodes)
+	var wg sync.WaitGroup
+nodes:
+	for i := range plan.Nodes {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			break nodes
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			res.Nodes[i] = newNodeDrainer(shared, &plan.Nodes[i], res.Nodes[i].Cordon).run(ctx)
+		}(i)
+	}
+	wg.Wait()
+	for i := range res.Nodes {
+		if res.Nodes[i].State == NodeNotStarted {
+			res.Nodes[i].Left = leftOf(&plan.Nodes[i])
+			res.Nodes[i].State = stoppedState(ctx)
+			res.Nodes[i].Skipped = skipped(&plan.Nodes[i])
+		}
+	}
+	return res, drainError(ctx, res, opts.Timeout)
+}
+
+// drainShared is what the node drainers of one Drain share.
+type drainShared struct {
+	client    kubernetes.Interface
+	w         *audit.Writer
+	rep       progress.Reporter
+	inv       *inventory
+	evictor   *evictor
+	pdbs      *pdbWatcher
+	waitReady bool
+}
+
+func cordonedSoFar(nodes []NodeDrain) []string {
+	var names []string
+	for _, n := range nodes {
+		if n.Cordon == ActionCordoned {
+			names = append(names, n.Node)
+		}
+	}
+	return names
+}
+
+func skipped(np *NodePlan) []string {
+	var out []string
+	for i := range np.Pods {
+		if np.Pods[i].Action == ActionSkip {
+			out = append(out, np.Pods[i].Key())
+		}
+	}
+	return out
+}
+
+func leftOf(np *NodePlan) []PodLeft {
+	var left []PodLeft
+	for i := range np.Pods {
+		pp := &np.Pods[i]
+		if pp.Action == ActionEvict || pp.Action == ActionWait {
+			left = append(left, PodLeft{Pod: pp.Key(), Why: "not evicted: the drain stopped before this node"})
+		}
+	}
+	return left
+}
+
+func stoppedState(ctx context.Context) NodeState {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return NodeTimedOut
+	}
+	return NodeInterrupted
+}
+
+// drainError sums up what did not drain in one line: the nodes, the pods left and why, and
+// that the nodes stay cordoned.
+func drainError(ctx context.Context, res *DrainResult, timeout time.Duration) error {
+	var parts, cordoned []string
+	for _, n := range res.Nodes {
+		if n.State == NodeDrained || n.State == NodeDryRun {
+			continue
+		}
+		cordoned = append(cordoned, n.Node)
+		pods := make([]string, 0, len(n.Left))
+		for _, l := range n.Left {
+			pods = append(pods, l.Pod+" ("+l.Why+")")
+		}
+		sort.Strings(pods)
+		part := fmt.Sprintf("node %s: %d pod(s) left", n.Node, len(n.Left))
+		if len(pods) > 0 {
+			part += ": " + strings.Join(pods, ", ")
+		}
+		parts = append(parts, part)
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	var head string
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		head = "drain timed out"
+		if timeout > 0 {
+			head += " after " + timeout.String()
+		}
+	case ctx.Err() != nil:
+		head = "drain interrupted"
+	default:
+		head = "drain failed"
+	}
+	return fmt.Errorf("%s: %s; node %s stays cordoned: re-run the drain to continue, or `kubectl feastflow maintenance uncordon %s` to give up",
+		head, strings.Join(parts, "; "), strings.Join(cordoned, ", "), strings.Join(cordoned, " "))
+}

@@ -1,0 +1,540 @@
+package maintenance
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/audit"
+	"github.com/feastflow/kubectl-feastflow/pkg/progress"
+)
+
+// podPhase is where a pod is in the drain of its node.
+type podPhase int
+
+const (
+	podToEvict     podPhase = iota // eviction not sent yet (or to be retried)
+	podInFlight                    // eviction request outstanding
+	podBlocked                     // refused with 429; retried when its PDB changes
+	podTerminating                 // eviction accepted (or already terminating): waiting for it to go
+	podGone                        // deleted
+	podFailed                      // eviction refused for good
+)
+
+type podState struct {
+	pp    *PodPlan
+	phase podPhase
+	pdb   string // the PDB that blocked it
+	err   error
+}
+
+type evictResult struct {
+	uid     types.UID
+	outcome evictOutcome
+	err     error
+}
+
+// goneEvent is what the pod watch of a node reports: one deleted pod, or after a re-list the
+// full set of pods still there.
+type goneEvent struct {
+	uid     types.UID
+	present map[types.UID]bool
+}
+
+// nodeDrainer drains one node. Its state lives in one goroutine (run); evictions and watches
+// talk to it through channels.
+type nodeDrainer struct {
+	*drainShared
+	np       *NodePlan
+	out      NodeDrain
+	pods     map[types.UID]*podState
+	order    []types.UID
+	reported map[string]PDBStatus
+	results  chan evictResult
+	gone     chan goneEvent
+	inFlight sync.WaitGroup
+	waiting  bool // the "waiting for pods to terminate" line was printed
+}
+
+func newNodeDrainer(s *drainShared, np *NodePlan, cordon string) *nodeDrainer {
+	d := &nodeDrainer{drainShared: s, np: np, pods: map[types.UID]*podState{}, reported: map[string]PDBStatus{}}
+	d.out = NodeDrain{Node: np.Name, Cordon: cordon, Evicted: []string{}, Skipped: skipped(np)}
+	for i := range np.Pods {
+		pp := &np.Pods[i]
+		var phase podPhase
+		switch pp.Action {
+		case ActionEvict:
+			phase = podToEvict
+		case ActionWait:
+			phase = podTerminating
+		default:
+			continue
+		}
+		d.pods[pp.pod.UID] = &podState{pp: pp, phase: phase}
+		d.order = append(d.order, pp.pod.UID)
+	}
+	d.results = make(chan evictResult, len(d.pods))
+	d.gone = make(chan goneEvent, 64)
+	return d
+}
+
+func (d *nodeDrainer) report(format string, args ...any) {
+	progress.Printf(d.rep, "node %s: "+format, append([]any{d.np.Name}, args...)...)
+}
+
+func (d *nodeDrainer) run(ctx context.Context) NodeDrain {
+	start := time.Now()
+	defer func() { d.out.Seconds = time.Since(start).Round(time.Millisecond).Seconds() }()
+	if len(d.pods) == 0 {
+		d.out.State = NodeDrained
+		d.out.Message = "no pod to evict"
+		d.report("drained (no pod to evict)")
+		return d.out
+	}
+	if d.w.DryRun == audit.DryRunServer {
+		return d.serverDryRun(ctx)
+	}
+	d.report("evicting %d pod(s)", len(d.toEvict()))
+
+	// The watch opens before the first eviction and resumes from the plan's list, so no
+	// deletion can slip between an eviction and the watch.
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	started := make(chan struct{})
+	go func() { _ = d.podFollower().run(watchCtx, d.inv.podsRV, started) }()
+	select {
+	case <-started:
+	case <-ctx.Done():
+	}
+
+	d.launch(ctx, d.toEvict())
+loop:
+	for !d.finished() {
+		var pdbChanged <-chan struct{}
+		if d.anyBlocked() {
+			pdbChanged = d.pdbs.changed()
+		}
+		select {
+		case r := <-d.results:
+			d.handle(r)
+		case g := <-d.gone:
+			d.handleGone(g)
+		case <-pdbChanged:
+			d.retryBlocked(ctx)
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	// Stop evicting: in-flight requests end with ctx; their answers still count.
+	d.inFlight.Wait()
+	for len(d.results) > 0 {
+		d.handle(<-d.results)
+	}
+	d.out.Left = d.left()
+	switch {
+	case ctx.Err() != nil:
+		d.out.State = stoppedState(ctx)
+		d.out.Message = fmt.Sprintf("stopped with %d pod(s) left; the node stays cordoned", len(d.out.Left))
+		d.report("%s", d.out.Message)
+		return d.out
+	case len(d.out.Left) > 0:
+		d.out.State = NodeFailed
+		d.out.Message = fmt.Sprintf("%d pod(s) could not be evicted; the node stays cordoned", len(d.out.Left))
+		d.report("%s", d.out.Message)
+		return d.out
+	}
+	d.out.State = NodeDrained
+	d.report("drained: %d pod(s) evicted", len(d.out.Evicted))
+	if d.waitReady {
+		if err := d.waitReplacements(ctx); err != nil {
+			d.out.State = stoppedState(ctx)
+			d.out.Message = "evicted pods are gone but " + err.Error() + "; the node stays cordoned"
+			d.out.Left = nil
+			return d.out
+		}
+		d.out.ReplacementsReady = true
+	}
+	return d.out
+}
+
+// serverDryRun sends every eviction once with dryRun=All: the answers say which pods a
+// PodDisruptionBudget would block right now. Nothing is deleted, so nothing is waited for.
+func (d *nodeDrainer) serverDryRun(ctx context.Context) NodeDrain {
+	d.launch(ctx, d.toEvict())
+	d.inFlight.Wait()
+	for len(d.results) > 0 {
+		d.handle(<-d.results)
+	}
+	d.out.State = NodeDryRun
+	var left []PodLeft
+	for _, l := range d.left() {
+		if d.pods[d.uidOf(l.Pod)].phase != podTerminating {
+			left = append(left, l)
+		}
+	}
+	d.out.Left = left
+	d.out.Message = fmt.Sprintf("server dry run: %d eviction(s) accepted, %d refused", len(d.out.Evicted), len(left))
+	d.report("%s", d.out.Message)
+	return d.out
+}
+
+func (d *nodeDrainer) uidOf(key string) types.UID {
+	for uid, st := range d.pods {
+		if st.pp.Key() == key {
+			return uid
+		}
+	}
+	return ""
+}
+
+func (d *nodeDrainer) toEvict() []types.UID {
+	var uids []types.UID
+	for _, uid := range d.order {
+		if d.pods[uid].phase == podToEvict {
+			uids = append(uids, uid)
+		}
+	}
+	return uids
+}
+
+// launch sends the evictions in parallel; the client's rate limiter (QPS/burst) paces them.
+func (d *nodeDrainer) launch(ctx context.Context, uids []types.UID) {
+	for _, uid := range uids {
+		st := d.pods[uid]
+		st.phase = podInFlight
+		pod := st.pp.pod
+		d.inFlight.Add(1)
+		go func() {
+			defer d.inFlight.Done()
+			if ctx.Err() != nil {
+				d.results <- evictResult{uid: pod.UID, outcome: evictFailed, err: ctx.Err()}
+				return
+			}
+			outcome, err := d.evictor.evict(pod)
+			d.results <- evictResult{uid: pod.UID, outcome: outcome, err: err}
+		}()
+	}
+}
+
+func (d *nodeDrainer) handle(r evictResult) {
+	st := d.pods[r.uid]
+	if st == nil {
+		return
+	}
+	key := st.pp.Key()
+	if st.phase == podGone {
+		// The watch saw the deletion before the eviction's answer arrived (kwok, or a pod
+		// with no grace period, is deleted at once).
+		if r.outcome == evicted {
+			d.out.Evicted = append(d.out.Evicted, key)
+			d.report("evicted %s", key)
+		}
+		return
+	}
+	if st.phase != podInFlight {
+		return
+	}
+	switch r.outcome {
+	case evicted:
+		st.phase = podTerminating
+		d.out.Evicted = append(d.out.Evicted, key)
+		if d.w.DryRun == audit.DryRunServer {
+			d.report("evicted %s (server dry run)", key)
+		} else {
+			d.report("evicted %s", key)
+		}
+		if !d.waiting && d.count(podToEvict, podInFlight, podBlocked) == 0 && d.count(podTerminating) > 0 && d.w.Live() {
+			d.waiting = true
+			d.report("waiting for %d evicted pod(s) to terminate", d.count(podTerminating))
+		}
+	case evictGone:
+		st.phase = podGone
+	case evictBlocked:
+		st.phase = podBlocked
+		st.err = r.err
+		st.pdb = ""
+		if len(st.pp.PDBs) == 1 {
+			st.pdb = st.pp.PDBs[0]
+		}
+		if st.pdb == "" {
+			st.pdb = blockingPDBFromError(st.pp.Namespace, r.err)
+		}
+		d.reportBlock(st)
+	default:
+		if r.err != nil && ctxErr(r.err) {
+			st.phase = podToEvict
+			return
+		}
+		st.phase = podFailed
+		st.err = r.err
+		d.report("evict %s failed: %v", key, r.err)
+	}
+}
+
+func ctxErr(err error) bool {
+	return err == context.Canceled || err == context.DeadlineExceeded
+}
+
+// reportBlock says which PDB blocks, with its numbers, once per PDB and again whenever the
+// numbers change: a drain never waits silently.
+func (d *nodeDrainer) reportBlock(st *podState) {
+	if st.pdb == "" {
+		if _, done := d.reported[""]; !done {
+			d.reported[""] = PDBStatus{}
+			d.report("eviction of %s refused: %v; retrying when a poddisruptionbudget changes", st.pp.Key(), st.err)
+		}
+		return
+	}
+	cur, ok := d.pdbs.get(st.pdb)
+	if !ok {
+		cur = PDBStatus{Name: st.pdb}
+	}
+	if prev, done := d.reported[st.pdb]; done && prev == cur {
+		return
+	}
+	d.reported[st.pdb] = cur
+	d.report("eviction blocked by poddisruptionbudget %s: %s; waiting for it to change", st.pdb, cur.Numbers())
+}
+
+// retryBlocked runs when a PDB changed: pods whose PDB now allows a disruption (or is gone)
+// are evicted again; changed numbers are reported.
+func (d *nodeDrainer) retryBlocked(ctx context.Context) {
+	var retry []types.UID
+	for _, uid := range d.order {
+		st := d.pods[uid]
+		if st.phase != podBlocked {
+			continue
+		}
+		if st.pdb == "" {
+			retry = append(retry, uid)
+			continue
+		}
+		cur, ok := d.pdbs.get(st.pdb)
+		if !ok {
+			d.report("poddisruptionbudget %s is gone; retrying", st.pdb)
+			retry = append(retry, uid)
+			continue
+		}
+		if prev, done := d.reported[st.pdb]; !done || prev != cur {
+			d.reported[st.pdb] = cur
+			d.report("poddisruptionbudget %s now %s", st.pdb, cur.Numbers())
+		}
+		if cur.DisruptionsAllowed > 0 {
+			retry = append(retry, uid)
+		}
+	}
+	for _, uid := range retry {
+		d.pods[uid].phase = podToEvict
+	}
+	d.launch(ctx, retry)
+}
+
+func (d *nodeDrainer) handleGone(g goneEvent) {
+	if g.present == nil {
+		if st := d.pods[g.uid]; st != nil {
+			st.phase = podGone
+		}
+		return
+	}
+	for uid, st := range d.pods {
+		if !g.present[uid] {
+			st.phase = podGone
+		}
+	}
+}
+
+func (d *nodeDrainer) count(phases ...podPhase) int {
+	n := 0
+	for _, st := range d.pods {
+		for _, p := range phases {
+			if st.phase == p {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func (d *nodeDrainer) finished() bool   { return d.count(podGone, podFailed) == len(d.pods) }
+func (d *nodeDrainer) anyBlocked() bool { return d.count(podBlocked) > 0 }
+
+func (d *nodeDrainer) left() []PodLeft {
+	var left []PodLeft
+	for _, uid := range d.order {
+		st := d.pods[uid]
+		var why string
+		switch st.phase {
+		case podGone:
+			continue
+		case podToEvict:
+			why = "not evicted yet"
+		case podInFlight:
+			why = "eviction in flight"
+		case podBlocked:
+			why = "blocked by a poddisruptionbudget"
+			if st.pdb != "" {
+				cur, _ := d.pdbs.get(st.pdb)
+				why = fmt.Sprintf("blocked by poddisruptionbudget %s, disruptionsAllowed %d", st.pdb, cur.DisruptionsAllowed)
+			}
+		case podTerminating:
+			why = "evicted, still terminating"
+		case podFailed:
+			why = fmt.Sprintf("eviction failed: %v", st.err)
+		}
+		left = append(left, PodLeft{Pod: st.pp.Key(), Why: why})
+	}
+	return left
+}
+
+// podFollower watches the pods of the node; deletions of pods the drain waits for are sent
+// to d.gone.
+func (d *nodeDrainer) podFollower() *follower[*corev1.Pod] {
+	pods := d.client.CoreV1().Pods(metav1.NamespaceAll)
+	send := func(g goneEvent) bool {
+		d.gone <- g
+		return false
+	}
+	return &follower[*corev1.Pod]{
+		opts: metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("spec.nodeName", d.np.Name).String()},
+		list: func(ctx context.Context, o metav1.ListOptions) ([]*corev1.Pod, string, error) {
+			l, err := pods.List(ctx, o)
+			if err != nil {
+				return nil, "", err
+			}
+			out := make([]*corev1.Pod, len(l.Items))
+			for i := range l.Items {
+				out[i] = &l.Items[i]
+			}
+			return out, l.ResourceVersion, nil
+		},
+		watch: pods.Watch,
+		onList: func(items []*corev1.Pod) bool {
+			present := map[types.UID]bool{}
+			for _, p := range items {
+				present[p.UID] = true
+			}
+			return send(goneEvent{present: present})
+		},
+		onEvent: func(t watch.EventType, p *corev1.Pod) bool {
+			// Fake clients ignore field selectors; real watches only send this node's pods.
+			if t == watch.Deleted && p.Spec.NodeName == d.np.Name {
+				return send(goneEvent{uid: p.UID})
+			}
+			return false
+		},
+	}
+}
+
+// waitReplacements waits until every controller of an evicted pod has, on other nodes, as
+// many Ready pods as it had Ready before the drain: the replacements serve, not just exist.
+func (d *nodeDrainer) waitReplacements(ctx context.Context) error {
+	want := map[string]int{}
+	names := map[string]string{}
+	for _, uid := range d.order {
+		pp := d.pods[uid].pp
+		if pp.ownerUID != "" && !pp.has(ReasonFinished) {
+			want[pp.ownerUID] = 0
+			names[pp.ownerUID] = pp.Namespace + "/" + pp.Owner
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	for i := range d.inv.pods {
+		p := &d.inv.pods[i]
+		if ref := metav1.GetControllerOf(p); ref != nil && p.DeletionTimestamp == nil && podReady(p) {
+			if _, ok := want[string(ref.UID)]; ok {
+				want[string(ref.UID)]++
+			}
+		}
+	}
+	ready := map[types.UID]string{} // Ready pods elsewhere -> owner UID
+	state := func() (string, bool) {
+		have := map[string]int{}
+		for _, owner := range ready {
+			have[owner]++
+		}
+		var waiting []string
+		for owner, n := range want {
+			if have[owner] < n {
+				waiting = append(waiting, fmt.Sprintf("%s %d/%d", names[owner], have[owner], n))
+			}
+		}
+		sort.Strings(waiting)
+		if len(waiting) == 0 {
+			return "", true
+		}
+		return fmt.Sprintf("waiting for replacements to be Ready elsewhere: %v", waiting), false
+	}
+	track := func(p *corev1.Pod, deleted bool) {
+		ref := metav1.GetControllerOf(p)
+		if ref == nil {
+			return
+		}
+		if _, ok := want[string(ref.UID)]; !ok {
+			return
+		}
+		if deleted || p.DeletionTimestamp != nil || p.Spec.NodeName == d.np.Name || !podReady(p) {
+			delete(ready, p.UID)
+			return
+		}
+		ready[p.UID] = string(ref.UID)
+	}
+	last := ""
+	check := func() bool {
+		msg, done := state()
+		if !done && msg != last {
+			last = msg
+			d.report("%s", msg)
+		}
+		return done
+	}
+	pods := d.client.CoreV1().Pods(metav1.NamespaceAll)
+	f := &follower[*corev1.Pod]{
+		list: func(ctx context.Context, o metav1.ListOptions) ([]*corev1.Pod, string, error) {
+			l, err := pods.List(ctx, o)
+			if err != nil {
+				return nil, "", err
+			}
+			out := make([]*corev1.Pod, len(l.Items))
+			for i := range l.Items {
+				out[i] = &l.Items[i]
+			}
+			return out, l.ResourceVersion, nil
+		},
+		watch: pods.Watch,
+		onList: func(items []*corev1.Pod) bool {
+			ready = map[types.UID]string{}
+			for _, p := range items {
+				track(p, false)
+			}
+			return check()
+		},
+		onEvent: func(t watch.EventType, p *corev1.Pod) bool {
+			track(p, t == watch.Deleted)
+			return check()
+		},
+	}
+	if err := f.run(ctx, "", nil); err != nil {
+		return fmt.Errorf("replacements not Ready: %s", last)
+	}
+	d.report("replacements Ready elsewhere")
+	return nil
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}

@@ -1,0 +1,521 @@
+package maintenance
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/report"
+)
+
+// PlanOptions select the nodes and the overrides a drain would run with.
+type PlanOptions struct {
+	NodeSelection `json:",inline"`
+	// IgnoreDaemonSets leaves DaemonSet pods in place instead of refusing (kubectl's flag).
+	IgnoreDaemonSets bool `json:"ignoreDaemonSets,omitempty"`
+	// DeleteEmptyDirData allows evicting pods with emptyDir volumes, whose data is lost.
+	DeleteEmptyDirData bool `json:"deleteEmptyDirData,omitempty"`
+	// Force allows evicting pods that no controller will re-create.
+	Force bool `json:"force,omitempty"`
+}
+
+// PodAction is what a drain does with a pod.
+type PodAction string
+
+// The pod actions.
+const (
+	// ActionEvict: the pod is evicted through the Eviction API (possibly paced by a PDB).
+	ActionEvict PodAction = "evict"
+	// ActionSkip: the pod stays (DaemonSet pods with --ignore-daemonsets, mirror pods).
+	ActionSkip PodAction = "skip"
+	// ActionRefuse: a drain refuses to start because of this pod (the reason names the flag).
+	ActionRefuse PodAction = "refuse"
+	// ActionWait: the pod is already terminating; a drain only waits for it.
+	ActionWait PodAction = "wait"
+)
+
+// Reason codes of a pod's plan; a pod can carry several.
+const (
+	ReasonBlockedByPDB  = "BlockedByPDB"
+	ReasonPacedByPDB    = "PacedByPDB"
+	ReasonMultiplePDBs  = "MultiplePDBs"
+	ReasonUnmanaged     = "Unmanaged"
+	ReasonEmptyDir      = "EmptyDir"
+	ReasonDaemonSet     = "DaemonSet"
+	ReasonMirrorPod     = "MirrorPod"
+	ReasonSingleReplica = "SingleReplica"
+	ReasonAllReplicas   = "AllReplicasOnNodes"
+	ReasonTerminating   = "Terminating"
+	ReasonFinished      = "Finished"
+	ReasonNoFit         = "NoFit"
+)
+
+// Reason explains one aspect of a pod's plan.
+type Reason struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// Refuses is set when this reason alone makes a drain refuse to start.
+	Refuses bool `json:"refuses,omitempty"`
+}
+
+// PodPlan is what a drain would do with one pod, and why.
+type PodPlan struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Node      string `json:"node"`
+	// Owner is Kind/name of the controller, empty for unmanaged pods.
+	Owner   string    `json:"owner,omitempty"`
+	Action  PodAction `json:"action"`
+	Reasons []Reason  `json:"reasons,omitempty"`
+	// PDBs are the namespace/name of the PodDisruptionBudgets selecting the pod.
+	PDBs []string `json:"pdbs,omitempty"`
+	// Downtime is set when evicting the pod leaves its workload with no pod at all.
+	Downtime bool `json:"downtime,omitempty"`
+
+	ownerUID string
+	pod      *corev1.Pod
+}
+
+// Key is namespace/name.
+func (p *PodPlan) Key() string { return p.Namespace + "/" + p.Name }
+
+// has reports whether the pod carries the reason code.
+func (p *PodPlan) has(code string) bool {
+	for _, r := range p.Reasons {
+		if r.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+// NodePlan is the plan of one node.
+type NodePlan struct {
+	Name          string    `json:"name"`
+	Unschedulable bool      `json:"unschedulable"`
+	Pods          []PodPlan `json:"pods"`
+}
+
+// PDBStatus are the numbers of a PodDisruptionBudget that governs evictions.
+type PDBStatus struct {
+	Namespace          string `json:"namespace"`
+	Name               string `json:"name"`
+	CurrentHealthy     int32  `json:"currentHealthy"`
+	DesiredHealthy     int32  `json:"desiredHealthy"`
+	DisruptionsAllowed int32  `json:"disruptionsAllowed"`
+	ExpectedPods       int32  `json:"expectedPods"`
+	// PodsToEvict is how many of its pods the drain evicts.
+	PodsToEvict int `json:"podsToEvict"`
+}
+
+// Key is namespace/name.
+func (s PDBStatus) Key() string { return s.Namespace + "/" + s.Name }
+
+// Numbers is the PDB's state as one phrase, the way the drain reports it.
+func (s PDBStatus) Numbers() string {
+	return fmt.Sprintf("needs %d healthy, has %d (currentHealthy %d, desiredHealthy %d, disruptionsAllowed %d, expectedPods %d)",
+		s.DesiredHealthy, s.CurrentHealthy, s.CurrentHealthy, s.DesiredHealthy, s.DisruptionsAllowed, s.ExpectedPods)
+}
+
+// Verdict sums a plan up.
+type Verdict string
+
+// The verdicts, from best to worst.
+const (
+	VerdictSafe     Verdict = "Safe"
+	VerdictDowntime Verdict = "WillCauseDowntime"
+	VerdictBlock    Verdict = "WillBlock"
+)
+
+// Human is the verdict in words.
+func (v Verdict) Human() string {
+	switch v {
+	case VerdictSafe:
+		return "safe"
+	case VerdictDowntime:
+		return "will cause downtime"
+	case VerdictBlock:
+		return "will block"
+	}
+	return string(v)
+}
+
+// DrainPlan is what draining the selected nodes would do: per pod, per PDB, capacity,
+// verdict. (The type cannot share the name of the Plan function.)
+type DrainPlan struct {
+	metav1.TypeMeta `json:",inline"`
+	Options         PlanOptions `json:"options"`
+	Nodes           []NodePlan  `json:"nodes"`
+	PDBs            []PDBStatus `json:"pdbs,omitempty"`
+	Capacity        Capacity    `json:"capacity"`
+	Verdict         Verdict     `json:"verdict"`
+	// Problems are one line each: what blocks the drain or costs availability.
+	Problems []string `json:"problems,omitempty"`
+
+	inv *inventory
+}
+
+// Plan reads the cluster (one LIST each of nodes, pods and PodDisruptionBudgets) and
+// returns what draining the selected nodes would do. It writes nothing.
+func Plan(ctx context.Context, client kubernetes.Interface, opts PlanOptions) (*DrainPlan, error) {
+	inv, err := loadInventory(ctx, client, opts.NodeSelection, true)
+	if err != nil {
+		return nil, err
+	}
+	return buildPlan(inv, opts), nil
+}
+
+func buildPlan(inv *inventory, opts PlanOptions) *DrainPlan {
+	p := &DrainPlan{TypeMeta: report.TypeMeta("DrainPlan"), Options: opts, inv: inv}
+	draining := map[string]bool{}
+	for _, n := range inv.selected {
+		draining[n] = true
+	}
+	pdbs := newPDBIndex(inv.pdbs)
+	workloads := countWorkloads(inv.pods, draining)
+
+	byNode := map[string][]*corev1.Pod{}
+	for i := range inv.pods {
+		pod := &inv.pods[i]
+		if draining[pod.Spec.NodeName] {
+			byNode[pod.Spec.NodeName] = append(byNode[pod.Spec.NodeName], pod)
+		}
+	}
+	pdbUse := map[string]*PDBStatus{}
+	for _, name := range inv.selected {
+		node := inv.node(name)
+		np := NodePlan{Name: name, Unschedulable: node.Spec.Unschedulable, Pods: []PodPlan{}}
+		pods := byNode[name]
+		sort.Slice(pods, func(i, j int) bool { return podKey(pods[i]) < podKey(pods[j]) })
+		for _, pod := range pods {
+			pp := classify(pod, opts)
+			pp.PDBs = pdbs.match(pod)
+			if pp.Action == ActionEvict && !pp.has(ReasonFinished) {
+				for _, key := range pp.PDBs {
+					st, ok := pdbUse[key]
+					if !ok {
+						s := pdbs.status(key)
+						st = &s
+						pdbUse[key] = st
+					}
+					st.PodsToEvict++
+				}
+				judgePDBs(&pp, pdbs)
+				judgeReplicas(&pp, workloads)
+			}
+			np.Pods = append(np.Pods, pp)
+		}
+		p.Nodes = append(p.Nodes, np)
+	}
+	for _, st := range pdbUse {
+		p.PDBs = append(p.PDBs, *st)
+	}
+	sort.Slice(p.PDBs, func(i, j int) bool { return p.PDBs[i].Key() < p.PDBs[j].Key() })
+	p.Capacity = planCapacity(inv, draining, p.Nodes)
+	p.judge()
+	return p
+}
+
+// classify mirrors kubectl's drain filters (k8s.io/kubectl/pkg/drain/filters.go), which are
+// private and keep only the last reason; here every reason is kept. A DaemonSet pod is
+// recognised by its controller reference alone: kubectl GETs the DaemonSet of every such pod
+// to spot orphans, which costs a request per pod.
+func classify(pod *corev1.Pod, opts PlanOptions) PodPlan {
+	pp := PodPlan{Namespace: pod.Namespace, Name: pod.Name, Node: pod.Spec.NodeName, Action: ActionEvict, pod: pod}
+	ref := metav1.GetControllerOf(pod)
+	if ref != nil {
+		pp.Owner, pp.ownerUID = ref.Kind+"/"+ref.Name, string(ref.UID)
+	}
+	add := func(code, msg string) { pp.Reasons = append(pp.Reasons, Reason{Code: code, Message: msg}) }
+	refuse := func(code, msg string) {
+		pp.Reasons = append(pp.Reasons, Reason{Code: code, Message: msg, Refuses: true})
+		pp.Action = ActionRefuse
+	}
+	if _, mirror := pod.Annotations[corev1.MirrorPodAnnotationKey]; mirror {
+		add(ReasonMirrorPod, "mirror pod of a static pod: the kubelet owns it, it stays")
+		pp.Action = ActionSkip
+		return pp
+	}
+	if pod.DeletionTimestamp != nil {
+		add(ReasonTerminating, "already terminating: waited for")
+		pp.Action = ActionWait
+		return pp
+	}
+	finished := pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+	if finished {
+		// kubectl removes finished pods whatever their kind; they hold no capacity and no PDB counts them.
+		add(ReasonFinished, "finished ("+string(pod.Status.Phase)+"): removed")
+		return pp
+	}
+	if ref != nil && ref.Kind == "DaemonSet" && ref.APIVersion == "apps/v1" {
+		if opts.IgnoreDaemonSets {
+			add(ReasonDaemonSet, "DaemonSet pod: ignored (--ignore-daemonsets), it stays")
+			pp.Action = ActionSkip
+		} else {
+			refuse(ReasonDaemonSet, "DaemonSet-managed pod (use --ignore-daemonsets to ignore)")
+		}
+		return pp
+	}
+	if hasEmptyDir(pod) {
+		if opts.DeleteEmptyDirData {
+			add(ReasonEmptyDir, "emptyDir data is deleted (--delete-emptydir-data)")
+		} else {
+			refuse(ReasonEmptyDir, "pod with local storage (use --delete-emptydir-data to override)")
+		}
+	}
+	if ref == nil {
+		if opts.Force {
+			add(ReasonUnmanaged, "declares no controller: deleted for good (--force)")
+		} else {
+			refuse(ReasonUnmanaged, "pod that declares no controller (use --force to override)")
+		}
+	}
+	return pp
+}
+
+func hasEmptyDir(pod *corev1.Pod) bool {
+	for _, v := range pod.Spec.Volumes {
+		if v.EmptyDir != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// judgePDBs records how the PodDisruptionBudgets over a pod govern its eviction. The
+// eviction subresource refuses a pod selected by more than one PDB with a 500 on every
+// attempt, so that pod can never be evicted: it is refused up front.
+func judgePDBs(pp *PodPlan, pdbs *pdbIndex) {
+	switch len(pp.PDBs) {
+	case 0:
+		return
+	case 1:
+	default:
+		pp.Reasons = append(pp.Reasons, Reason{Code: ReasonMultiplePDBs, Message: fmt.Sprintf(
+			"selected by %d poddisruptionbudgets (%s): the Eviction API refuses it forever; change their selectors so that at most one selects the pod",
+			len(pp.PDBs), strings.Join(pp.PDBs, ", ")), Refuses: true})
+		pp.Action = ActionRefuse
+		return
+	}
+	st := pdbs.status(pp.PDBs[0])
+	if st.DisruptionsAllowed > 0 {
+		pp.Reasons = append(pp.Reasons, Reason{Code: ReasonPacedByPDB, Message: fmt.Sprintf(
+			"paced by poddisruptionbudget %s: %d disruption(s) allowed now", st.Key(), st.DisruptionsAllowed)})
+		return
+	}
+	msg := fmt.Sprintf("blocked by poddisruptionbudget %s: %s", st.Key(), st.Numbers())
+	if st.DesiredHealthy >= st.ExpectedPods && st.ExpectedPods > 0 {
+		msg += "; it can never allow a disruption: lower minAvailable or raise maxUnavailable, or scale the workload up"
+	}
+	pp.Reasons = append(pp.Reasons, Reason{Code: ReasonBlockedByPDB, Message: msg})
+}
+
+// workloadCount counts a controller's live pods: all of them, and those on draining nodes.
+type workloadCount struct{ total, draining int }
+
+func countWorkloads(pods []corev1.Pod, draining map[string]bool) map[string]*workloadCount {
+	counts := map[string]*workloadCount{}
+	for i := range pods {
+		pod := &pods[i]
+		ref := metav1.GetControllerOf(pod)
+		if ref == nil || pod.DeletionTimestamp != nil || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		c := counts[string(ref.UID)]
+		if c == nil {
+			c = &workloadCount{}
+			counts[string(ref.UID)] = c
+		}
+		c.total++
+		if draining[pod.Spec.NodeName] {
+			c.draining++
+		}
+	}
+	return counts
+}
+
+// judgeReplicas flags evictions that leave a workload with no pod: the only replica, or every
+// replica on the nodes being drained with no PDB to pace them. A PDB that blocks or paces the
+// eviction turns downtime into waiting, so only unprotected pods are downtime.
+func judgeReplicas(pp *PodPlan, workloads map[string]*workloadCount) {
+	if pp.ownerUID == "" || len(pp.PDBs) > 0 {
+		return
+	}
+	c := workloads[pp.ownerUID]
+	switch {
+	case c == nil:
+		return
+	case c.total == 1:
+		pp.Reasons = append(pp.Reasons, Reason{Code: ReasonSingleReplica, Message: "the only replica of " + pp.Owner + ": downtime until its replacement is ready (scale up or add a PodDisruptionBudget)"})
+		pp.Downtime = true
+	case c.draining == c.total:
+		pp.Reasons = append(pp.Reasons, Reason{Code: ReasonAllReplicas, Message: fmt.Sprintf("all %d replicas of %s are on the drained nodes and no PodDisruptionBudget paces them: downtime", c.total, pp.Owner)})
+		pp.Downtime = true
+	}
+}
+
+// judge sets the verdict and the problems.
+func (p *DrainPlan) judge() {
+	p.Verdict = VerdictSafe
+	worsen := func(v Verdict) {
+		if v == VerdictBlock || (v == VerdictDowntime && p.Verdict == VerdictSafe) {
+			p.Verdict = v
+		}
+	}
+	blockedBy := map[string][]string{}
+	var blockedOrder []string
+	for _, np := range p.Nodes {
+		for i := range np.Pods {
+			pp := &np.Pods[i]
+			for _, r := range pp.Reasons {
+				switch r.Code {
+				case ReasonBlockedByPDB:
+					if _, ok := blockedBy[pp.PDBs[0]]; !ok {
+						blockedOrder = append(blockedOrder, pp.PDBs[0])
+					}
+					blockedBy[pp.PDBs[0]] = append(blockedBy[pp.PDBs[0]], pp.Key())
+					worsen(VerdictBlock)
+				case ReasonSingleReplica, ReasonAllReplicas:
+					p.Problems = append(p.Problems, fmt.Sprintf("downtime: pod %s: %s", pp.Key(), r.Message))
+					worsen(VerdictDowntime)
+				}
+			}
+		}
+	}
+	for _, key := range blockedOrder {
+		for _, st := range p.PDBs {
+			if st.Key() == key {
+				p.Problems = append(p.Problems, fmt.Sprintf("blocked: poddisruptionbudget %s %s: %s cannot be evicted now", key, st.Numbers(), strings.Join(blockedBy[key], ", ")))
+			}
+		}
+	}
+	if refusal := p.Refusal(); refusal != "" {
+		p.Problems = append(p.Problems, refusal)
+		worsen(VerdictBlock)
+	}
+	if !p.Capacity.Fits {
+		p.Problems = append(p.Problems, "capacity: "+p.Capacity.Summary)
+		worsen(VerdictDowntime)
+	}
+}
+
+// refusalGroups are kubectl's wording for what makes a drain fail for sure, with the fix.
+var refusalGroups = []struct{ code, text string }{
+	{ReasonDaemonSet, "DaemonSet-managed pods (use --ignore-daemonsets to ignore)"},
+	{ReasonEmptyDir, "pods with local storage (use --delete-emptydir-data to override)"},
+	{ReasonUnmanaged, "pods that declare no controller (use --force to override)"},
+	{ReasonMultiplePDBs, "pods selected by more than one poddisruptionbudget (the Eviction API refuses them forever; make at most one PDB select each pod)"},
+}
+
+// Refusal is the one-line reason a drain refuses to start, naming the pods and the fix; empty
+// when nothing refuses.
+func (p *DrainPlan) Refusal() string {
+	var parts []string
+	for _, g := range refusalGroups {
+		var pods []string
+		for _, np := range p.Nodes {
+			for i := range np.Pods {
+				pp := &np.Pods[i]
+				if pp.Action != ActionRefuse {
+					continue
+				}
+				for _, r := range pp.Reasons {
+					if r.Code != g.code || !r.Refuses {
+						continue
+					}
+					if g.code == ReasonMultiplePDBs {
+						pods = append(pods, pp.Key()+" ("+strings.Join(pp.PDBs, ", ")+")")
+					} else {
+						pods = append(pods, pp.Key())
+					}
+				}
+			}
+		}
+		if len(pods) > 0 {
+			parts = append(parts, g.text+": "+strings.Join(pods, ", "))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("cannot drain node %s: %s", strings.Join(p.nodeNames(), ", "), strings.Join(parts, "; "))
+}
+
+func (p *DrainPlan) nodeNames() []string {
+	names := make([]string, len(p.Nodes))
+	for i, n := range p.Nodes {
+		names[i] = n.Name
+	}
+	return names
+}
+
+// ToEvict returns the pods of a node that a drain evicts.
+func (np *NodePlan) ToEvict() []*PodPlan {
+	var out []*PodPlan
+	for i := range np.Pods {
+		if np.Pods[i].Action == ActionEvict {
+			out = append(out, &np.Pods[i])
+		}
+	}
+	return out
+}
+
+// pdbIndex answers which PodDisruptionBudgets select a pod.
+type pdbIndex struct {
+	byNS  map[string][]pdbEntry
+	byKey map[string]*policyv1.PodDisruptionBudget
+}
+
+type pdbEntry struct {
+	key      string
+	selector labels.Selector
+}
+
+func newPDBIndex(pdbs []policyv1.PodDisruptionBudget) *pdbIndex {
+	idx := &pdbIndex{byNS: map[string][]pdbEntry{}, byKey: map[string]*policyv1.PodDisruptionBudget{}}
+	for i := range pdbs {
+		pdb := &pdbs[i]
+		// policy/v1: a nil selector selects nothing, an empty one every pod of the namespace.
+		sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
+		if err != nil {
+			continue
+		}
+		key := pdb.Namespace + "/" + pdb.Name
+		idx.byKey[key] = pdb
+		idx.byNS[pdb.Namespace] = append(idx.byNS[pdb.Namespace], pdbEntry{key: key, selector: sel})
+	}
+	return idx
+}
+
+func (idx *pdbIndex) match(pod *corev1.Pod) []string {
+	var keys []string
+	for _, e := range idx.byNS[pod.Namespace] {
+		if e.selector.Matches(labels.Set(pod.Labels)) {
+			keys = append(keys, e.key)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (idx *pdbIndex) status(key string) PDBStatus {
+	return pdbStatusOf(idx.byKey[key])
+}
+
+func pdbStatusOf(pdb *policyv1.PodDisruptionBudget) PDBStatus {
+	if pdb == nil {
+		return PDBStatus{}
+	}
+	return PDBStatus{
+		Namespace: pdb.Namespace, Name: pdb.Name,
+		CurrentHealthy: pdb.Status.CurrentHealthy, DesiredHealthy: pdb.Status.DesiredHealthy,
+		DisruptionsAllowed: pdb.Status.DisruptionsAllowed, ExpectedPods: pdb.Status.ExpectedPods,
+	}
+}
