@@ -8,5 +8,7 @@ import (
 
 // newTroubleshootCmds returns the troubleshooting verbs (pkg/troubleshoot).
 func newTroubleshootCmds(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) []*cobra.Command {
-	return nil
+	return []*cobra.Command{
+		newDiagnoseCmd(getter, streams),
+	}
 }

@@ -1,0 +1,369 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/progress"
+	"github.com/feastflow/kubectl-feastflow/pkg/term"
+	"github.com/feastflow/kubectl-feastflow/pkg/troubleshoot"
+)
+
+// troubleshootClients are what diagnose and preflight need: the typed client, the metadata
+// client (ConfigMaps and Secrets without their data) and the namespace.
+type troubleshootClients struct {
+	Kube      kubernetes.Interface
+	Metadata  metadata.Interface
+	Namespace string
+}
+
+// newTroubleshootClients builds the clients from kubectl's flags; tests replace it.
+type troubleshootClientsFunc func() (*troubleshootClients, error)
+
+func realTroubleshootClients(getter genericclioptions.RESTClientGetter) troubleshootClientsFunc {
+	return func() (*troubleshootClients, error) {
+		c, err := newClients(getter)
+		if err != nil {
+			return nil, err
+		}
+		meta, err := metadata.NewForConfig(c.Config)
+		if err != nil {
+			return nil, fmt.Errorf("create metadata client: %w", err)
+		}
+		return &troubleshootClients{Kube: c.Kube, Metadata: meta, Namespace: c.Namespace}, nil
+	}
+}
+
+// failOnFlag is --fail-on of diagnose and preflight.
+type failOnFlag struct{ value string }
+
+func (f *failOnFlag) add(cmd *cobra.Command, what string) {
+	cmd.Flags().StringVar(&f.value, "fail-on", string(troubleshoot.SeverityError), "Exit 3 when "+what+" at or above this level exist: info, warning or error")
+	_ = cmd.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions([]string{"info", "warning", "error"}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+func (f *failOnFlag) severity() (troubleshoot.Severity, error) {
+	s, ok := troubleshoot.ParseSeverity(f.value)
+	if !ok {
+		return "", usageErrorf("invalid --fail-on %q: use info, warning or error", f.value)
+	}
+	return s, nil
+}
+
+type diagnoseOptions struct {
+	streams  genericiooptions.IOStreams
+	clients  troubleshootClientsFunc
+	out      outputFlag
+	failOn   failOnFlag
+	all      bool
+	logLines int64
+	maxLogs  int
+	color    func() bool
+	now      func() time.Time
+
+	scope  troubleshoot.Scope
+	failAt troubleshoot.Severity
+}
+
+func newDiagnoseCmd(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
+	return newDiagnoseCmdWith(&diagnoseOptions{streams: streams, clients: realTroubleshootClients(getter), now: time.Now}, getter)
+}
+
+func newDiagnoseCmdWith(o *diagnoseOptions, getter genericclioptions.RESTClientGetter) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "diagnose [pod/NAME | deploy/NAME | svc/NAME | node/NAME | COMPONENT]",
+		Short: "Find why workloads are not serving: ranked root causes with evidence and the fix",
+		Long: `Diagnose a pod, a Deployment, a Service, a node, a component (a Service and the Deployments
+its selector reaches) or, with no argument, the whole namespace (-A: every namespace).
+
+Each finding has a severity, the object, a one-line cause, the evidence (status fields, every
+related event with count and age, the last lines of crashed containers' previous logs) and the
+fix: the command to run or the manifest change. Findings are ranked by severity, then confidence.
+
+It reads with one LIST per kind (paged, in parallel), never one call per object; logs only of
+crashed containers, capped. ConfigMaps and Secrets are read as metadata only: no Secret value
+is ever fetched or printed. Exit code 3 when a finding at or above --fail-on exists.`,
+		Example: `  # everything wrong in the namespace
+  kubectl feastflow diagnose -n feastflow
+
+  # one pod, one Service, one component
+  kubectl feastflow diagnose pod/feastflow-backend-7d9c-x2x -n feastflow
+  kubectl feastflow diagnose svc/feastflow-backend -n feastflow
+  kubectl feastflow diagnose feastflow-backend -n feastflow
+
+  # CI gate: fail on warnings too, machine-readable
+  kubectl feastflow diagnose -A --fail-on warning -o json`,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeServices(getter),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(args); err != nil {
+				return err
+			}
+			if o.color == nil {
+				o.color = colorDecider(cmd, o.streams.Out)
+			}
+			return o.run(cmd.Context())
+		},
+	}
+	cmd.Flags().BoolVarP(&o.all, "all-namespaces", "A", false, "Diagnose every namespace")
+	cmd.Flags().Int64Var(&o.logLines, "log-lines", 20, "Lines of each crashed container's previous log to show")
+	cmd.Flags().IntVar(&o.maxLogs, "max-logs", 10, "At most this many logs are read (one per failing workload)")
+	o.failOn.add(cmd, "findings")
+	o.out.add(cmd)
+	return cmd
+}
+
+// colorDecider reads the root's --color flag when the command runs.
+func colorDecider(cmd *cobra.Command, w io.Writer) func() bool {
+	return func() bool {
+		mode := term.ColorAuto
+		if f := cmd.Flags().Lookup("color"); f != nil {
+			mode = term.ColorMode(f.Value.String())
+		}
+		return term.UseColor(mode, w, getenv)
+	}
+}
+
+// parseScopeArg reads `pod/NAME`, `deploy/NAME`, `svc/NAME`, `node/NAME` or a bare
+// component (Service) name, accepting kubectl's short and plural resource names.
+func parseScopeArg(arg string) (troubleshoot.ScopeKind, string, error) {
+	if arg == "" {
+		return troubleshoot.ScopeNamespace, "", nil
+	}
+	kind, name, ok := strings.Cut(arg, "/")
+	if !ok {
+		return troubleshoot.ScopeComponent, arg, nil
+	}
+	if name == "" || strings.Contains(name, "/") {
+		return "", "", usageErrorf("invalid argument %q: use TYPE/NAME, e.g. pod/web-1", arg)
+	}
+	switch strings.ToLower(kind) {
+	case "pod", "pods", "po":
+		return troubleshoot.ScopePod, name, nil
+	case "deploy", "deployment", "deployments", "deployment.apps":
+		return troubleshoot.ScopeDeployment, name, nil
+	case "svc", "service", "services":
+		return troubleshoot.ScopeService, name, nil
+	case "node", "nodes", "no":
+		return troubleshoot.ScopeNode, name, nil
+	}
+	return "", "", usageErrorf("cannot diagnose %q: use pod/NAME, deploy/NAME, svc/NAME, node/NAME or a component (Service) name", kind)
+}
+
+func (o *diagnoseOptions) complete(args []string) error {
+	arg := ""
+	if len(args) == 1 {
+		arg = args[0]
+	}
+	kind, name, err := parseScopeArg(arg)
+	if err != nil {
+		return err
+	}
+	if o.all && kind != troubleshoot.ScopeNamespace && kind != troubleshoot.ScopeNode {
+		return usageErrorf("-A diagnoses every namespace: drop it to diagnose %s", arg)
+	}
+	o.scope = troubleshoot.Scope{Kind: kind, Name: name, AllNamespaces: o.all}
+	if o.failAt, err = o.failOn.severity(); err != nil {
+		return err
+	}
+	if o.logLines < 0 || o.maxLogs < 0 {
+		return usageErrorf("--log-lines and --max-logs must not be negative")
+	}
+	return o.out.validate()
+}
+
+func (o *diagnoseOptions) run(ctx context.Context) error {
+	c, err := o.clients()
+	if err != nil {
+		return err
+	}
+	o.scope.Namespace = c.Namespace
+	var rep progress.Reporter
+	if term.IsTerminal(o.streams.ErrOut) {
+		rep = reporter(o.streams)
+	}
+	maxLogs := o.maxLogs
+	if maxLogs == 0 {
+		maxLogs = -1 // read none
+	}
+	r, err := troubleshoot.Diagnose(ctx, c.Kube, o.scope, troubleshoot.Options{
+		Metadata: c.Metadata, LogLines: o.logLines, MaxLogs: maxLogs, Now: o.now, Progress: rep,
+	})
+	if err != nil {
+		var nf *troubleshoot.NotFoundError
+		if errors.As(err, &nf) {
+			return err
+		}
+		return fmt.Errorf("diagnose: %w", err)
+	}
+	for _, s := range r.Skipped {
+		warnf(o.streams, "not checked (no permission): %s", term.Escape(s))
+	}
+	color := o.color != nil && o.color()
+	if err := o.out.print(o.streams.Out, r, func(w io.Writer) error { return printDiagnose(w, r, term.Palette{Enabled: color}) }); err != nil {
+		return err
+	}
+	if n := r.AtLeast(o.failAt); n > 0 {
+		return problemsFound("%d finding(s) at or above %s (see above; --fail-on sets the level)", n, o.failAt)
+	}
+	return nil
+}
+
+// printDiagnose renders a report for people: a summary line, a table of the findings, then
+// each finding's cause, details, evidence and fix. Every server-supplied string is escaped.
+func printDiagnose(w io.Writer, r *troubleshoot.Report, pal term.Palette) error {
+	scope := scopeText(r.Scope)
+	s := r.Summary
+	if len(r.Findings) == 0 {
+		_, err := fmt.Fprintf(w, "%s: no problems found (%d pods, %d services, %d nodes checked)\n", scope, s.Pods, s.Services, s.Nodes)
+		return err
+	}
+	fmt.Fprintf(w, "%s: %s, %s, %s (%d pods, %d services, %d nodes checked)\n\n", scope,
+		plural(s.Errors, "error"), plural(s.Warnings, "warning"), plural(s.Infos, "info"), s.Pods, s.Services, s.Nodes)
+	t := newTable(w, "#", "SEVERITY", "CATEGORY", "OBJECT", "CAUSE")
+	for i, f := range r.Findings {
+		t.row(fmt.Sprint(i+1), string(f.Severity), string(f.Category), objectText(f.Object, r.Scope), truncate(f.Cause, 120))
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		fmt.Fprintln(w)
+		fmt.Fprintf(w, "%s %s %s %s (%s confidence)\n", pal.Bold(fmt.Sprintf("%d.", i+1)), severityText(f.Severity, pal), term.Escape(string(f.Category)), term.Escape(objectText(f.Object, r.Scope)), f.Confidence)
+		field(w, "cause", []string{f.Cause})
+		if len(f.Pods) > 0 && (f.Object.Kind != "Pod" || len(f.Pods) > 1) {
+			field(w, "pods", []string{truncate(strings.Join(f.Pods, ", "), 300)})
+		}
+		field(w, "details", f.Details)
+		field(w, "status", f.Evidence.Status)
+		if len(f.Evidence.Events) > 0 {
+			field(w, "events", eventLines(f.Evidence.Events, r.Time.Time))
+		}
+		for _, l := range f.Evidence.Logs {
+			which := "log"
+			if l.Previous {
+				which = "previous log"
+			}
+			head := fmt.Sprintf("%s of %s/%s, last %d lines:", which, l.Pod, l.Container, len(l.Lines))
+			lines := []string{head}
+			if l.Error != "" {
+				lines = []string{fmt.Sprintf("%s of %s/%s: %s", which, l.Pod, l.Container, l.Error)}
+			}
+			for _, ln := range l.Lines {
+				lines = append(lines, "| "+ln)
+			}
+			field(w, "logs", lines)
+		}
+		field(w, "fix", f.Fix)
+	}
+	return nil
+}
+
+func scopeText(s troubleshoot.ScopeRef) string {
+	switch {
+	case s.Kind == string(troubleshoot.ScopeNode):
+		return "node " + s.Name
+	case s.Kind == string(troubleshoot.ScopeComponent):
+		return fmt.Sprintf("component %s in namespace %s", s.Name, s.Namespace)
+	case s.Kind != "":
+		return fmt.Sprintf("%s/%s in namespace %s", s.Kind, s.Name, s.Namespace)
+	case s.AllNamespaces:
+		return "all namespaces"
+	}
+	return "namespace " + s.Namespace
+}
+
+func objectText(o troubleshoot.ObjectRef, scope troubleshoot.ScopeRef) string {
+	if o.Namespace != "" && o.Namespace != scope.Namespace {
+		return o.Namespace + "/" + o.String()
+	}
+	return o.String()
+}
+
+func severityText(s troubleshoot.Severity, pal term.Palette) string {
+	up := strings.ToUpper(string(s))
+	switch s {
+	case troubleshoot.SeverityError:
+		return pal.Red(up)
+	case troubleshoot.SeverityWarning:
+		return pal.Yellow(up)
+	}
+	return up
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	if word == "info" {
+		return fmt.Sprintf("%d infos", n)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// field prints "  name:  line" and aligns continuation lines; every line is escaped.
+func field(w io.Writer, name string, lines []string) {
+	if len(lines) == 0 {
+		return
+	}
+	label := fmt.Sprintf("  %-8s ", name+":")
+	pad := strings.Repeat(" ", len(label))
+	for i, l := range lines {
+		if i == 0 {
+			fmt.Fprintln(w, label+term.Escape(l))
+		} else {
+			fmt.Fprintln(w, pad+term.Escape(l))
+		}
+	}
+}
+
+func eventLines(evs []troubleshoot.EventRecord, now time.Time) []string {
+	var b strings.Builder
+	t := newTable(&b, "LAST SEEN", "TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE")
+	for _, e := range evs {
+		t.row(shortAge(now, e.LastSeen.Time), e.Type, e.Reason, e.Object, fmt.Sprint(e.Count), truncate(oneLineText(e.Message), 160))
+	}
+	_ = t.flush()
+	return strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+}
+
+func shortAge(now, t time.Time) string {
+	if t.IsZero() {
+		return "<unknown>"
+	}
+	d := now.Sub(t)
+	switch {
+	case d < 0:
+		return "0s"
+	case d < 2*time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < 2*time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+func oneLineText(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
