@@ -167,11 +167,11 @@ func planCapacity(inv *inventory, draining map[string]bool, nodes []NodePlan) Ca
 	case c.Pods == 0:
 		c.Summary = "no pod needs a new node"
 	case c.Fits:
-		c.Summary = fmt.Sprintf("the %d re-created pods (cpu %s, memory %s) fit on %d schedulable node(s)", c.Pods, c.CPU, c.Memory, len(rooms))
+		c.Summary = fmt.Sprintf("the %d re-created pod(s) (cpu %s, memory %s) fit on %d schedulable node(s)", c.Pods, c.CPU, c.Memory, len(rooms))
 	case len(rooms) == 0:
-		c.Summary = fmt.Sprintf("no schedulable node is left for the %d re-created pods: they stay Pending", c.Pods)
+		c.Summary = fmt.Sprintf("no schedulable node is left for the %d re-created pod(s): they stay Pending", c.Pods)
 	default:
-		c.Summary = fmt.Sprintf("%d of the %d re-created pods (cpu %s, memory %s) fit on none of the %d schedulable node(s): they stay Pending", len(c.Unplaced), c.Pods, c.CPU, c.Memory, len(rooms))
+		c.Summary = fmt.Sprintf("%d of the %d re-created pod(s) (cpu %s, memory %s) fit on none of the %d schedulable node(s): they stay Pending", len(c.Unplaced), c.Pods, c.CPU, c.Memory, len(rooms))
 	}
 	return c
 }
