@@ -83,6 +83,8 @@ func ErrorLine(err error) string {
 	}
 	if hint := connectionHint(err); hint != "" {
 		msg += " (" + hint + ")"
+	} else if strings.Contains(msg, "getting credentials: exec: executable") {
+		msg += " (install the kubeconfig user's credential plugin, or fix its exec command: kubectl config view --minify)"
 	}
 	return term.OneLine(msg)
 }
@@ -105,7 +107,7 @@ func connectionHint(err error) string {
 	switch {
 	case urlErr.Timeout() || errors.Is(err, context.DeadlineExceeded):
 		return "the API server did not answer within --request-timeout; check that the cluster is up: kubectl cluster-info"
-	case errors.As(err, &netErr), errors.Is(err, syscall.ECONNREFUSED):
+	case errors.As(urlErr.Err, &netErr), errors.Is(err, syscall.ECONNREFUSED):
 		return "the API server is unreachable; check that the cluster is up and --context/--kubeconfig point at it: kubectl cluster-info"
 	}
 	return ""

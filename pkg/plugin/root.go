@@ -13,6 +13,8 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/klog/v2"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/term"
 )
 
 // rootName is how users invoke the plugin; help and usage always say it.
@@ -21,6 +23,14 @@ const rootName = "kubectl feastflow"
 // globalOptions are the root's own persistent flags besides kubectl's.
 type globalOptions struct {
 	color string
+}
+
+func (g *globalOptions) validate() error {
+	switch term.ColorMode(g.color) {
+	case term.ColorAuto, term.ColorAlways, term.ColorNever:
+		return nil
+	}
+	return usageErrorf("invalid --color %q: use auto, always or never", g.color)
 }
 
 // NewRootCmd builds the whole command tree. Nothing below it exits or panics: errors come
@@ -44,6 +54,9 @@ node maintenance, from the client, with no controller installed in the cluster.`
 		// Everything before PersistentPreRunE (flag parsing, argument and required-flag
 		// validation) is bad usage; see Execute.
 		PersistentPreRunE: func(c *cobra.Command, _ []string) error {
+			if err := g.validate(); err != nil {
+				return err
+			}
 			markStarted(c)
 			return nil
 		},

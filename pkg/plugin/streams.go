@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/progress"
@@ -17,6 +18,17 @@ func reporter(streams genericiooptions.IOStreams) progress.Reporter {
 	return progress.Dedup(progress.Func(func(msg string) {
 		fmt.Fprintln(streams.ErrOut, term.Escape(msg))
 	}))
+}
+
+// palette is the colouring for w: the root's --color (auto: only on a terminal, never with
+// NO_COLOR or TERM=dumb). On a verb with a flag of its own named color (deploy's target
+// color) the global flag cannot be set, and auto applies.
+func palette(cmd *cobra.Command, w io.Writer) term.Palette {
+	mode := term.ColorAuto
+	if f := cmd.Root().PersistentFlags().Lookup("color"); f != nil {
+		mode = term.ColorMode(f.Value.String())
+	}
+	return term.Palette{Enabled: term.UseColor(mode, w, getenv)}
 }
 
 // warnf prints a warning line to stderr.
