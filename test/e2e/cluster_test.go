@@ -79,6 +79,9 @@ func TestClusterPortInUse(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(state, "pids.json")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("pids file left behind (stat err %v): something may be running", err)
 	}
+	if left := processesIn(t, state); len(left) > 0 {
+		t.Errorf("processes left running: %v", left)
+	}
 }
 
 func TestClusterCrashRecovery(t *testing.T) {
@@ -168,6 +171,9 @@ func TestClusterSideBySide(t *testing.T) {
 		}
 	}
 	requireGone(t, ca.Processes)
+	if left := processesIn(t, a); len(left) > 0 {
+		t.Errorf("processes left after down: %v", left)
+	}
 	requireHealthy(t, b)
 }
 
@@ -221,4 +227,71 @@ func kubectlErr(kubeconfig string, args ...string) (string, error) {
 	defer cancel()
 	out, err := exec.CommandContext(ctx, kc, append([]string{"--kubeconfig", kubeconfig}, args...)...).CombinedOutput()
 	return string(out), err
+}
+
+func TestClusterComponentExitsDuringStart(t *testing.T) {
+	_, bin, err := harness.Paths()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The real binaries, except a scheduler that fails at once.
+	fake := t.TempDir()
+	for _, name := range localcluster.Components {
+		if name == localcluster.KubeScheduler {
+			continue
+		}
+		if err := os.Symlink(filepath.Join(bin, name), filepath.Join(fake, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := "#!/bin/sh\necho 'E1126 scheduler: invalid configuration: boom' >&2\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(fake, localcluster.KubeScheduler), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	t.Cleanup(func() { _ = localcluster.Stop(state, nil) })
+	began := time.Now()
+	_, err = localcluster.Start(context.Background(), localcluster.Config{BinDir: fake, StateDir: state, StopWithParent: true})
+	var ce *localcluster.ComponentError
+	if !errors.As(err, &ce) || ce.Component != localcluster.KubeScheduler {
+		t.Fatalf("Start with a failing scheduler: err = %v, want a ComponentError for kube-scheduler", err)
+	}
+	if !strings.Contains(err.Error(), "exited during start") || !strings.Contains(err.Error(), "boom") {
+		t.Errorf("error does not say the scheduler exited or show its log:\n%v", err)
+	}
+	if took := time.Since(began); took > 30*time.Second {
+		t.Errorf("failure reported after %s; an exiting component must be reported at once", took)
+	}
+	if _, err := os.Stat(filepath.Join(state, "pids.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pids file left after a failed start (stat err %v)", err)
+	}
+	status, err := localcluster.Status(context.Background(), state)
+	if err != nil || status.Running {
+		t.Errorf("cluster still recorded as running after a failed start: %+v %v", status, err)
+	}
+	if left := processesIn(t, state); len(left) > 0 {
+		t.Errorf("processes left running after a failed start: %v", left)
+	}
+}
+
+// processesIn lists the live processes whose working directory is dir: every component runs
+// in its cluster's state directory.
+func processesIn(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if cwd, err := os.Readlink("/proc/" + e.Name() + "/cwd"); err == nil && cwd == dir {
+			exe, _ := os.Readlink("/proc/" + e.Name() + "/exe")
+			out = append(out, strconv.Itoa(pid)+" "+exe)
+		}
+	}
+	return out
 }

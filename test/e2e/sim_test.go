@@ -66,6 +66,10 @@ var simCases = []simCase{
 		"Init:Error", initReason, "BackOff"},
 	{"configerror-label", pod("configerror-label", "sim.feastflow.dev/state: createcontainerconfigerror", "  containers: [{name: app, image: ghcr.io/feastflow/backend:1.4.0, envFrom: [{configMapRef: {name: feastflow-config}}]}]"),
 		"CreateContainerConfigError", waitingReason, "Failed"},
+	{"configerror-image", pod("configerror-image", "", "  containers: [{name: app, image: ghcr.io/feastflow/backend:configerror}]"),
+		"CreateContainerConfigError", waitingReason, "Failed"},
+	{"errimagepull-image", pod("errimagepull-image", "", "  containers: [{name: app, image: ghcr.io/feastflow/backend:errimagepull}]"),
+		"ErrImagePull", waitingReason, "Failed"},
 }
 
 func TestSimFailureStates(t *testing.T) {
