@@ -126,14 +126,21 @@ func (c Config) withDefaults() (Config, error) {
 }
 
 // fingerprint identifies the settings a running cluster was started with, including the
-// kwok stages this package embeds; a running cluster whose fingerprint differs from the
+// kwok stages this package embeds and the binaries; a running cluster whose fingerprint differs from the
 // requested one is restarted.
 func (c Config) fingerprint() string {
 	stages, err := renderKwokConfig(c.PodReadyDelay, filepath.Join(c.StateDir, simLogsDir))
 	if err != nil {
 		stages = []byte(err.Error())
 	}
-	sum := sha256.Sum256(stages)
-	return fmt.Sprintf("nodes=%d cpu=%s mem=%s pods=%d ready=%s qps=%d/%d bin=%s stages=%x",
-		c.Nodes, c.NodeCPU, c.NodeMemory, c.NodePods, c.PodReadyDelay, c.ControllerQPS, c.ControllerBurst, c.BinDir, sum[:8])
+	h := sha256.New()
+	h.Write(stages)
+	// Rebuilt binaries (a new pin) restart the cluster too.
+	for _, name := range Components {
+		if fi, err := os.Stat(filepath.Join(c.BinDir, name)); err == nil {
+			fmt.Fprintf(h, "%s %d %d\n", name, fi.Size(), fi.ModTime().UnixNano())
+		}
+	}
+	return fmt.Sprintf("nodes=%d cpu=%s mem=%s pods=%d ready=%s qps=%d/%d bin=%s hash=%x",
+		c.Nodes, c.NodeCPU, c.NodeMemory, c.NodePods, c.PodReadyDelay, c.ControllerQPS, c.ControllerBurst, c.BinDir, h.Sum(nil)[:8])
 }

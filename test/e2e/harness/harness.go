@@ -51,13 +51,13 @@ type Result struct {
 // non-zero exit does not fail the test (assert on ExitCode).
 func (h *H) Kubectl(args ...string) Result {
 	h.T.Helper()
-	return h.run("", h.Env.Kubectl, args)
+	return h.run("", "", args)
 }
 
 // KubectlStdin is Kubectl with stdin.
 func (h *H) KubectlStdin(stdin string, args ...string) Result {
 	h.T.Helper()
-	return h.run(stdin, h.Env.Kubectl, args)
+	return h.run(stdin, "", args)
 }
 
 // MustKubectl runs kubectl and fails the test unless it exits 0; it returns stdout.
@@ -75,18 +75,26 @@ func (h *H) MustKubectl(args ...string) string {
 // names it; a build failure fails the test.
 func (h *H) Feastflow(args ...string) Result {
 	h.T.Helper()
-	if _, err := h.Env.plugin(); err != nil {
+	plugin, err := h.Env.plugin()
+	if err != nil {
 		h.T.Fatalf("harness: kubectl-feastflow: %v", err)
 	}
-	return h.run("", h.Env.Kubectl, append([]string{"feastflow"}, args...))
+	return h.run("", filepath.Dir(plugin), append([]string{"feastflow"}, args...))
 }
 
-func (h *H) run(stdin, bin string, args []string) Result {
+// run runs kubectl with args; pluginDir, when set, goes first on PATH so that kubectl finds
+// the plugin under test there.
+func (h *H) run(stdin, pluginDir string, args []string) Result {
 	h.T.Helper()
+	bin := h.Env.Kubectl
 	ctx, cancel := context.WithTimeout(context.Background(), CommandTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+h.Env.Kubeconfig, "PATH="+h.Env.path(), "NO_COLOR=1")
+	path := []string{filepath.Dir(bin), os.Getenv("PATH")}
+	if pluginDir != "" {
+		path = append([]string{pluginDir}, path...)
+	}
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+h.Env.Kubeconfig, "PATH="+strings.Join(path, string(os.PathListSeparator)), "NO_COLOR=1")
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
@@ -105,15 +113,6 @@ func (h *H) run(stdin, bin string, args []string) Result {
 		h.T.Fatalf("%s %s: timed out after %s\n%s", filepath.Base(bin), strings.Join(args, " "), CommandTimeout, r.Stderr)
 	}
 	return r
-}
-
-// path is PATH with the plugin's and kubectl's directories first.
-func (e *Env) path() string {
-	dirs := []string{filepath.Dir(e.Kubectl)}
-	if p, err := e.plugin(); err == nil {
-		dirs = append([]string{filepath.Dir(p)}, dirs...)
-	}
-	return strings.Join(append(dirs, os.Getenv("PATH")), string(os.PathListSeparator))
 }
 
 var nsUnsafe = regexp.MustCompile(`[^a-z0-9-]+`)
