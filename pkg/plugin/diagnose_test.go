@@ -8,12 +8,14 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes/fake"
 	metadatafake "k8s.io/client-go/metadata/fake"
+	clienttesting "k8s.io/client-go/testing"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/troubleshoot"
 )
@@ -39,6 +41,12 @@ func troubleshootFixture(t *testing.T, objs ...runtime.Object) troubleshootClien
 		t.Fatal(err)
 	}
 	kube := fake.NewClientset(typed...)
+	// Access reviews: everything allowed but creating Events.
+	kube.PrependReactor("create", "selfsubjectaccessreviews", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		r := a.(clienttesting.CreateAction).GetObject().(*authorizationv1.SelfSubjectAccessReview).DeepCopy()
+		r.Status.Allowed = r.Spec.ResourceAttributes.Verb+" "+r.Spec.ResourceAttributes.Resource != "create events"
+		return true, r, nil
+	})
 	meta := metadatafake.NewSimpleMetadataClient(scheme, metas...)
 	return func() (*troubleshootClients, error) {
 		return &troubleshootClients{Kube: kube, Metadata: meta, Namespace: "shop"}, nil
@@ -65,7 +73,7 @@ func healthyShop() []runtime.Object {
 	labels := map[string]string{"app": "web"}
 	one := int32(1)
 	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"}, Spec: appsv1.DeploymentSpec{Replicas: &one,
-		Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}}}}
+		Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "web"}}}}}}
 	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "web-1", Namespace: "shop", Labels: labels},
 		Spec:       corev1.PodSpec{NodeName: "node-1", Containers: []corev1.Container{{Name: "app", Image: "web:1"}}},

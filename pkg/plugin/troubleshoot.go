@@ -10,5 +10,6 @@ import (
 func newTroubleshootCmds(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) []*cobra.Command {
 	return []*cobra.Command{
 		newDiagnoseCmd(getter, streams),
+		newPreflightCmd(getter, streams),
 	}
 }
