@@ -1,11 +1,428 @@
 package strategy
 
-import "context"
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
 
-func promoteCanary(context.Context, *Env, *Component, PromoteOptions) (*Result, error) {
-	return nil, errNotImplemented
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/audit"
+)
+
+// deployCanary rolls new images out as a canary: it creates the canary Deployment from
+// the stable one's pod template (track label canary, the new images, name
+// <component>-canary) or updates the existing one, and brings it to the first step when it
+// has no pods, the way canary-step does (canary up, wait Ready, stable down). A canary
+// that already has pods keeps its weight and rolls to the new images.
+func deployCanary(ctx context.Context, env *Env, c *Component, opts DeployOptions) (*DeployResult, error) {
+	if c.Stable == nil {
+		return nil, fmt.Errorf("component %s has no stable deployment", c.Name())
+	}
+	if st := readCanaryState(c.Service); st != nil && st.Phase == canaryPhaseStepping {
+		return nil, stepInProgressError(c, st)
+	}
+	steps, err := CanarySteps(c, nil)
+	if err != nil {
+		return nil, err
+	}
+	var target *appsv1.Deployment
+	created := false
+	if c.Canary == nil {
+		target, err = newCanaryDeployment(c)
+		if err != nil {
+			return nil, err
+		}
+		created = true
+	} else {
+		target = c.Canary.DeepCopy()
+	}
+	changes, err := SetImages(target.Name, &target.Spec.Template, opts.Images)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := CheckWindow(ctx, env, c.Namespace()); err != nil {
+		return nil, err
+	}
+	res := &DeployResult{Result: newResult("DeployResult", c, "deploy", env), Deployment: target.Name, Images: TemplateImages(&target.Spec.Template)}
+	obj := "deployment/" + target.Name
+	for _, ch := range changes {
+		res.Changes = append(res.Changes, Change{Object: obj, Field: imageField(ch), From: ch.From, To: ch.To})
+	}
+	before := c.Canary
+	op := env.Writer.Operation("deploy", "", imagesText(res.Images))
+	if before != nil {
+		op.From = imagesText(TemplateImages(&before.Spec.Template))
+	}
+	switch {
+	case created:
+		res.Changes = append(res.Changes, Change{Object: obj, Field: "metadata.name", To: target.Name})
+		res.Changed = true
+		target.Annotations = map[string]string{audit.LastOperationAnnotation: op.Annotation()}
+		env.report("creating canary deployment/%s from deployment/%s with %s", target.Name, c.Stable.Name, imagesText(res.Images))
+		if !env.Writer.Client() {
+			out, err := env.Client.AppsV1().Deployments(c.Namespace()).Create(ctx, target, env.Writer.CreateOptions())
+			if err != nil {
+				return nil, writeError("create", "deployment", c.Namespace(), target.Name, err)
+			}
+			if env.Writer.Live() {
+				target = out
+			}
+			env.event(ctx, "Deployment", "apps/v1", out, "CanaryCreated", op)
+		}
+		c.Canary = target
+	case len(changes) > 0:
+		res.Changed = true
+		patch := deepMerge(map[string]any{"spec": map[string]any{"template": map[string]any{"spec": imagesPatch(&target.Spec.Template, changes)}}}, audit.AnnotationPatch(op, nil))
+		env.report("deployment %s: %s → %s", target.Name, op.From, op.To)
+		cur := c.Canary
+		if err := writeDeployment(ctx, env, cur, types.StrategicMergePatchType, patch, "Deployed", op); err != nil {
+			return nil, err
+		}
+		if !env.Writer.Live() {
+			cur.Spec.Template = target.Spec.Template
+		}
+	default:
+		env.report("deployment %s already runs %s", target.Name, imagesText(res.Images))
+	}
+
+	if specReplicas(c.Canary) == 0 {
+		// No canary pods yet: go to the first step.
+		plan, err := planCanary(specReplicas(c.Stable), steps[0])
+		if err != nil {
+			return res, fmt.Errorf("component %s: %w", c.Name(), err)
+		}
+		if plan.Note != "" {
+			env.report("%s", plan.Note)
+		}
+		res.Replicas = plan.Canary
+		if err := refuseCanaryHPA(ctx, env, c, plan); err != nil {
+			return res, fmt.Errorf("%w (%s)", err, appliedSoFar(&res.Result))
+		}
+		st := &canaryState{Phase: canaryPhaseStepping, Verb: "deploy", From: 0, Weight: steps[0], Total: plan.Total, Stable: plan.Stable, Canary: plan.Canary}
+		if err := recordCanaryState(ctx, env, c, st, "0%", fmt.Sprintf("%d%%", steps[0])); err != nil {
+			return res, err
+		}
+		if !env.Writer.Live() {
+			scaleChanges := &Result{}
+			_ = applyCanaryPlan(ctx, env, c, scaleChanges, plan, "deploy", opts.Timeout)
+			res.Changes = append(res.Changes, scaleChanges.Changes...)
+			res.Message = fmt.Sprintf("dry run (%s): would deploy %s as canary %s at %d %% (%d canary, %d stable)", env.Writer.DryRun, imagesText(res.Images), target.Name, steps[0], plan.Canary, plan.Stable)
+			return res, nil
+		}
+		if err := applyCanaryPlan(ctx, env, c, &res.Result, plan, "deploy", opts.Timeout); err != nil {
+			res.Failure = failureOf(err)
+			return res, canaryDeployFailed(ctx, env, c, res, opts, err)
+		}
+		if err := finishCanaryStep(ctx, env, c, st); err != nil {
+			return res, err
+		}
+		res.Ready = true
+		res.Message = fmt.Sprintf("canary %s runs %s at %d %% (%d canary, %d stable pods, all ready); next: kubectl feastflow canary-step %s", target.Name, imagesText(res.Images), steps[0], plan.Canary, plan.Stable, c.Name())
+		return res, nil
+	}
+
+	res.Replicas = specReplicas(c.Canary)
+	if !env.Writer.Live() {
+		res.Message = fmt.Sprintf("dry run (%s): would deploy %s to canary %s (%d pods, weight kept)", env.Writer.DryRun, imagesText(res.Images), target.Name, res.Replicas)
+		return res, nil
+	}
+	env.report("waiting for canary deployment/%s to roll out", c.Canary.Name)
+	if _, err := WaitForDeployment(ctx, env, c.Namespace(), c.Canary.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: c.Canary.Generation}); err != nil {
+		res.Failure = failureOf(err)
+		return res, canaryDeployFailed(ctx, env, c, res, opts, err)
+	}
+	// New canary pods: the health baseline starts again from them.
+	st := readCanaryState(c.Service)
+	if st == nil {
+		st = &canaryState{Verb: "deploy", Weight: setWeight(c), Total: specReplicas(c.Stable) + specReplicas(c.Canary), Stable: specReplicas(c.Stable), Canary: specReplicas(c.Canary)}
+	}
+	if err := finishCanaryStep(ctx, env, c, st); err != nil {
+		return res, err
+	}
+	res.Ready = true
+	res.Message = fmt.Sprintf("canary %s runs %s with %d pods, all ready, at %d %%", target.Name, imagesText(res.Images), res.Replicas, setWeight(c))
+	return res, nil
 }
 
-func abortCanary(context.Context, *Env, *Component, AbortOptions) (*Result, error) {
-	return nil, errNotImplemented
+// canaryDeployFailed handles a canary that did not become ready: with --auto-rollback the
+// canary goes back to 0 pods and the stable track to full capacity (abort); otherwise it
+// is left as it is and the error says how to get out.
+func canaryDeployFailed(ctx context.Context, env *Env, c *Component, res *DeployResult, opts DeployOptions, err error) error {
+	if !opts.AutoRollback {
+		return fmt.Errorf("%w; the stable track still has its pods: fix the image and deploy again, or `kubectl feastflow abort %s` to retire the canary", err, c.Name())
+	}
+	env.report("canary failed: aborting (--auto-rollback)")
+	if _, aerr := abortCanary(ctx, env, c, AbortOptions{Timeout: opts.Timeout}); aerr != nil {
+		return fmt.Errorf("%w; auto-rollback (abort) failed too: %v", err, aerr)
+	}
+	res.RolledBack = true
+	res.Message = fmt.Sprintf("canary %s failed and was aborted: 0 canary, %d stable pods", c.Canary.Name, specReplicas(c.Stable))
+	return fmt.Errorf("%w; aborted the canary (--auto-rollback): deployment/%s has 0 pods, deployment/%s %d", err, c.Canary.Name, c.Stable.Name, specReplicas(c.Stable))
+}
+
+// newCanaryDeployment builds <component>-canary from the stable Deployment: same pod
+// template and strategy, the track label set to canary in the template, the selector and
+// the Deployment's labels, and 0 replicas (the first step scales it).
+func newCanaryDeployment(c *Component) (*appsv1.Deployment, error) {
+	s := c.Stable
+	key := c.TrackKey
+	if key == "" {
+		key = DefaultTrackKey
+	}
+	if s.Spec.Selector == nil || s.Spec.Selector.MatchLabels[key] == "" {
+		return nil, fmt.Errorf("deployment %s/%s does not select on %q: canary pods would match its selector and be fought over; add %s=%s to its selector and pod template (re-create the deployment: selectors are immutable)", s.Namespace, s.Name, key, key, TrackStable)
+	}
+	zero := int32(0)
+	d := &appsv1.Deployment{
+		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: c.Name() + "-" + TrackCanary, Namespace: s.Namespace,
+			Labels: withLabel(s.Labels, key, TrackCanary),
+		},
+		Spec: appsv1.DeploymentSpec{
+			Replicas:                &zero,
+			Selector:                &metav1.LabelSelector{MatchLabels: withLabel(s.Spec.Selector.MatchLabels, key, TrackCanary), MatchExpressions: s.Spec.Selector.MatchExpressions},
+			Template:                *s.Spec.Template.DeepCopy(),
+			Strategy:                *s.Spec.Strategy.DeepCopy(),
+			MinReadySeconds:         s.Spec.MinReadySeconds,
+			RevisionHistoryLimit:    s.Spec.RevisionHistoryLimit,
+			ProgressDeadlineSeconds: s.Spec.ProgressDeadlineSeconds,
+		},
+	}
+	d.Spec.Template.Labels = withLabel(d.Spec.Template.Labels, key, TrackCanary)
+	delete(d.Spec.Template.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
+	return d, nil
+}
+
+func withLabel(in map[string]string, k, v string) map[string]string {
+	out := make(map[string]string, len(in)+1)
+	for key, val := range in {
+		out[key] = val
+	}
+	out[k] = v
+	return out
+}
+
+func stepInProgressError(c *Component, st *canaryState) error {
+	verb := st.Verb
+	if verb == "" || verb == "deploy" {
+		verb = "canary-step"
+	}
+	return fmt.Errorf("component %s: a %s to %d %% was interrupted (annotation %s on service/%s): complete it with `kubectl feastflow %s %s`, or `kubectl feastflow abort %s`", c.Name(), st.Verb, st.Weight, CanaryStateAnnotation, c.Name(), verb, c.Name(), c.Name())
+}
+
+// promoteCanary finishes a canary release: the stable Deployment takes the canary's pod
+// template (its own track label kept) and the full capacity, rolling with maxUnavailable
+// 0; once it is complete the canary is scaled to 0 (deleted with DeleteCanary).
+func promoteCanary(ctx context.Context, env *Env, c *Component, opts PromoteOptions) (*Result, error) {
+	res := newRolloutResult("PromoteResult", "promote", c, env)
+	if c.Canary == nil {
+		res.Message = fmt.Sprintf("%s has no canary deployment: nothing to promote", c.Name())
+		return res, nil
+	}
+	st := readCanaryState(c.Service)
+	if st != nil && st.Phase == canaryPhaseStepping && st.Verb != "promote" {
+		return nil, stepInProgressError(c, st)
+	}
+	total := specReplicas(c.Stable) + specReplicas(c.Canary)
+	if st != nil && st.Phase == canaryPhaseStepping && st.Total > 0 {
+		total = st.Total // an interrupted promote: the stable may already be at full capacity
+	}
+	if total == 0 {
+		return nil, fmt.Errorf("component %s has 0 replicas: nothing to promote to", c.Name())
+	}
+	if c.Stable.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
+		return nil, fmt.Errorf("deployment %s/%s uses strategy Recreate: promote would stop every stable pod at once; set strategy RollingUpdate (maxUnavailable 0) on it first", c.Namespace(), c.Stable.Name)
+	}
+	tpl := c.Canary.Spec.Template.DeepCopy()
+	if v, ok := c.Stable.Spec.Template.Labels[c.TrackKey]; ok {
+		tpl.Labels[c.TrackKey] = v
+	} else {
+		delete(tpl.Labels, c.TrackKey)
+	}
+	delete(tpl.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
+	sameTemplate := EqualIgnoreHash(tpl, &c.Stable.Spec.Template)
+	canaryGone := specReplicas(c.Canary) == 0 && !opts.DeleteCanary
+	if sameTemplate && specReplicas(c.Stable) == total && canaryGone && (st == nil || st.Phase != canaryPhaseStepping) {
+		res.Message = fmt.Sprintf("%s is promoted already: deployment/%s runs the canary's template with %d replicas and the canary has 0: nothing to change", c.Name(), c.Stable.Name, total)
+		return res, nil
+	}
+	retire := fmt.Sprintf("scale deployment/%s to 0", c.Canary.Name)
+	if opts.DeleteCanary {
+		retire = "delete deployment/" + c.Canary.Name
+	}
+	if opts.Confirm != nil {
+		if err := opts.Confirm(fmt.Sprintf("promote %s: roll deployment/%s to %s with %d replicas, then %s?", c.Name(), c.Stable.Name, imagesText(TemplateImages(tpl)), total, retire)); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := CheckWindow(ctx, env, c.Namespace()); err != nil {
+		return nil, err
+	}
+	from := setWeight(c)
+	if st == nil || st.Phase != canaryPhaseStepping {
+		rec := &canaryState{Phase: canaryPhaseStepping, Verb: "promote", From: from, Weight: 0, Total: total, Stable: total, Canary: 0}
+		if err := recordCanaryState(ctx, env, c, rec, fmt.Sprintf("%d%%", from), "promoted"); err != nil {
+			return nil, err
+		}
+	}
+
+	// Roll the stable track: template, full capacity, maxUnavailable 0 so that no stable pod
+	// goes before its replacement is Ready.
+	var ops []map[string]any
+	if !sameTemplate {
+		ops = append(ops, map[string]any{"op": "replace", "path": "/spec/template", "value": tpl})
+		addChange(res, &Change{Object: "deployment/" + c.Stable.Name, Field: "spec.template", From: imagesText(TemplateImages(&c.Stable.Spec.Template)), To: imagesText(TemplateImages(tpl))})
+	}
+	if specReplicas(c.Stable) != total {
+		ops = append(ops, map[string]any{"op": "replace", "path": "/spec/replicas", "value": total})
+		addChange(res, &Change{Object: "deployment/" + c.Stable.Name, Field: "spec.replicas", From: strconv.Itoa(int(specReplicas(c.Stable))), To: strconv.Itoa(int(total))})
+	}
+	if ru := c.Stable.Spec.Strategy.RollingUpdate; ru == nil || ru.MaxUnavailable == nil || ru.MaxUnavailable.String() != "0" && ru.MaxUnavailable.String() != "0%" {
+		zero := intstr.FromInt32(0)
+		surge := intstr.FromString("25%")
+		if ru != nil && ru.MaxSurge != nil && ru.MaxSurge.String() != "0" && ru.MaxSurge.String() != "0%" {
+			surge = *ru.MaxSurge
+		}
+		ops = append(ops, map[string]any{"op": "add", "path": "/spec/strategy/rollingUpdate", "value": appsv1.RollingUpdateDeployment{MaxUnavailable: &zero, MaxSurge: &surge}})
+		from := "<unset>"
+		if ru != nil && ru.MaxUnavailable != nil {
+			from = ru.MaxUnavailable.String()
+		}
+		addChange(res, &Change{Object: "deployment/" + c.Stable.Name, Field: "spec.strategy.rollingUpdate.maxUnavailable", From: from, To: "0"})
+	}
+	if len(ops) > 0 {
+		op := env.Writer.Operation("promote", imagesText(TemplateImages(&c.Stable.Spec.Template)), imagesText(TemplateImages(tpl)))
+		ops = append(ops, annotationOps(c.Stable, map[string]string{audit.LastOperationAnnotation: op.Annotation()})...)
+		env.report("rolling deployment/%s to %s with %d replicas (maxUnavailable 0)", c.Stable.Name, imagesText(TemplateImages(tpl)), total)
+		if err := writeDeployment(ctx, env, c.Stable, types.JSONPatchType, ops, "Promoted", op); err != nil {
+			return res, err
+		}
+	}
+	if !env.Writer.Live() {
+		canaryTo := "0"
+		if opts.DeleteCanary {
+			canaryTo = "deleted"
+		}
+		addChange(res, &Change{Object: "deployment/" + c.Canary.Name, Field: "spec.replicas", From: strconv.Itoa(int(specReplicas(c.Canary))), To: canaryTo})
+		res.Message = fmt.Sprintf("dry run (%s): would roll deployment/%s to the canary's template with %d replicas, then %s", env.Writer.DryRun, c.Stable.Name, total, retire)
+		return res, nil
+	}
+	env.report("waiting for deployment/%s to roll out before retiring the canary", c.Stable.Name)
+	if _, err := WaitForDeployment(ctx, env, c.Namespace(), c.Stable.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: c.Stable.Generation}); err != nil {
+		return res, fmt.Errorf("%w; the canary still serves: fix and re-run promote, or abort (%s)", err, appliedSoFar(res))
+	}
+	if opts.DeleteCanary {
+		env.report("deleting deployment/%s", c.Canary.Name)
+		if err := env.Client.AppsV1().Deployments(c.Namespace()).Delete(ctx, c.Canary.Name, env.Writer.DeleteOptions()); err != nil {
+			return res, writeError("delete", "deployment", c.Namespace(), c.Canary.Name, err)
+		}
+		addChange(res, &Change{Object: "deployment/" + c.Canary.Name, Field: "metadata", From: c.Canary.Name, To: "deleted"})
+	} else {
+		ch, err := scaleDeployment(ctx, env, c.Canary, 0, "promote")
+		if err != nil {
+			return res, fmt.Errorf("%w (%s)", err, appliedSoFar(res))
+		}
+		addChange(res, ch)
+	}
+	if err := clearCanaryState(ctx, env, c); err != nil {
+		return res, err
+	}
+	res.Message = fmt.Sprintf("promoted %s: deployment/%s runs %s with %d replicas; the canary is retired", c.Name(), c.Stable.Name, imagesText(TemplateImages(tpl)), total)
+	return res, nil
+}
+
+// annotationOps are JSON-patch operations that set annotations on d (creating the map when
+// it has none); "/" in keys is escaped as JSON pointers require.
+func annotationOps(d *appsv1.Deployment, set map[string]string) []map[string]any {
+	if len(d.Annotations) == 0 {
+		return []map[string]any{{"op": "add", "path": "/metadata/annotations", "value": set}}
+	}
+	var ops []map[string]any
+	for _, k := range sortedKeys(set) {
+		ops = append(ops, map[string]any{"op": "add", "path": "/metadata/annotations/" + jsonPointerEscape(k), "value": set[k]})
+	}
+	return ops
+}
+
+func jsonPointerEscape(s string) string {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '~':
+			out = append(out, '~', '0')
+		case '/':
+			out = append(out, '~', '1')
+		default:
+			out = append(out, s[i])
+		}
+	}
+	return string(out)
+}
+
+// abortCanary retires a canary: the stable track goes back to the full capacity first
+// (and its pods are waited for), then the canary goes to 0.
+func abortCanary(ctx context.Context, env *Env, c *Component, opts AbortOptions) (*Result, error) {
+	res := newRolloutResult("AbortResult", "abort", c, env)
+	if c.Canary == nil {
+		res.Message = fmt.Sprintf("%s has no canary deployment: nothing to abort", c.Name())
+		return res, nil
+	}
+	st := readCanaryState(c.Service)
+	total := specReplicas(c.Stable) + specReplicas(c.Canary)
+	if st != nil && st.Phase == canaryPhaseStepping && st.Total > 0 {
+		total = st.Total // an interrupted step may have both tracks scaled up
+	}
+	plan := CanaryPlan{Weight: 0, Total: total, Stable: total, Canary: 0}
+	if specReplicas(c.Canary) == 0 && specReplicas(c.Stable) == total && (st == nil || st.Phase != canaryPhaseStepping) {
+		res.Message = fmt.Sprintf("%s has no canary pods and deployment/%s has %d: nothing to abort", c.Name(), c.Stable.Name, total)
+		return res, nil
+	}
+	if opts.Confirm != nil {
+		if err := opts.Confirm(fmt.Sprintf("abort the canary of %s: scale deployment/%s to %d, then deployment/%s to 0?", c.Name(), c.Stable.Name, total, c.Canary.Name)); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := CheckWindow(ctx, env, c.Namespace()); err != nil {
+		return nil, err
+	}
+	from := setWeight(c)
+	rec := &canaryState{Phase: canaryPhaseStepping, Verb: "abort", From: from, Weight: 0, Total: total, Stable: total, Canary: 0}
+	if err := recordCanaryState(ctx, env, c, rec, fmt.Sprintf("%d%%", from), "0%"); err != nil {
+		return nil, err
+	}
+	if err := applyCanaryPlan(ctx, env, c, res, plan, "abort", opts.Timeout); err != nil {
+		return res, err
+	}
+	if err := clearCanaryState(ctx, env, c); err != nil {
+		return res, err
+	}
+	res.Message = fmt.Sprintf("aborted the canary of %s: deployment/%s has %d replicas, deployment/%s 0", c.Name(), c.Stable.Name, total, c.Canary.Name)
+	if !env.Writer.Live() {
+		res.Message = "dry run (" + string(env.Writer.DryRun) + "): would have " + res.Message
+	}
+	return res, nil
+}
+
+// clearCanaryState removes the step record and sets the weight to 0 once the canary is
+// retired (promote, abort).
+func clearCanaryState(ctx context.Context, env *Env, c *Component) error {
+	if !env.Writer.Live() {
+		return nil
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{CanaryStateAnnotation: nil, CanaryWeightAnnotation: "0"}}})
+	if err != nil {
+		return fmt.Errorf("encode patch: %w", err)
+	}
+	svc, err := env.Client.CoreV1().Services(c.Namespace()).Patch(ctx, c.Name(), types.MergePatchType, patch, env.Writer.PatchOptions())
+	if err != nil {
+		return fmt.Errorf("clear the canary record on service %s/%s: %w (the deployments are right; re-run to finish)", c.Namespace(), c.Name(), err)
+	}
+	c.Service = svc
+	return nil
 }

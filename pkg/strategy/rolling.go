@@ -1,7 +1,156 @@
 package strategy
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
 
-func rollbackRolling(context.Context, *Env, *Component, RollbackOptions) (*Result, error) {
-	return nil, errNotImplemented
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
+	"k8s.io/kubectl/pkg/polymorphichelpers"
+	deploymentutil "k8s.io/kubectl/pkg/util/deployment"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/audit"
+)
+
+// ChangeCauseAnnotation is the annotation `kubectl rollout history` shows as CHANGE-CAUSE;
+// deploy sets it so that the history says which feastflow command made each revision.
+const ChangeCauseAnnotation = polymorphichelpers.ChangeCauseAnnotation
+
+// deployRolling sets the images of a rolling (or recreate) component's Deployment with a
+// strategic merge patch (containers merge by name), then waits with fail-fast. With
+// AutoRollback a failed rollout is undone, like `kubectl rollout undo --to-revision` of
+// the revision that ran before, and that rollout is waited for too.
+func deployRolling(ctx context.Context, env *Env, c *Component, opts DeployOptions) (*DeployResult, error) {
+	d := c.Deployment
+	want := d.DeepCopy()
+	changes, err := SetImages(d.Name, &want.Spec.Template, opts.Images)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := CheckWindow(ctx, env, c.Namespace()); err != nil {
+		return nil, err
+	}
+	res := &DeployResult{
+		Result:     newResult("DeployResult", c, "deploy", env),
+		Deployment: d.Name, Images: TemplateImages(&want.Spec.Template), Replicas: specReplicas(d),
+	}
+	prevRevision, _ := deploymentutil.Revision(d)
+	beforeImages := imagesText(TemplateImages(&d.Spec.Template))
+	minGen := d.Generation
+	if len(changes) == 0 {
+		env.report("deployment %s already runs %s", d.Name, imagesText(res.Images))
+	} else {
+		for _, ch := range changes {
+			addChange(&res.Result, &Change{Object: "deployment/" + d.Name, Field: imageField(ch), From: ch.From, To: ch.To})
+		}
+		op := env.Writer.Operation("deploy", beforeImages, imagesText(res.Images))
+		cause := fmt.Sprintf("kubectl feastflow deploy %s --image %s", c.Name(), imagesText(res.Images))
+		if op.User != "" {
+			cause += " by " + op.User
+		}
+		if op.Reason != "" {
+			cause += ": " + op.Reason
+		}
+		patch := deepMerge(map[string]any{
+			"metadata": map[string]any{"annotations": map[string]any{ChangeCauseAnnotation: cause}},
+			"spec":     map[string]any{"template": map[string]any{"spec": imagesPatch(&want.Spec.Template, changes)}},
+		}, audit.AnnotationPatch(op, nil))
+		env.report("deployment %s: %s → %s", d.Name, beforeImages, imagesText(res.Images))
+		if err := writeDeployment(ctx, env, d, types.StrategicMergePatchType, patch, "Deployed", op); err != nil {
+			return nil, err
+		}
+		minGen = d.Generation
+	}
+	if !env.Writer.Live() {
+		res.Message = fmt.Sprintf("dry run (%s): would deploy %s to deployment/%s and wait for its rollout", env.Writer.DryRun, imagesText(res.Images), d.Name)
+		return res, nil
+	}
+	if _, err := WaitForDeployment(ctx, env, c.Namespace(), d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: minGen}); err != nil {
+		res.Failure = failureOf(err)
+		if !opts.AutoRollback || !res.Changed {
+			if res.Changed {
+				return res, fmt.Errorf("%w; deployment %s now wants %s: fix and deploy again, or `kubectl feastflow rollback %s` (or re-run with --auto-rollback)", err, d.Name, imagesText(res.Images), c.Name())
+			}
+			return res, err
+		}
+		env.report("rollout failed: rolling deployment/%s back to revision %d (--auto-rollback)", d.Name, prevRevision)
+		rb, rerr := rollbackRolling(ctx, env, c, RollbackOptions{ToRevision: prevRevision, Timeout: opts.Timeout})
+		if rerr != nil {
+			return res, fmt.Errorf("%w; auto-rollback failed too: %v", err, rerr)
+		}
+		res.Changes = append(res.Changes, rb.Changes...)
+		res.RolledBack = true
+		res.Message = fmt.Sprintf("deploy of %s failed and was rolled back to revision %d (%s)", imagesText(res.Images), prevRevision, beforeImages)
+		return res, fmt.Errorf("%w; rolled deployment %s back to revision %d (%s), which is available again", err, d.Name, prevRevision, beforeImages)
+	}
+	res.Ready = true
+	res.Message = fmt.Sprintf("deployment %s runs %s with %d replicas, all available", d.Name, imagesText(res.Images), res.Replicas)
+	return res, nil
+}
+
+// rollbackRolling returns a rolling Deployment to a revision (0: the previous one) with
+// k8s.io/kubectl's DeploymentRollbacker, the code behind `kubectl rollout undo`: same
+// revision choice, same refusal of a paused Deployment, same no-op when the template
+// already matches. The client it is given adds what the plugin promises on every write:
+// the field manager, dry run, a resourceVersion precondition and the last-operation
+// annotation in the same patch. Then it waits for the rollout.
+func rollbackRolling(ctx context.Context, env *Env, c *Component, opts RollbackOptions) (*Result, error) {
+	d := c.Deployment
+	res := newRolloutResult("RollbackResult", "rollback", c, env)
+	if opts.ToRevision < 0 {
+		return nil, fmt.Errorf("invalid revision %d: revisions are positive (see kubectl feastflow history %s)", opts.ToRevision, c.Name())
+	}
+	if d.Spec.Paused {
+		// kubectl's DeploymentRollbacker refuses this only after listing the history; the
+		// same reason, before any request.
+		return nil, fmt.Errorf("deployment %s/%s: you cannot rollback a paused deployment; resume it first with 'kubectl feastflow resume %s' (or 'kubectl rollout resume deployment/%s') and try again", d.Namespace, d.Name, c.Name(), d.Name)
+	}
+	if _, err := CheckWindow(ctx, env, c.Namespace()); err != nil {
+		return nil, err
+	}
+	fromRev, _ := deploymentutil.Revision(d)
+	client := newRollbackClient(ctx, env, d)
+	rollbacker, err := polymorphichelpers.RollbackerFor(schema.GroupKind{Group: "apps", Kind: "Deployment"}, client)
+	if err != nil {
+		return nil, err
+	}
+	// The dry run is the client's business (it sends nothing or dryRun=All), so that the
+	// rollbacker's checks run in every mode.
+	msg, err := rollbacker.Rollback(d, nil, opts.ToRevision, cmdutil.DryRunNone)
+	if err != nil {
+		if isTestFailure(err) || strings.Contains(err.Error(), "Conflict") {
+			return nil, &ConflictError{Object: fmt.Sprintf("deployment %s/%s", d.Namespace, d.Name), Err: err}
+		}
+		return nil, fmt.Errorf("roll back deployment %s/%s: %s", d.Namespace, d.Name, err)
+	}
+	if client.patched == nil {
+		res.Message = fmt.Sprintf("deployment %s: %s; nothing to change", d.Name, msg)
+		return res, nil
+	}
+	toRev := client.targetRevision
+	addChange(res, &Change{Object: "deployment/" + d.Name, Field: "spec.template", From: fmt.Sprintf("revision %d (%s)", fromRev, imagesText(TemplateImages(&d.Spec.Template))), To: fmt.Sprintf("revision %d (%s)", toRev, client.targetImages)})
+	if !env.Writer.Live() {
+		res.Message = fmt.Sprintf("dry run (%s): would roll deployment/%s back from revision %d to revision %d (%s)", env.Writer.DryRun, d.Name, fromRev, toRev, client.targetImages)
+		return res, nil
+	}
+	env.event(ctx, "Deployment", "apps/v1", client.patched, "RolledBack", client.op)
+	env.report("deployment %s rolled back to revision %d (%s); waiting for the rollout", d.Name, toRev, client.targetImages)
+	if _, err := WaitForDeployment(ctx, env, d.Namespace, d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: client.patched.Generation}); err != nil {
+		return res, fmt.Errorf("%w (the rollback to revision %d was applied)", err, toRev)
+	}
+	res.Message = fmt.Sprintf("deployment %s rolled back from revision %d to revision %d (%s), all available", d.Name, fromRev, toRev, client.targetImages)
+	return res, nil
+}
+
+// revisionText is a revision number for messages ("" when unknown).
+func revisionText(rs *appsv1.ReplicaSet) string {
+	v, err := deploymentutil.Revision(rs)
+	if err != nil {
+		return ""
+	}
+	return strconv.FormatInt(v, 10)
 }

@@ -98,7 +98,7 @@ func WaitForDeployment(ctx context.Context, env *Env, ns, name string, opts Wait
 		},
 	}
 	var last *appsv1.Deployment
-	_, err := watchtools.UntilWithSync(ctx, lw, &appsv1.Deployment{}, nil, func(ev watch.Event) (bool, error) {
+	_, err := watchtools.UntilWithSync(ctx, cache.ToListWatcherWithWatchListSemantics(lw, env.Client), &appsv1.Deployment{}, nil, func(ev watch.Event) (bool, error) {
 		switch ev.Type {
 		case watch.Deleted:
 			return false, fmt.Errorf("deployment %s/%s was deleted while waiting for it", ns, name)
@@ -219,7 +219,7 @@ func (w *rolloutWait) watchNewPods(ctx context.Context, d *appsv1.Deployment) {
 	w.pods.Add(1)
 	go func() {
 		defer w.pods.Done()
-		_, _ = watchtools.UntilWithSync(ctx, lw, &corev1.Pod{}, nil, func(ev watch.Event) (bool, error) {
+		_, _ = watchtools.UntilWithSync(ctx, cache.ToListWatcherWithWatchListSemantics(lw, w.env.Client), &corev1.Pod{}, nil, func(ev watch.Event) (bool, error) {
 			pod, ok := ev.Object.(*corev1.Pod)
 			if !ok || ev.Type == watch.Deleted {
 				return false, nil

@@ -1,0 +1,171 @@
+package strategy
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+)
+
+// HealthGate is the verdict on a canary before a step: with no metrics stack, the signals
+// are the pods' readiness, their container restarts since the last step, and the Warning
+// events the kubelet records on them.
+type HealthGate struct {
+	Passed bool `json:"passed"`
+	// Forced is true when --force skipped the gate.
+	Forced   bool     `json:"forced,omitempty"`
+	Pods     int      `json:"pods"`
+	Ready    int      `json:"ready"`
+	Restarts int32    `json:"restartsSinceLastStep"`
+	Problems []string `json:"problems,omitempty"`
+}
+
+// unhealthyEventReasons are the kubelet's Warning reasons that fail the gate: a container
+// in back-off (crash loop or image pull), failing probes, an OOM kill, a failed pull.
+var unhealthyEventReasons = map[string]bool{"BackOff": true, "Unhealthy": true, "OOMKilling": true, "Failed": true}
+
+// CanaryHealth checks the canary pods (one LIST of pods, one LIST of Warning events on
+// pods): every pod Ready and as many as the Deployment wants, no container restart since
+// the baseline recorded after the last step, and no Warning event (BackOff, Unhealthy,
+// OOMKilling, Failed) on them since then. A canary with no pods passes: there is nothing to
+// judge yet.
+func CanaryHealth(ctx context.Context, env *Env, c *Component, baseline *canaryState) (*HealthGate, error) {
+	gate := &HealthGate{Passed: true}
+	if c.Canary == nil || specReplicas(c.Canary) == 0 {
+		return gate, nil
+	}
+	pods, err := listDeploymentPods(ctx, env, c.Canary)
+	if err != nil {
+		return nil, err
+	}
+	var since time.Time
+	var before map[string]int32
+	if baseline != nil {
+		since, before = baseline.Since, baseline.Restarts
+	}
+	names := map[string]bool{}
+	var unready []string
+	for i := range pods {
+		p := &pods[i]
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		names[p.Name] = true
+		gate.Pods++
+		if podReady(p) {
+			gate.Ready++
+		} else {
+			unready = append(unready, p.Name)
+		}
+		if n := podRestarts(p) - before[p.Name]; n > 0 {
+			gate.Restarts += n
+			gate.Problems = append(gate.Problems, fmt.Sprintf("pod %s restarted %d times since the last step%s", p.Name, n, lastTermination(p)))
+		}
+	}
+	if len(unready) > 0 {
+		sort.Strings(unready)
+		gate.Problems = append(gate.Problems, fmt.Sprintf("%d of %d pods not ready (%s)", len(unready), gate.Pods, joinMax(unready, 3)))
+	}
+	if want := int(specReplicas(c.Canary)); gate.Pods < want {
+		gate.Problems = append(gate.Problems, fmt.Sprintf("%d of %d pods exist", gate.Pods, want))
+	}
+	sel := fields.AndSelectors(fields.OneTermEqualSelector("involvedObject.kind", "Pod"), fields.OneTermEqualSelector("type", corev1.EventTypeWarning))
+	events, err := env.Client.CoreV1().Events(c.Namespace()).List(ctx, metav1.ListOptions{FieldSelector: sel.String()})
+	if err != nil {
+		return nil, fmt.Errorf("list warning events in %s: %w", c.Namespace(), err)
+	}
+	seen := map[string]bool{}
+	for i := range events.Items {
+		ev := &events.Items[i]
+		if !names[ev.InvolvedObject.Name] || !unhealthyEventReasons[ev.Reason] || !eventTime(ev).After(since) {
+			continue
+		}
+		key := ev.InvolvedObject.Name + "/" + ev.Reason
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		gate.Problems = append(gate.Problems, fmt.Sprintf("Warning %s on pod %s: %s", ev.Reason, ev.InvolvedObject.Name, ev.Message))
+	}
+	gate.Passed = len(gate.Problems) == 0
+	return gate, nil
+}
+
+// listDeploymentPods lists the pods the Deployment's selector matches (one LIST).
+func listDeploymentPods(ctx context.Context, env *Env, d *appsv1.Deployment) ([]corev1.Pod, error) {
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return nil, fmt.Errorf("deployment %s/%s selector: %w", d.Namespace, d.Name, err)
+	}
+	list, err := env.Client.CoreV1().Pods(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, fmt.Errorf("list pods of deployment %s/%s: %w", d.Namespace, d.Name, err)
+	}
+	return list.Items, nil
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func podRestarts(p *corev1.Pod) int32 {
+	var n int32
+	for _, s := range p.Status.InitContainerStatuses {
+		n += s.RestartCount
+	}
+	for _, s := range p.Status.ContainerStatuses {
+		n += s.RestartCount
+	}
+	return n
+}
+
+// lastTermination says why a restarted container last ended, e.g. " (last exit: OOMKilled, code 137)".
+func lastTermination(p *corev1.Pod) string {
+	for _, s := range p.Status.ContainerStatuses {
+		if t := s.LastTerminationState.Terminated; t != nil && s.RestartCount > 0 {
+			return fmt.Sprintf(" (container %s last exit: %s, code %d)", s.Name, t.Reason, t.ExitCode)
+		}
+	}
+	return ""
+}
+
+// eventTime is when an event last happened, whichever API wrote it.
+func eventTime(ev *corev1.Event) time.Time {
+	switch {
+	case ev.Series != nil && !ev.Series.LastObservedTime.IsZero():
+		return ev.Series.LastObservedTime.Time
+	case !ev.LastTimestamp.IsZero():
+		return ev.LastTimestamp.Time
+	case !ev.EventTime.IsZero():
+		return ev.EventTime.Time
+	}
+	return ev.CreationTimestamp.Time
+}
+
+func joinMax(items []string, n int) string {
+	if len(items) <= n {
+		return fmt.Sprint(joinComma(items))
+	}
+	return fmt.Sprintf("%s and %d more", joinComma(items[:n]), len(items)-n)
+}
+
+func joinComma(items []string) string {
+	out := ""
+	for i, s := range items {
+		if i > 0 {
+			out += ", "
+		}
+		out += s
+	}
+	return out
+}

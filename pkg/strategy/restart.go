@@ -1,0 +1,347 @@
+package strategy
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/metadata"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/audit"
+	"github.com/feastflow/kubectl-feastflow/pkg/report"
+)
+
+// RestartedAtAnnotation is the pod-template annotation `kubectl rollout restart` sets.
+const RestartedAtAnnotation = "kubectl.kubernetes.io/restartedAt"
+
+// RestartOptions tune Restart.
+type RestartOptions struct {
+	// ChangedConfig restarts only the Deployments whose running pods started before the
+	// last change of a ConfigMap or Secret they reference.
+	ChangedConfig bool
+	// Metadata reads ConfigMaps and Secrets as metadata only (required with ChangedConfig):
+	// the change times are in metadata, and Secret data is never fetched.
+	Metadata metadata.Interface
+	// Wait waits for each restarted Deployment's rollout (fail-fast).
+	Wait    bool
+	Timeout time.Duration
+}
+
+// RestartResult reports a restart.
+type RestartResult struct {
+	APIVersion string              `json:"apiVersion"`
+	Kind       string              `json:"kind"`
+	Namespace  string              `json:"namespace"`
+	DryRun     string              `json:"dryRun,omitempty"`
+	Changed    bool                `json:"changed"`
+	Restarted  []RestartDeployment `json:"restarted"`
+	Skipped    []RestartDeployment `json:"skipped"`
+	Changes    []Change            `json:"changes"`
+	Message    string              `json:"message"`
+}
+
+// RestartDeployment is one Deployment restarted or skipped, and why.
+type RestartDeployment struct {
+	Component  string `json:"component"`
+	Deployment string `json:"deployment"`
+	// Because lists the ConfigMaps and Secrets changed after its oldest running pod started.
+	Because []ConfigChange `json:"because,omitempty"`
+	// Reason says why a Deployment was skipped.
+	Reason string `json:"reason,omitempty"`
+}
+
+// ConfigChange is a referenced ConfigMap or Secret changed after a Deployment's pods
+// started.
+type ConfigChange struct {
+	Kind    string    `json:"kind"`
+	Name    string    `json:"name"`
+	Changed time.Time `json:"changed"`
+	// PodStarted is when the oldest running pod of the Deployment started.
+	PodStarted time.Time `json:"podStarted"`
+}
+
+type objRef struct{ kind, name string }
+
+// Restart rollout-restarts the components' Deployments (those with replicas), as `kubectl
+// rollout restart` does: the restartedAt annotation in the pod template, here with the
+// last-operation record in the same patch. With ChangedConfig only stale Deployments are
+// restarted; one LIST of pods and one metadata-only LIST of ConfigMaps and of Secrets
+// decide which.
+func Restart(ctx context.Context, env *Env, components []*Component, opts RestartOptions) (*RestartResult, error) {
+	tm := report.TypeMeta("RestartResult")
+	res := &RestartResult{APIVersion: tm.APIVersion, Kind: tm.Kind, DryRun: env.dryRunText(), Restarted: []RestartDeployment{}, Skipped: []RestartDeployment{}, Changes: []Change{}}
+	type target struct {
+		comp string
+		d    *appsv1.Deployment
+	}
+	var targets []target
+	seen := map[string]bool{}
+	for _, c := range components {
+		res.Namespace = c.Namespace()
+		for _, d := range c.Deployments {
+			if seen[d.Name] {
+				continue
+			}
+			seen[d.Name] = true
+			if specReplicas(d) == 0 {
+				res.Skipped = append(res.Skipped, RestartDeployment{Component: c.Name(), Deployment: d.Name, Reason: "0 replicas: nothing to restart"})
+				continue
+			}
+			targets = append(targets, target{c.Name(), d})
+		}
+	}
+	if len(targets) == 0 {
+		res.Message = "no deployment with running pods: nothing to restart"
+		return res, nil
+	}
+	var stale map[string][]ConfigChange
+	if opts.ChangedConfig {
+		deps := make([]*appsv1.Deployment, len(targets))
+		for i, t := range targets {
+			deps[i] = t.d
+		}
+		var err error
+		if stale, err = staleConfig(ctx, env, opts.Metadata, res.Namespace, deps); err != nil {
+			return nil, err
+		}
+	}
+	var todo []RestartDeployment
+	for _, t := range targets {
+		rd := RestartDeployment{Component: t.comp, Deployment: t.d.Name}
+		switch {
+		case opts.ChangedConfig && len(stale[t.d.Name]) == 0:
+			rd.Reason = "its pods started after the last change of every ConfigMap and Secret it references"
+			res.Skipped = append(res.Skipped, rd)
+			continue
+		case t.d.Spec.Paused:
+			rd.Reason = "can't restart paused deployment (run kubectl feastflow resume first)"
+			res.Skipped = append(res.Skipped, rd)
+			continue
+		}
+		rd.Because = stale[t.d.Name]
+		todo = append(todo, rd)
+	}
+	if len(todo) == 0 {
+		res.Message = "nothing to restart"
+		if opts.ChangedConfig {
+			res.Message = "no deployment runs pods older than its configuration: nothing to restart"
+		}
+		return res, nil
+	}
+	if _, err := CheckWindow(ctx, env, res.Namespace); err != nil {
+		return nil, err
+	}
+	now := env.now().UTC().Format(time.RFC3339)
+	var errs []string
+	for i, rd := range todo {
+		d := targets[indexOf(targets, func(t target) bool { return t.d.Name == rd.Deployment })].d
+		why := "rollout restart"
+		if len(rd.Because) > 0 {
+			why = "changed " + changesText(rd.Because)
+		}
+		op := env.Writer.Operation("restart", "", now)
+		if opts.ChangedConfig {
+			op.Reason = joinSentences(op.Reason, why)
+		}
+		body := audit.AnnotationPatch(op, nil)
+		body["spec"] = map[string]any{"template": map[string]any{"metadata": map[string]any{"annotations": map[string]any{RestartedAtAnnotation: now}}}}
+		env.report("restarting deployment/%s (%s)", d.Name, why)
+		if err := writeDeployment(ctx, env, d, types.StrategicMergePatchType, body, "Restarted", op); err != nil {
+			errs = append(errs, err.Error())
+			todo[i].Reason = err.Error()
+			res.Skipped = append(res.Skipped, todo[i])
+			continue
+		}
+		res.Restarted = append(res.Restarted, rd)
+		res.Changes = append(res.Changes, Change{Object: "deployment/" + d.Name, Field: "spec.template.metadata.annotations." + RestartedAtAnnotation, To: now})
+		res.Changed = true
+		if opts.Wait && env.Writer.Live() {
+			if _, err := WaitForDeployment(ctx, env, d.Namespace, d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: d.Generation}); err != nil {
+				errs = append(errs, err.Error())
+			}
+		}
+	}
+	names := make([]string, len(res.Restarted))
+	for i, rd := range res.Restarted {
+		names[i] = "deployment/" + rd.Deployment
+	}
+	res.Message = "restarted " + orNoneList(names)
+	if !env.Writer.Live() {
+		res.Message = fmt.Sprintf("dry run (%s): would have %s", env.Writer.DryRun, res.Message)
+	}
+	if len(errs) > 0 {
+		return res, fmt.Errorf("%s; %s", strings.Join(errs, "; "), res.Message)
+	}
+	return res, nil
+}
+
+func indexOf[T any](s []T, f func(T) bool) int {
+	for i := range s {
+		if f(s[i]) {
+			return i
+		}
+	}
+	return -1
+}
+
+func changesText(cs []ConfigChange) string {
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = fmt.Sprintf("%s/%s at %s", strings.ToLower(c.Kind), c.Name, c.Changed.UTC().Format(time.RFC3339))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// staleConfig finds, per Deployment, the referenced ConfigMaps and Secrets changed after
+// its oldest running pod started. A change time is the latest of the object's creation
+// and its managedFields entries (every write through the API records one); nothing is
+// read but metadata, so Secret values never leave the apiserver.
+func staleConfig(ctx context.Context, env *Env, md metadata.Interface, ns string, deps []*appsv1.Deployment) (map[string][]ConfigChange, error) {
+	if md == nil {
+		return nil, fmt.Errorf("--changed-config needs the metadata client")
+	}
+	refs := map[string][]objRef{}
+	kinds := map[string]bool{}
+	for _, d := range deps {
+		refs[d.Name] = templateConfigRefs(&d.Spec.Template)
+		for _, r := range refs[d.Name] {
+			kinds[r.kind] = true
+		}
+	}
+	changed := map[objRef]time.Time{}
+	for _, kind := range []string{"ConfigMap", "Secret"} {
+		if !kinds[kind] {
+			continue
+		}
+		gvr := schema.GroupVersionResource{Version: "v1", Resource: strings.ToLower(kind) + "s"}
+		list, err := md.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("list %s metadata in %s: %w", gvr.Resource, ns, err)
+		}
+		for i := range list.Items {
+			changed[objRef{kind, list.Items[i].Name}] = lastChange(&list.Items[i].ObjectMeta)
+		}
+	}
+	pods, err := env.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list pods in %s: %w", ns, err)
+	}
+	out := map[string][]ConfigChange{}
+	for _, d := range deps {
+		oldest := oldestRunningPod(d, pods.Items)
+		if oldest.IsZero() {
+			continue
+		}
+		for _, r := range refs[d.Name] {
+			if t, ok := changed[r]; ok && t.After(oldest) {
+				out[d.Name] = append(out[d.Name], ConfigChange{Kind: r.kind, Name: r.name, Changed: t, PodStarted: oldest})
+			}
+		}
+	}
+	return out, nil
+}
+
+// lastChange is when an object last changed as far as its metadata tells: the latest
+// managedFields time, or its creation.
+func lastChange(m *metav1.ObjectMeta) time.Time {
+	t := m.CreationTimestamp.Time
+	for _, f := range m.ManagedFields {
+		if f.Time != nil && f.Time.After(t) {
+			t = f.Time.Time
+		}
+	}
+	return t.UTC()
+}
+
+// oldestRunningPod is the start time of the Deployment's oldest running pod (zero: none).
+func oldestRunningPod(d *appsv1.Deployment, pods []corev1.Pod) time.Time {
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return time.Time{}
+	}
+	var oldest time.Time
+	for i := range pods {
+		p := &pods[i]
+		if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning || !sel.Matches(labels.Set(p.Labels)) {
+			continue
+		}
+		start := p.CreationTimestamp.Time
+		if p.Status.StartTime != nil {
+			start = p.Status.StartTime.Time
+		}
+		if oldest.IsZero() || start.Before(oldest) {
+			oldest = start
+		}
+	}
+	return oldest.UTC()
+}
+
+// templateConfigRefs lists the ConfigMaps and Secrets a pod template references through
+// env, envFrom, volumes and projected volumes, in every container, sorted.
+func templateConfigRefs(tpl *corev1.PodTemplateSpec) []objRef {
+	set := map[objRef]bool{}
+	add := func(kind, name string) {
+		if name != "" {
+			set[objRef{kind, name}] = true
+		}
+	}
+	containers := append(append([]corev1.Container{}, tpl.Spec.InitContainers...), tpl.Spec.Containers...)
+	for _, c := range containers {
+		for _, e := range c.EnvFrom {
+			if e.ConfigMapRef != nil {
+				add("ConfigMap", e.ConfigMapRef.Name)
+			}
+			if e.SecretRef != nil {
+				add("Secret", e.SecretRef.Name)
+			}
+		}
+		for _, e := range c.Env {
+			if e.ValueFrom == nil {
+				continue
+			}
+			if r := e.ValueFrom.ConfigMapKeyRef; r != nil {
+				add("ConfigMap", r.Name)
+			}
+			if r := e.ValueFrom.SecretKeyRef; r != nil {
+				add("Secret", r.Name)
+			}
+		}
+	}
+	for _, v := range tpl.Spec.Volumes {
+		if v.ConfigMap != nil {
+			add("ConfigMap", v.ConfigMap.Name)
+		}
+		if v.Secret != nil {
+			add("Secret", v.Secret.SecretName)
+		}
+		if v.Projected != nil {
+			for _, s := range v.Projected.Sources {
+				if s.ConfigMap != nil {
+					add("ConfigMap", s.ConfigMap.Name)
+				}
+				if s.Secret != nil {
+					add("Secret", s.Secret.Name)
+				}
+			}
+		}
+	}
+	out := make([]objRef, 0, len(set))
+	for r := range set {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].kind != out[j].kind {
+			return out[i].kind < out[j].kind
+		}
+		return out[i].name < out[j].name
+	})
+	return out
+}

@@ -1,0 +1,381 @@
+package strategy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/audit"
+)
+
+// ScaleOptions tune Scale.
+type ScaleOptions struct {
+	// Replicas is the new capacity of the component: the Deployment (rolling), the live
+	// color (blue-green) or the canary total (canary).
+	Replicas int32
+}
+
+// Scale sets a component's capacity, strategy-aware: rolling and recreate scale their
+// Deployment; blue-green scales the live color and every idle color that is up (so a
+// switch never lands on a smaller fleet); canary scales the total and keeps the weight.
+// It refuses to fight a HorizontalPodAutoscaler that manages one of those Deployments.
+func Scale(ctx context.Context, env *Env, c *Component, opts ScaleOptions) (*Result, error) {
+	if opts.Replicas < 0 {
+		return nil, fmt.Errorf("invalid replicas %d: must be 0 or more", opts.Replicas)
+	}
+	res := newRolloutResult("ScaleResult", "scale", c, env)
+	type target struct {
+		d        *appsv1.Deployment
+		replicas int32
+	}
+	var targets []target
+	switch c.Strategy {
+	case Rolling, Recreate:
+		targets = append(targets, target{c.Deployment, opts.Replicas})
+	case BlueGreen:
+		live := c.Colors[c.LiveColor]
+		if live == nil {
+			return nil, fmt.Errorf("component %s: no deployment carries the live color %s=%s: fix the service selector or deploy that color first", c.Name(), c.ColorKey, c.LiveColor)
+		}
+		targets = append(targets, target{live, opts.Replicas})
+		for _, color := range c.IdleColors() {
+			if d := c.Colors[color]; specReplicas(d) > 0 {
+				targets = append(targets, target{d, opts.Replicas})
+			}
+		}
+	case Canary:
+		st := readCanaryState(c.Service)
+		if st != nil && st.Phase == canaryPhaseStepping {
+			return nil, fmt.Errorf("component %s: a canary step to %d %% is in progress (annotation %s): complete it with `kubectl feastflow canary-step %s` (or abort) before scaling", c.Name(), st.Weight, CanaryStateAnnotation, c.Name())
+		}
+		weight := setWeight(c)
+		plan, err := planCanary(opts.Replicas, weight)
+		if err != nil {
+			return nil, fmt.Errorf("component %s: %w", c.Name(), err)
+		}
+		// Grow first: the side that gains pods is patched before the side that loses them.
+		if c.Canary != nil && plan.Canary > specReplicas(c.Canary) {
+			targets = append(targets, target{c.Canary, plan.Canary}, target{c.Stable, plan.Stable})
+		} else {
+			targets = append(targets, target{c.Stable, plan.Stable})
+			if c.Canary != nil {
+				targets = append(targets, target{c.Canary, plan.Canary})
+			}
+		}
+		if plan.Note != "" {
+			res.Message = plan.Note
+		}
+	default:
+		return nil, WrongStrategyError(c, Rolling, Recreate, BlueGreen, Canary)
+	}
+
+	var deps []*appsv1.Deployment
+	var changing []target
+	for _, t := range targets {
+		if specReplicas(t.d) != t.replicas {
+			changing = append(changing, t)
+			deps = append(deps, t.d)
+		}
+	}
+	if len(changing) == 0 {
+		res.Message = joinSentences(fmt.Sprintf("%s already has %d replicas: nothing to change", c.Name(), opts.Replicas), res.Message)
+		return res, nil
+	}
+	hpas, err := autoscalersFor(ctx, env, c.Namespace(), deps)
+	if err != nil {
+		return nil, err
+	}
+	if len(hpas) > 0 {
+		var plan []string
+		for _, t := range changing {
+			plan = append(plan, fmt.Sprintf("deployment/%s %d→%d", t.d.Name, specReplicas(t.d), t.replicas))
+		}
+		return nil, fightingHPAError(hpas, "scale", strings.Join(plan, ", "), fmt.Sprintf("kubectl feastflow autoscale %s --min %d --max N", c.Name(), opts.Replicas))
+	}
+	for _, t := range changing {
+		ch, err := scaleDeployment(ctx, env, t.d, t.replicas, "scale")
+		if err != nil {
+			res.Message = appliedSoFar(res)
+			return res, err
+		}
+		addChange(res, ch)
+	}
+	res.Message = joinSentences(fmt.Sprintf("scaled %s to %d replicas", c.Name(), opts.Replicas), res.Message)
+	if c.Strategy == Canary {
+		if err := updateCanaryTotal(ctx, env, c, opts.Replicas); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// AutoscaleOptions tune Autoscale: the range and the utilisation targets of the HPA.
+type AutoscaleOptions struct {
+	Min, Max int32
+	// CPUPercent and MemoryPercent are average utilisation targets; 0 leaves a metric out.
+	CPUPercent, MemoryPercent int32
+}
+
+// Validate checks the options (no I/O).
+func (o AutoscaleOptions) Validate() error {
+	switch {
+	case o.Min < 1:
+		return fmt.Errorf("invalid --min %d: must be at least 1", o.Min)
+	case o.Max < o.Min:
+		return fmt.Errorf("invalid --max %d: must be at least --min (%d)", o.Max, o.Min)
+	case o.CPUPercent < 0 || o.MemoryPercent < 0:
+		return fmt.Errorf("invalid utilisation target: percentages must be positive")
+	case o.CPUPercent == 0 && o.MemoryPercent == 0:
+		return fmt.Errorf("no metric: give --cpu-percent and/or --memory-percent")
+	}
+	return nil
+}
+
+// Autoscale creates or updates the component's autoscaling/v2 HorizontalPodAutoscaler
+// (named after the component) so that it targets the Deployment that serves traffic: the
+// single Deployment, the live color or the stable track. An HPA that already targets one
+// of the component's Deployments is reused whatever its name.
+func Autoscale(ctx context.Context, env *Env, c *Component, opts AutoscaleOptions) (*Result, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	target := c.ServingDeployment()
+	if target == nil {
+		return nil, fmt.Errorf("component %s (%s) has no deployment serving traffic to autoscale", c.Name(), c.Strategy)
+	}
+	if c.Strategy == Canary && c.Canary != nil && specReplicas(c.Canary) > 0 {
+		return nil, fmt.Errorf("component %s: a canary is in progress (deployment/%s has %d replicas): an HPA on the stable track would fight canary-step; promote or abort first, then autoscale", c.Name(), c.Canary.Name, specReplicas(c.Canary))
+	}
+	res := newRolloutResult("AutoscaleResult", "autoscale", c, env)
+	hpas, err := autoscalersFor(ctx, env, c.Namespace(), c.Deployments)
+	if err != nil {
+		return nil, err
+	}
+	spec := hpaSpec(target.Name, opts)
+	to := hpaSummary(spec)
+	var existing *autoscalingv2.HorizontalPodAutoscaler
+	for i := range hpas {
+		if existing == nil || hpas[i].Name == c.Name() {
+			existing = &hpas[i]
+		}
+	}
+	if existing == nil {
+		op := env.Writer.Operation("autoscale", "", to)
+		hpa := &autoscalingv2.HorizontalPodAutoscaler{
+			TypeMeta: metav1.TypeMeta{APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler"},
+			ObjectMeta: metav1.ObjectMeta{
+				Name: c.Name(), Namespace: c.Namespace(),
+				Labels:      map[string]string{"app.kubernetes.io/managed-by": audit.FieldManager},
+				Annotations: map[string]string{audit.LastOperationAnnotation: op.Annotation()},
+			},
+			Spec: spec,
+		}
+		addChange(res, &Change{Object: "horizontalpodautoscaler/" + c.Name(), Field: "spec", To: to})
+		if env.Writer.Client() {
+			res.Message = fmt.Sprintf("would create horizontalpodautoscaler/%s for deployment/%s: %s", c.Name(), target.Name, to)
+			return res, nil
+		}
+		created, err := env.Client.AutoscalingV2().HorizontalPodAutoscalers(c.Namespace()).Create(ctx, hpa, env.Writer.CreateOptions())
+		if err != nil {
+			return nil, fmt.Errorf("create horizontalpodautoscaler %s/%s: %w", c.Namespace(), c.Name(), err)
+		}
+		env.event(ctx, "HorizontalPodAutoscaler", "autoscaling/v2", created, "Autoscale", op)
+		res.Message = fmt.Sprintf("created horizontalpodautoscaler/%s for deployment/%s: %s", c.Name(), target.Name, to)
+		return res, nil
+	}
+	from := hpaSummary(existing.Spec)
+	if from == to {
+		res.Message = fmt.Sprintf("horizontalpodautoscaler/%s already targets deployment/%s with %s: nothing to change", existing.Name, target.Name, to)
+		return res, nil
+	}
+	op := env.Writer.Operation("autoscale", from, to)
+	body := audit.AnnotationPatch(op, nil)
+	body["spec"] = spec
+	body["metadata"].(map[string]any)["resourceVersion"] = existing.ResourceVersion
+	patch, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("encode patch: %w", err)
+	}
+	addChange(res, &Change{Object: "horizontalpodautoscaler/" + existing.Name, Field: "spec", From: from, To: to})
+	if env.Writer.Client() {
+		res.Message = fmt.Sprintf("would update horizontalpodautoscaler/%s: %s", existing.Name, to)
+		return res, nil
+	}
+	updated, err := env.Client.AutoscalingV2().HorizontalPodAutoscalers(c.Namespace()).Patch(ctx, existing.Name, types.MergePatchType, patch, env.Writer.PatchOptions())
+	if err != nil {
+		return nil, fmt.Errorf("patch horizontalpodautoscaler %s/%s: %w", c.Namespace(), existing.Name, err)
+	}
+	env.event(ctx, "HorizontalPodAutoscaler", "autoscaling/v2", updated, "Autoscale", op)
+	res.Message = fmt.Sprintf("updated horizontalpodautoscaler/%s: %s", existing.Name, to)
+	return res, nil
+}
+
+func hpaSpec(deployment string, opts AutoscaleOptions) autoscalingv2.HorizontalPodAutoscalerSpec {
+	spec := autoscalingv2.HorizontalPodAutoscalerSpec{
+		ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: deployment},
+		MinReplicas:    &opts.Min,
+		MaxReplicas:    opts.Max,
+	}
+	add := func(name string, pct int32) {
+		if pct <= 0 {
+			return
+		}
+		p := pct
+		spec.Metrics = append(spec.Metrics, autoscalingv2.MetricSpec{
+			Type: autoscalingv2.ResourceMetricSourceType,
+			Resource: &autoscalingv2.ResourceMetricSource{
+				Name:   corev1.ResourceName(name),
+				Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: &p},
+			},
+		})
+	}
+	add("cpu", opts.CPUPercent)
+	add("memory", opts.MemoryPercent)
+	return spec
+}
+
+// hpaSummary is a one-line description of an HPA spec, also used to compare two specs.
+func hpaSummary(spec autoscalingv2.HorizontalPodAutoscalerSpec) string {
+	min := int32(1)
+	if spec.MinReplicas != nil {
+		min = *spec.MinReplicas
+	}
+	parts := []string{fmt.Sprintf("deployment/%s min=%d max=%d", spec.ScaleTargetRef.Name, min, spec.MaxReplicas)}
+	for _, m := range spec.Metrics {
+		if m.Resource != nil && m.Resource.Target.AverageUtilization != nil {
+			parts = append(parts, fmt.Sprintf("%s=%d%%", m.Resource.Name, *m.Resource.Target.AverageUtilization))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// autoscalersFor lists (one LIST) the namespace's HPAs that scale one of deps.
+func autoscalersFor(ctx context.Context, env *Env, namespace string, deps []*appsv1.Deployment) ([]autoscalingv2.HorizontalPodAutoscaler, error) {
+	if len(deps) == 0 {
+		return nil, nil
+	}
+	list, err := env.Client.AutoscalingV2().HorizontalPodAutoscalers(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list horizontalpodautoscalers in %s: %w", namespace, err)
+	}
+	names := map[string]bool{}
+	for _, d := range deps {
+		names[d.Name] = true
+	}
+	var out []autoscalingv2.HorizontalPodAutoscaler
+	for _, h := range list.Items {
+		ref := h.Spec.ScaleTargetRef
+		if ref.Kind == "Deployment" && names[ref.Name] {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+// fightingHPAError explains why a verb refuses to change replicas that an HPA manages:
+// the HPA would undo the change within its sync period (15 s by default).
+func fightingHPAError(hpas []autoscalingv2.HorizontalPodAutoscaler, verb, plan, fix string) error {
+	h := hpas[0]
+	min := int32(1)
+	if h.Spec.MinReplicas != nil {
+		min = *h.Spec.MinReplicas
+	}
+	return fmt.Errorf("horizontalpodautoscaler/%s manages deployment/%s (min %d, max %d): %s would set %s and the HPA would override it within seconds; nothing changed. Change the range instead (%s), or delete the HPA for the duration (kubectl delete hpa %s -n %s) and re-create it afterwards with kubectl feastflow autoscale",
+		h.Name, h.Spec.ScaleTargetRef.Name, min, h.Spec.MaxReplicas, verb, plan, fix, h.Name, h.Namespace)
+}
+
+// scaleDeployment sets d's replicas with a merge patch that records the operation in the
+// same request, then records an Event. It sends nothing when the count is already right
+// or in a client dry run; the returned Change is nil when nothing needed to change.
+func scaleDeployment(ctx context.Context, env *Env, d *appsv1.Deployment, replicas int32, verb string) (*Change, error) {
+	from := specReplicas(d)
+	if from == replicas {
+		return nil, nil
+	}
+	op := env.Writer.Operation(verb, "replicas="+strconv.Itoa(int(from)), "replicas="+strconv.Itoa(int(replicas)))
+	body := audit.AnnotationPatch(op, nil)
+	body["spec"] = map[string]any{"replicas": replicas}
+	ch := &Change{Object: "deployment/" + d.Name, Field: "spec.replicas", From: strconv.Itoa(int(from)), To: strconv.Itoa(int(replicas))}
+	env.report("scaling deployment/%s from %d to %d replicas", d.Name, from, replicas)
+	if err := writeDeployment(ctx, env, d, types.MergePatchType, body, "Scaled", op); err != nil {
+		return nil, err
+	}
+	d.Spec.Replicas = &replicas
+	return ch, nil
+}
+
+// writeDeployment sends a patch to d (nothing in a client dry run), updates d in place
+// from the answer and records an Event with reason.
+func writeDeployment(ctx context.Context, env *Env, d *appsv1.Deployment, pt types.PatchType, body any, reason string, op audit.Operation) error {
+	updated, err := env.patchDeployment(ctx, d, pt, body)
+	if err != nil || updated == nil {
+		return err
+	}
+	if env.Writer.Live() {
+		*d = *updated
+	}
+	env.event(ctx, "Deployment", "apps/v1", updated, reason, op)
+	return nil
+}
+
+// event records an Event best effort: a failure is reported as progress, never returned.
+func (e *Env) event(ctx context.Context, kind, apiVersion string, obj metav1.Object, reason string, op audit.Operation) {
+	if err := e.Writer.Event(ctx, e.Client, audit.Ref(kind, apiVersion, obj), "Normal", reason, op); err != nil {
+		e.report("warning: %v", err)
+	}
+}
+
+func newRolloutResult(kind, op string, c *Component, env *Env) *Result {
+	r := newResult(kind, c, op, env)
+	return &r
+}
+
+// addChange appends a change (nil: none) to r and marks it changed.
+func addChange(r *Result, ch *Change) {
+	if ch == nil {
+		return
+	}
+	r.Changes = append(r.Changes, *ch)
+	r.Changed = true
+}
+
+// appliedSoFar describes the writes made before an error, for the error path's message.
+func appliedSoFar(r *Result) string {
+	if len(r.Changes) == 0 {
+		return "nothing changed"
+	}
+	parts := make([]string, len(r.Changes))
+	for i, ch := range r.Changes {
+		parts[i] = fmt.Sprintf("%s %s %s→%s", ch.Object, ch.Field, ch.From, ch.To)
+	}
+	return "changed so far: " + strings.Join(parts, ", ")
+}
+
+func joinSentences(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
+}
+
+// specReplicas is a Deployment's desired replicas (the API default 1 when unset; 0 for nil).
+func specReplicas(d *appsv1.Deployment) int32 {
+	if d == nil {
+		return 0
+	}
+	if d.Spec.Replicas == nil {
+		return 1
+	}
+	return *d.Spec.Replicas
+}
