@@ -150,3 +150,21 @@ func TestSimReadyDelay(t *testing.T) {
 		t.Errorf("pod turned Ready %s after Running, want about %s", waited, delay)
 	}
 }
+
+func TestSimCrashLoopRestarts(t *testing.T) {
+	t.Parallel() // waits ~40 s for the simulated restart; overlaps with other tests
+	h := harness.For(t)
+	ns := h.NewNamespace()
+	h.Apply(ns, pod("crasher", "", "  containers: [{name: app, image: ghcr.io/feastflow/backend:crashloop}]"))
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	harness.WaitFor(ctx, h.Pods(ns, ""), "restartCount of crasher to grow past 3", func(ps []*corev1.Pod) (bool, error) {
+		for _, p := range ps {
+			if p.Name == "crasher" && len(p.Status.ContainerStatuses) == 1 {
+				cs := p.Status.ContainerStatuses[0]
+				return cs.RestartCount > 3 && cs.State.Waiting != nil && cs.State.Waiting.Reason == "CrashLoopBackOff", nil
+			}
+		}
+		return false, nil
+	})
+}
