@@ -85,6 +85,9 @@ type PromoteOptions struct {
 	// Confirm is asked before the destructive part (the scale-down); nil means yes.
 	Confirm func(question string) error
 	Timeout time.Duration
+	// Force and VerifyTimeout tune the blue-green switch promote makes (see SwitchOptions).
+	Force         bool
+	VerifyTimeout time.Duration
 }
 
 // AbortOptions tune Abort.
@@ -99,6 +102,9 @@ type RollbackOptions struct {
 	// ToRevision is the rolling revision to return to (0: the previous one).
 	ToRevision int64
 	Timeout    time.Duration
+	// Force and VerifyTimeout tune the blue-green switch back (see SwitchOptions).
+	Force         bool
+	VerifyTimeout time.Duration
 }
 
 // Result is the common report of a release operation: what changed on which object.

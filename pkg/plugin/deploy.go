@@ -1,0 +1,132 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/audit"
+	"github.com/feastflow/kubectl-feastflow/pkg/strategy"
+	"github.com/feastflow/kubectl-feastflow/pkg/term"
+)
+
+type deployOptions struct {
+	getter       genericclioptions.RESTClientGetter
+	streams      genericiooptions.IOStreams
+	out          outputFlag
+	write        writeFlags
+	keys         keyFlags
+	images       []string
+	replicas     int32
+	color        string
+	autoRollback bool
+
+	component string
+	opts      strategy.DeployOptions
+	writer    *audit.Writer
+}
+
+func newDeployCmd(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &deployOptions{getter: getter, streams: streams}
+	cmd := &cobra.Command{
+		Use:   "deploy COMPONENT --image [CONTAINER=]IMAGE",
+		Short: "Roll out new images the component's way, and fail fast when the new pods cannot start",
+		Long: `Roll out new images on a component, the way its strategy does it, and wait until the new pods
+are available:
+
+  rolling/recreate  update the Deployment
+  blue-green        update the idle color and scale it to the live color's replicas; no traffic moves
+                    (switch it live with "kubectl feastflow switch COLOR")
+  canary            create or update the canary at the first step
+
+The wait fails within seconds when a new pod goes to ImagePullBackOff, CrashLoopBackOff, a failed
+init container, CreateContainerConfigError or Unschedulable, and prints the diagnosis, instead of
+waiting for the progress deadline. --image IMAGE without a container name sets the only container
+(and init containers that ran the same image, such as a migration); "*=IMAGE" sets every container.`,
+		Example: `  kubectl feastflow deploy feastflow-backend --image ghcr.io/feastflow/backend:1.5.0
+  kubectl feastflow deploy feastflow-backend --image backend=ghcr.io/feastflow/backend:1.5.0 --replicas 3
+  kubectl feastflow deploy feastflow-frontend --image ghcr.io/feastflow/frontend:2.1.0 --auto-rollback`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeServices(getter),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(cmd, args); err != nil {
+				return err
+			}
+			return o.run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringArrayVar(&o.images, "image", nil, "[CONTAINER=]IMAGE to deploy (repeatable)")
+	cmd.Flags().Int32Var(&o.replicas, "replicas", 0, "Replicas of the new release (blue-green: default the live color's)")
+	cmd.Flags().StringVar(&o.color, "color", "", "Blue-green: the idle color to deploy to when there are several")
+	cmd.Flags().BoolVar(&o.autoRollback, "auto-rollback", false, "Undo the change when the rollout fails")
+	_ = cmd.MarkFlagRequired("image")
+	o.write.add(cmd, 10*time.Minute)
+	o.write.addWindow(cmd)
+	o.out.add(cmd)
+	o.keys.add(cmd)
+	return cmd
+}
+
+func (o *deployOptions) complete(cmd *cobra.Command, args []string) error {
+	o.component = oneArg(args)
+	if err := o.out.validate(); err != nil {
+		return err
+	}
+	w, err := o.write.writer()
+	if err != nil {
+		return err
+	}
+	o.writer = w
+	for _, s := range o.images {
+		im, err := strategy.ParseImageSpec(s)
+		if err != nil {
+			return usageErrorf("%v", err)
+		}
+		o.opts.Images = append(o.opts.Images, im)
+	}
+	if cmd.Flags().Changed("replicas") {
+		if o.replicas < 1 {
+			return usageErrorf("invalid --replicas %d: must be at least 1", o.replicas)
+		}
+		r := o.replicas
+		o.opts.Replicas = &r
+	}
+	o.opts.Color, o.opts.AutoRollback, o.opts.Timeout = o.color, o.autoRollback, o.write.timeout
+	return nil
+}
+
+func (o *deployOptions) run(ctx context.Context) error {
+	s, err := newReleaseSession(ctx, o.getter, o.streams, o.writer)
+	if err != nil {
+		return err
+	}
+	c, err := s.component(ctx, o.component, o.keys.keys())
+	if err != nil {
+		return err
+	}
+	ctx, cancel := o.write.withTimeout(ctx)
+	defer cancel()
+	res, err := strategy.Deploy(ctx, s.env, c, o.opts)
+	if res != nil && (err == nil || o.out.machine()) {
+		if perr := o.out.print(o.streams.Out, res, func(w io.Writer) error { return humanDeploy(w, res) }); perr != nil {
+			return perr
+		}
+	}
+	return releaseError(err)
+}
+
+func humanDeploy(w io.Writer, res *strategy.DeployResult) error {
+	if err := humanResult(w, res.Message, res.Changes, res.DryRun); err != nil {
+		return err
+	}
+	if res.Failure != nil {
+		_, err := fmt.Fprintf(w, "failure: pod %s: %s\n", term.Escape(res.Failure.Pod), term.Escape(res.Failure.Message))
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,101 @@
+package plugin
+
+import (
+	"context"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/audit"
+	"github.com/feastflow/kubectl-feastflow/pkg/strategy"
+)
+
+type promoteOptions struct {
+	getter       genericclioptions.RESTClientGetter
+	streams      genericiooptions.IOStreams
+	out          outputFlag
+	write        writeFlags
+	keys         keyFlags
+	delay        time.Duration
+	keepOld      bool
+	deleteCanary bool
+	force        bool
+
+	component string
+	writer    *audit.Writer
+}
+
+func newPromoteCmd(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &promoteOptions{getter: getter, streams: streams}
+	cmd := &cobra.Command{
+		Use:   "promote [COMPONENT]",
+		Short: "Finish a release: blue-green switches (if not yet) and scales the old color down; canary rolls stable forward",
+		Long: `Finish a release.
+
+blue-green: switch to the newly deployed color if that has not happened yet, wait
+--scale-down-delay after the switch (so that kube-proxy on every node has stopped sending the old
+color traffic), then scale the old color to 0 (asks y/N on a terminal, needs --yes elsewhere;
+--keep-old skips it). Interrupted during the delay, the switch stays and a re-run finishes.
+
+canary: copy the canary's pod template into stable, roll stable to full capacity, retire the canary.`,
+		Example: `  kubectl feastflow promote feastflow-backend --yes
+  kubectl feastflow promote feastflow-backend --scale-down-delay 2m --yes
+  kubectl feastflow promote feastflow-backend --keep-old`,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeServices(getter),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(args); err != nil {
+				return err
+			}
+			return o.run(cmd.Context())
+		},
+	}
+	cmd.Flags().DurationVar(&o.delay, "scale-down-delay", 30*time.Second, "Blue-green: wait this long after the switch before scaling the old color to 0")
+	cmd.Flags().BoolVar(&o.keepOld, "keep-old", false, "Blue-green: keep the old color scaled up")
+	cmd.Flags().BoolVar(&o.deleteCanary, "delete-canary", false, "Canary: delete the canary Deployment instead of scaling it to 0")
+	cmd.Flags().BoolVar(&o.force, "force", false, "Blue-green: switch even when a GitOps controller manages the Service")
+	o.write.add(cmd, 10*time.Minute)
+	o.write.addWindow(cmd)
+	o.write.addYes(cmd)
+	o.out.add(cmd)
+	o.keys.add(cmd)
+	return cmd
+}
+
+func (o *promoteOptions) complete(args []string) error {
+	o.component = oneArg(args)
+	if err := o.out.validate(); err != nil {
+		return err
+	}
+	if o.delay < 0 {
+		return usageErrorf("invalid --scale-down-delay %s: must not be negative", o.delay)
+	}
+	w, err := o.write.writer()
+	o.writer = w
+	return err
+}
+
+func (o *promoteOptions) run(ctx context.Context) error {
+	s, err := newReleaseSession(ctx, o.getter, o.streams, o.writer)
+	if err != nil {
+		return err
+	}
+	c, err := s.component(ctx, o.component, o.keys.keys(), strategy.BlueGreen, strategy.Canary)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := o.write.withTimeout(ctx)
+	defer cancel()
+	res, err := strategy.Promote(ctx, s.env, c, strategy.PromoteOptions{
+		ScaleDownDelay: o.delay, KeepOld: o.keepOld, DeleteCanary: o.deleteCanary, Force: o.force,
+		Confirm: confirmer(o.streams, &o.write), Timeout: o.write.timeout,
+	})
+	if res != nil && err == nil {
+		if perr := printResult(&o.out, o.streams.Out, res); perr != nil {
+			return perr
+		}
+	}
+	return releaseError(err)
+}

@@ -1,0 +1,682 @@
+package strategy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/audit"
+	"github.com/feastflow/kubectl-feastflow/pkg/report"
+	"github.com/feastflow/kubectl-feastflow/pkg/troubleshoot"
+)
+
+// DefaultVerifyTimeout bounds the wait for the EndpointSlice controller after a switch.
+const DefaultVerifyTimeout = 30 * time.Second
+
+// SwitchOptions tune Switch.
+type SwitchOptions struct {
+	Namespace string
+	// Component is the Service to switch; empty with All false: the namespace's only
+	// blue-green component.
+	Component string
+	// All switches every blue-green component of the namespace (all preflights first).
+	All bool
+	// Color is the target color: a label value, or the suffix of a <component>-<color>
+	// Deployment.
+	Color string
+	Keys  Keys
+	// Force switches a Service that a GitOps controller owns (it may revert the switch).
+	Force bool
+	// VerifyTimeout bounds the EndpointSlice verification (0: DefaultVerifyTimeout).
+	VerifyTimeout time.Duration
+}
+
+// SwitchResult is the report of Switch.
+type SwitchResult struct {
+	APIVersion string            `json:"apiVersion"`
+	Kind       string            `json:"kind"`
+	Namespace  string            `json:"namespace"`
+	Color      string            `json:"color"`
+	DryRun     string            `json:"dryRun,omitempty"`
+	Changed    bool              `json:"changed"`
+	Components []SwitchComponent `json:"components"`
+	Message    string            `json:"message"`
+}
+
+// SwitchComponent is what Switch did to one component.
+type SwitchComponent struct {
+	Component  string `json:"component"`
+	From       string `json:"from"`
+	To         string `json:"to"`
+	Deployment string `json:"deployment"`
+	Changed    bool   `json:"changed"`
+	// Verified is true when the EndpointSlices were seen listing only the target's pods.
+	Verified       bool     `json:"verified"`
+	ReadyEndpoints int      `json:"readyEndpoints"`
+	RolledBack     bool     `json:"rolledBack,omitempty"`
+	Warnings       []string `json:"warnings,omitempty"`
+	Changes        []Change `json:"changes"`
+}
+
+// PreflightError is a refused switch: every problem of every component, nothing written.
+type PreflightError struct {
+	Color    string
+	Problems []string
+}
+
+func (e *PreflightError) Error() string {
+	return fmt.Sprintf("switch to %s refused, nothing was changed: %s", e.Color, strings.Join(e.Problems, "; "))
+}
+
+// Switch moves the traffic of blue-green components to a color: it preflights every
+// component first (the target Deployment current and fully available, its pods Ready
+// with init containers done, the Service's targetPort resolving on them, the deployment
+// window open, no GitOps owner), then sends one JSON patch per Service that tests the old
+// color (a concurrent switch fails instead of overwriting) and records the previous color
+// and the last operation, then verifies through a watch that the EndpointSlices list
+// only the target's pods, and records an Event. Switching to the live color writes
+// nothing. With several components, a failed patch switches back those already switched.
+//
+// A verified switch of one component costs seven requests and no discovery: GET the
+// service, LIST deployments and GET the namespace (in parallel), LIST the target's pods,
+// PATCH, one WATCH of the EndpointSlices (with initial events), and the Event (sent while
+// the verification runs).
+func Switch(ctx context.Context, env *Env, opts SwitchOptions) (*SwitchResult, error) {
+	return switchColor(ctx, env, opts, "switch")
+}
+
+// switchPlan is one component's switch, preflighted.
+type switchPlan struct {
+	c        *Component
+	target   *appsv1.Deployment
+	value    string // the color label value switched to
+	selector labels.Selector
+	pods     []corev1.Pod // pods the new selector selects
+	ready    map[string]bool
+	noop     bool
+	out      *SwitchComponent
+}
+
+func switchColor(ctx context.Context, env *Env, opts SwitchOptions, verb string) (*SwitchResult, error) {
+	tm := report.TypeMeta("SwitchResult")
+	res := &SwitchResult{APIVersion: tm.APIVersion, Kind: tm.Kind, Namespace: opts.Namespace, Color: opts.Color, DryRun: env.dryRunText(), Components: []SwitchComponent{}}
+	inv, err := loadSwitch(ctx, env, opts)
+	if err != nil {
+		return nil, err
+	}
+	comps, err := switchTargets(inv, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := listTargetPods(ctx, env, inv, comps, opts.Color); err != nil {
+		return nil, err
+	}
+
+	var problems []string
+	var plans []*switchPlan
+	writes := false
+	for _, c := range comps {
+		p, probs := preflightSwitch(env, c, opts, inv)
+		problems = append(problems, probs...)
+		if p != nil {
+			plans = append(plans, p)
+		}
+		writes = writes || len(probs) > 0 || p != nil && !p.noop
+	}
+	if inv.windowErr != nil && writes {
+		// A switch to the live color writes nothing, so the window does not matter to it.
+		problems = append([]string{inv.windowErr.Error()}, problems...)
+	}
+	if len(problems) > 0 {
+		return nil, &PreflightError{Color: opts.Color, Problems: problems}
+	}
+	var todo []*switchPlan
+	for _, p := range plans {
+		res.Components = append(res.Components, *p.out)
+		if !p.noop {
+			todo = append(todo, p)
+		}
+	}
+	if len(todo) == 0 {
+		res.Message = fmt.Sprintf("%s already live: nothing to do", describeTargets(plans))
+		return res, nil
+	}
+	if len(todo) > 1 && env.Writer.Live() {
+		// Several patches: find out before the first one whether the last can be sent.
+		if err := canPatchServices(ctx, env, opts.Namespace); err != nil {
+			return nil, err
+		}
+	}
+
+	var done []*switchPlan
+	for _, p := range todo {
+		op := env.Writer.Operation(verb, p.c.LiveColor, p.value)
+		if err := env.patchSelector(ctx, p.c.Service, p.c.ColorKey, p.c.LiveColor, p.value, p.c.LiveColor, op); err != nil {
+			undone := env.undoSwitches(ctx, done)
+			return nil, fmt.Errorf("%w%s", err, undone)
+		}
+		p.out.Changed, res.Changed = true, true
+		done = append(done, p)
+		if env.Writer.Live() {
+			env.report("service %s: selector %s=%s → %s", p.c.Name(), p.c.ColorKey, p.c.LiveColor, p.value)
+		}
+	}
+	for i := range res.Components {
+		for _, p := range todo {
+			if p.c.Name() == res.Components[i].Component {
+				res.Components[i] = *p.out
+			}
+		}
+	}
+	if !env.Writer.Live() {
+		res.Message = fmt.Sprintf("dry run (%s): would switch %s", env.Writer.DryRun, describeSwitches(todo))
+		return res, nil
+	}
+
+	// Record and verify at once: the Event does not wait for the EndpointSlice controller.
+	var wg sync.WaitGroup
+	errs := make([]error, len(todo))
+	for i, p := range todo {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			op := env.Writer.Operation(verb, p.c.LiveColor, p.value)
+			env.warn(env.Writer.Event(ctx, env.Client, audit.Ref("Service", "v1", p.c.Service), corev1.EventTypeNormal, "Switched", op))
+		}()
+		go func() {
+			defer wg.Done()
+			n, err := VerifyEndpoints(ctx, env, p.c.Service, p.ready, opts.VerifyTimeout)
+			p.out.ReadyEndpoints = n
+			p.out.Verified = err == nil
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	var verifyProblems []string
+	for i, p := range todo {
+		for j := range res.Components {
+			if res.Components[j].Component == p.c.Name() {
+				res.Components[j] = *p.out
+			}
+		}
+		if errs[i] != nil {
+			verifyProblems = append(verifyProblems, errs[i].Error())
+		}
+	}
+	res.Message = fmt.Sprintf("switched %s; endpoints verified", describeSwitches(todo))
+	if len(verifyProblems) > 0 {
+		res.Message = fmt.Sprintf("switched %s, but the endpoints were not verified", describeSwitches(todo))
+		return res, fmt.Errorf("switched %s (the switch stays), but: %s", describeSwitches(todo), strings.Join(verifyProblems, "; "))
+	}
+	return res, nil
+}
+
+// switchInventory is what a switch reads before it decides: one request per kind.
+type switchInventory struct {
+	inv       *Inventory
+	namespace *corev1.Namespace
+	windowErr error
+	pods      []corev1.Pod
+}
+
+// loadSwitch reads the Service (or all Services), the Deployments and the namespace in
+// parallel.
+func loadSwitch(ctx context.Context, env *Env, opts SwitchOptions) (*switchInventory, error) {
+	ns := opts.Namespace
+	out := &switchInventory{inv: &Inventory{Namespace: ns}}
+	var wg sync.WaitGroup
+	var svcErr, depErr, nsErr error
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if opts.Component != "" {
+			svc, err := env.Client.CoreV1().Services(ns).Get(ctx, opts.Component, metav1.GetOptions{})
+			switch {
+			case apierrors.IsNotFound(err):
+				svcErr = fmt.Errorf("component %q not found: no service %s/%s (components are Services; list them with `kubectl feastflow status`)", opts.Component, ns, opts.Component)
+			case err != nil:
+				svcErr = fmt.Errorf("get service %s/%s: %w", ns, opts.Component, err)
+			default:
+				out.inv.Services = []corev1.Service{*svc}
+			}
+			return
+		}
+		list, err := env.Client.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			svcErr = fmt.Errorf("list services in %s: %w", ns, err)
+			return
+		}
+		out.inv.Services = list.Items
+	}()
+	go func() {
+		defer wg.Done()
+		list, err := env.Client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			depErr = fmt.Errorf("list deployments in %s: %w", ns, err)
+			return
+		}
+		out.inv.Deployments = list.Items
+	}()
+	go func() {
+		defer wg.Done()
+		out.namespace, nsErr = env.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	}()
+	wg.Wait()
+	for _, err := range []error{svcErr, depErr} {
+		if err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case nsErr != nil && env.Writer.OverrideWindow == "":
+		out.windowErr = fmt.Errorf("cannot check the deployment window: get namespace %s: %v (grant get on namespaces, or pass --override-window=REASON)", ns, nsErr)
+	case nsErr == nil:
+		_, out.windowErr = CheckNamespaceWindow(env, out.namespace)
+	}
+	return out, nil
+}
+
+// switchTargets picks the components to switch.
+func switchTargets(s *switchInventory, opts SwitchOptions) ([]*Component, error) {
+	comps := s.inv.Components(opts.Keys)
+	if opts.Component != "" {
+		if len(s.inv.Services) == 1 {
+			c := Recognise(&s.inv.Services[0], s.inv.Deployments, opts.Keys)
+			if c.Strategy != BlueGreen {
+				return nil, notBlueGreenError(c, opts.Keys)
+			}
+			return []*Component{c}, nil
+		}
+	}
+	if opts.All {
+		var out []*Component
+		for _, c := range comps {
+			if c.Strategy == BlueGreen {
+				out = append(out, c)
+			}
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("no blue-green component in namespace %s (components: %s)", s.inv.Namespace, names(comps, nil))
+		}
+		return out, nil
+	}
+	c, err := Select(comps, "", BlueGreen)
+	if err != nil {
+		return nil, err
+	}
+	return []*Component{c}, nil
+}
+
+// notBlueGreenError explains the blue-green convention to a Service that lacks it.
+func notBlueGreenError(c *Component, keys Keys) error {
+	key := keys.ColorKey
+	if key == "" {
+		key = c.Service.Annotations[ColorKeyAnnotation]
+	}
+	if key == "" {
+		key = DefaultColorKey
+	}
+	return fmt.Errorf("service %s/%s is not blue-green: its selector %s has no color key %q; a blue-green service selects its live color with a label such as %s=blue that each color's Deployment sets in its pod template (if it uses another key, pass --color-key KEY or annotate the service with %s=KEY); it is %s",
+		c.Namespace(), c.Name(), orNoneText(labels.FormatLabels(c.Service.Spec.Selector)), key, key, ColorKeyAnnotation, c.Strategy)
+}
+
+func orNoneText(s string) string {
+	if s == "" || s == "<none>" {
+		return "(empty)"
+	}
+	return s
+}
+
+// listTargetPods lists the pods the switched selectors will select: with one component,
+// one LIST by that selector; with several, one LIST of the namespace's pods.
+func listTargetPods(ctx context.Context, env *Env, s *switchInventory, comps []*Component, color string) error {
+	var sel string
+	if len(comps) == 1 {
+		c := comps[0]
+		_, value, err := c.ColorDeployment(color, s.inv.Deployments)
+		if err != nil || value == c.LiveColor {
+			return nil // preflight reports it; a no-op needs no pods
+		}
+		sel = labels.SelectorFromSet(switchedSelector(c, value)).String()
+	}
+	list, err := env.Client.CoreV1().Pods(s.inv.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return fmt.Errorf("list pods in %s: %w", s.inv.Namespace, err)
+	}
+	s.pods = list.Items
+	return nil
+}
+
+func switchedSelector(c *Component, value string) map[string]string {
+	sel := withoutKey(c.Service.Spec.Selector, c.ColorKey)
+	sel[c.ColorKey] = value
+	return sel
+}
+
+// preflightSwitch checks one component; problems are complete sentences naming the object
+// and the fix.
+func preflightSwitch(env *Env, c *Component, opts SwitchOptions, s *switchInventory) (*switchPlan, []string) {
+	target, value, err := c.ColorDeployment(opts.Color, s.inv.Deployments)
+	if err != nil {
+		return nil, []string{err.Error()}
+	}
+	p := &switchPlan{c: c, target: target, value: value, ready: map[string]bool{}}
+	p.out = &SwitchComponent{Component: c.Name(), From: c.LiveColor, To: value, Deployment: target.Name, Changes: []Change{}}
+	if value == c.LiveColor {
+		p.noop = true
+		return p, nil
+	}
+	p.out.Changes = append(p.out.Changes,
+		Change{Object: "service/" + c.Name(), Field: "spec.selector." + c.ColorKey, From: c.LiveColor, To: value},
+		Change{Object: "service/" + c.Name(), Field: "metadata.annotations." + PreviousColorAnnotation, From: c.Service.Annotations[PreviousColorAnnotation], To: c.LiveColor},
+	)
+	var problems []string
+	name := fmt.Sprintf("%s: deployment %s", c.Name(), target.Name)
+	if owner := GitOpsOwner(c.Service); owner != "" {
+		if opts.Force {
+			msg := fmt.Sprintf("service %s is managed by %s, which may revert the switch on its next sync: update the color in Git too", c.Name(), owner)
+			p.out.Warnings = append(p.out.Warnings, msg)
+			env.report("warning: %s", msg)
+		} else {
+			problems = append(problems, fmt.Sprintf("%s: service %s is managed by %s, whose self-heal would revert the switch: change the color in Git, or pass --force", c.Name(), c.Name(), owner))
+		}
+	}
+	desired := desiredReplicas(target)
+	st := target.Status
+	switch {
+	case target.DeletionTimestamp != nil:
+		problems = append(problems, name+" is being deleted")
+	case desired < 1:
+		problems = append(problems, fmt.Sprintf("%s has 0 replicas: deploy it first (`kubectl feastflow deploy %s --image ...`) or scale it up", name, c.Name()))
+	case st.ObservedGeneration < target.Generation:
+		problems = append(problems, fmt.Sprintf("%s: its latest spec (generation %d) is not yet observed by the controller (observed %d): wait for the rollout (`kubectl rollout status deploy/%s`)", name, target.Generation, st.ObservedGeneration, target.Name))
+	case st.UpdatedReplicas != desired || st.ReadyReplicas != desired || st.AvailableReplicas != desired || st.Replicas != desired:
+		problems = append(problems, fmt.Sprintf("%s is not fully available: desired %d, updated %d, ready %d, available %d, total %d: wait for it (`kubectl feastflow status %s`) or fix it (`kubectl feastflow diagnose deploy/%s`)", name, desired, st.UpdatedReplicas, st.ReadyReplicas, st.AvailableReplicas, st.Replicas, c.Name(), target.Name))
+	}
+	sel := labels.SelectorFromSet(switchedSelector(c, value))
+	p.selector = sel
+	for i := range s.pods {
+		pod := &s.pods[i]
+		if pod.DeletionTimestamp != nil || !sel.Matches(labels.Set(pod.Labels)) {
+			continue
+		}
+		p.pods = append(p.pods, *pod)
+	}
+	var notReady []string
+	for i := range p.pods {
+		pod := &p.pods[i]
+		if why := podNotReadyReason(pod); why != "" {
+			notReady = append(notReady, fmt.Sprintf("%s (%s)", pod.Name, why))
+			continue
+		}
+		p.ready[pod.Name] = true
+	}
+	if len(notReady) > 0 {
+		problems = append(problems, fmt.Sprintf("%s: %d pods selected by %s are not ready: %s (`kubectl feastflow diagnose deploy/%s`)", c.Name(), len(notReady), sel, strings.Join(notReady, ", "), target.Name))
+	} else if len(p.pods) == 0 && desired >= 1 {
+		problems = append(problems, fmt.Sprintf("%s: no running pod has the labels %s that the service will select: check deployment %s's pod template labels", c.Name(), sel, target.Name))
+	}
+	for _, port := range c.Service.Spec.Ports {
+		for i := range p.pods {
+			if !targetPortResolves(port, &p.pods[i]) {
+				problems = append(problems, fmt.Sprintf("%s: the service port %s targets %s, which pod %s does not declare (its ports: %s): fix the targetPort or the container ports of deployment %s",
+					c.Name(), portName(port), targetPortText(port), p.pods[i].Name, podPortsText(&p.pods[i]), target.Name))
+				break
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	return p, nil
+}
+
+// podNotReadyReason is "" for a Ready pod whose init containers all completed, else why not.
+func podNotReadyReason(pod *corev1.Pod) string {
+	if f := troubleshoot.ClassifyPod(pod); f != nil {
+		return string(f.Category)
+	}
+	for _, st := range pod.Status.InitContainerStatuses {
+		if st.State.Terminated != nil && st.State.Terminated.ExitCode == 0 {
+			continue
+		}
+		if st.State.Running != nil && st.Started != nil && *st.Started {
+			continue // a sidecar (restartable init container) that runs
+		}
+		return fmt.Sprintf("init container %s not completed", st.Name)
+	}
+	if pod.Status.Phase != corev1.PodRunning {
+		return string(pod.Status.Phase)
+	}
+	for _, cond := range pod.Status.Conditions {
+		if cond.Type == corev1.PodReady {
+			if cond.Status == corev1.ConditionTrue {
+				return ""
+			}
+			if cond.Reason != "" {
+				return "not ready: " + cond.Reason
+			}
+			return "not ready"
+		}
+	}
+	return "not ready"
+}
+
+// targetPortResolves reports whether a Service port's targetPort lands on the pod: a name
+// must be a declared container port of the same protocol; a number must be declared when
+// the pod declares any port (an undeclared number is reachable, so a pod declaring none
+// passes).
+func targetPortResolves(port corev1.ServicePort, pod *corev1.Pod) bool {
+	proto := port.Protocol
+	if proto == "" {
+		proto = corev1.ProtocolTCP
+	}
+	tp := port.TargetPort
+	declared := false
+	for _, c := range pod.Spec.Containers {
+		for _, cp := range c.Ports {
+			declared = true
+			cpProto := cp.Protocol
+			if cpProto == "" {
+				cpProto = corev1.ProtocolTCP
+			}
+			if cpProto != proto {
+				continue
+			}
+			switch {
+			case tp.Type == 1 && tp.StrVal != "" && cp.Name == tp.StrVal:
+				return true
+			case tp.Type == 0 && tp.IntVal != 0 && cp.ContainerPort == tp.IntVal:
+				return true
+			case tp.Type == 0 && tp.IntVal == 0 && cp.ContainerPort == port.Port:
+				return true
+			}
+		}
+	}
+	if tp.Type == 1 && tp.StrVal != "" {
+		return false
+	}
+	return !declared
+}
+
+func portName(p corev1.ServicePort) string {
+	if p.Name != "" {
+		return fmt.Sprintf("%s (%d)", p.Name, p.Port)
+	}
+	return fmt.Sprint(p.Port)
+}
+
+func targetPortText(p corev1.ServicePort) string {
+	if p.TargetPort.Type == 1 {
+		return fmt.Sprintf("port name %q", p.TargetPort.StrVal)
+	}
+	if p.TargetPort.IntVal == 0 {
+		return fmt.Sprintf("port %d", p.Port)
+	}
+	return fmt.Sprintf("port %d", p.TargetPort.IntVal)
+}
+
+func podPortsText(pod *corev1.Pod) string {
+	var parts []string
+	for _, c := range pod.Spec.Containers {
+		for _, cp := range c.Ports {
+			if cp.Name != "" {
+				parts = append(parts, fmt.Sprintf("%s=%d", cp.Name, cp.ContainerPort))
+			} else {
+				parts = append(parts, fmt.Sprint(cp.ContainerPort))
+			}
+		}
+	}
+	return orNoneList(parts)
+}
+
+// GitOpsOwner names the GitOps controller that manages an object, from the labels and
+// annotations Argo CD and Flux put on what they apply, or "" when none does.
+func GitOpsOwner(obj metav1.Object) string {
+	ann, lab := obj.GetAnnotations(), obj.GetLabels()
+	switch {
+	case ann["argocd.argoproj.io/tracking-id"] != "":
+		return fmt.Sprintf("Argo CD (annotation argocd.argoproj.io/tracking-id=%s)", ann["argocd.argoproj.io/tracking-id"])
+	case lab["argocd.argoproj.io/instance"] != "":
+		return fmt.Sprintf("Argo CD (label argocd.argoproj.io/instance=%s)", lab["argocd.argoproj.io/instance"])
+	case lab["kustomize.toolkit.fluxcd.io/name"] != "":
+		return fmt.Sprintf("Flux (label kustomize.toolkit.fluxcd.io/name=%s)", lab["kustomize.toolkit.fluxcd.io/name"])
+	case lab["helm.toolkit.fluxcd.io/name"] != "":
+		return fmt.Sprintf("Flux (label helm.toolkit.fluxcd.io/name=%s)", lab["helm.toolkit.fluxcd.io/name"])
+	}
+	argoManaged := false
+	for _, mf := range obj.GetManagedFields() {
+		if strings.HasPrefix(mf.Manager, "argocd") {
+			argoManaged = true
+		}
+	}
+	for k := range ann {
+		if strings.HasPrefix(k, "argocd.argoproj.io/") {
+			argoManaged = true
+		}
+	}
+	if inst := lab["app.kubernetes.io/instance"]; inst != "" && argoManaged {
+		return fmt.Sprintf("Argo CD (label app.kubernetes.io/instance=%s)", inst)
+	}
+	return ""
+}
+
+// canPatchServices asks the apiserver whether the user may patch Services in the
+// namespace (one SelfSubjectAccessReview), so that a switch of several components fails
+// before its first write instead of half-way.
+func canPatchServices(ctx context.Context, env *Env, ns string) error {
+	review, err := env.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+		Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
+			Namespace: ns, Verb: "patch", Resource: "services",
+		}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return nil // the patch itself will tell
+	}
+	if !review.Status.Allowed {
+		return fmt.Errorf("switch refused, nothing was changed: missing permission `patch services` in namespace %s; ask for it (see deploy/rbac/)", ns)
+	}
+	return nil
+}
+
+// patchSelector sends the switch: one JSON patch that tests the old color, replaces it
+// and records the previous color and the operation, so a concurrent switch fails on the
+// test instead of overwriting. prev is the previous-color annotation to record.
+func (e *Env) patchSelector(ctx context.Context, svc *corev1.Service, key, from, to, prev string, op audit.Operation) error {
+	esc := func(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1") }
+	ops := []map[string]any{
+		{"op": "test", "path": "/spec/selector/" + esc(key), "value": from},
+		{"op": "replace", "path": "/spec/selector/" + esc(key), "value": to},
+	}
+	if svc.Annotations == nil {
+		// Adding the whole map would drop annotations written since the read: test that
+		// there were none by the resourceVersion.
+		ops = append(ops,
+			map[string]any{"op": "test", "path": "/metadata/resourceVersion", "value": svc.ResourceVersion},
+			map[string]any{"op": "add", "path": "/metadata/annotations", "value": map[string]string{}})
+	}
+	if prev == "" {
+		if _, ok := svc.Annotations[PreviousColorAnnotation]; ok {
+			ops = append(ops, map[string]any{"op": "remove", "path": "/metadata/annotations/" + esc(PreviousColorAnnotation)})
+		}
+	} else {
+		ops = append(ops, map[string]any{"op": "add", "path": "/metadata/annotations/" + esc(PreviousColorAnnotation), "value": prev})
+	}
+	ops = append(ops, map[string]any{"op": "add", "path": "/metadata/annotations/" + esc(audit.LastOperationAnnotation), "value": op.Annotation()})
+	if e.Writer.Client() {
+		return nil
+	}
+	body, err := json.Marshal(ops)
+	if err != nil {
+		return fmt.Errorf("encode patch of service %s/%s: %w", svc.Namespace, svc.Name, err)
+	}
+	if _, err := e.Client.CoreV1().Services(svc.Namespace).Patch(ctx, svc.Name, types.JSONPatchType, body, e.Writer.PatchOptions()); err != nil {
+		werr := writeError("patch", "service", svc.Namespace, svc.Name, err)
+		if ce, ok := werr.(*ConflictError); ok {
+			return fmt.Errorf("%w (expected %s=%s: another switch or edit got there first)", ce, key, from)
+		}
+		return werr
+	}
+	return nil
+}
+
+// undoSwitches switches back the components already switched when a later one failed,
+// and says what it did for the error message.
+func (e *Env) undoSwitches(ctx context.Context, done []*switchPlan) string {
+	if len(done) == 0 {
+		return ""
+	}
+	var back, failed []string
+	for i := len(done) - 1; i >= 0; i-- {
+		p := done[i]
+		op := e.Writer.Operation("switch-undo", p.value, p.c.LiveColor)
+		after := p.c.Service.DeepCopy()
+		if after.Annotations == nil {
+			after.Annotations = map[string]string{}
+		}
+		after.Annotations[PreviousColorAnnotation] = p.c.LiveColor
+		if err := e.patchSelector(ctx, after, p.c.ColorKey, p.value, p.c.LiveColor, p.c.Service.Annotations[PreviousColorAnnotation], op); err != nil {
+			failed = append(failed, fmt.Sprintf("%s (%v)", p.c.Name(), err))
+			continue
+		}
+		p.out.RolledBack = true
+		back = append(back, fmt.Sprintf("%s back to %s", p.c.Name(), p.c.LiveColor))
+	}
+	msg := ""
+	if len(back) > 0 {
+		msg += "; switched " + strings.Join(back, ", ")
+	}
+	if len(failed) > 0 {
+		msg += "; could NOT switch back " + strings.Join(failed, ", ") + ": fix by hand with `kubectl feastflow switch`"
+	}
+	return msg
+}
+
+func describeSwitches(ps []*switchPlan) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = fmt.Sprintf("%s from %s to %s", p.c.Name(), p.c.LiveColor, p.value)
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+func describeTargets(ps []*switchPlan) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = fmt.Sprintf("%s is %s", p.c.Name(), p.value)
+	}
+	return strings.Join(parts, ", ")
+}
