@@ -92,7 +92,12 @@ func (d *nodeDrainer) report(format string, args ...any) {
 
 func (d *nodeDrainer) run(ctx context.Context) NodeDrain {
 	start := time.Now()
-	defer func() { d.out.Seconds = time.Since(start).Round(time.Millisecond).Seconds() }()
+	out := d.drain(ctx)
+	out.Seconds = time.Since(start).Round(time.Millisecond).Seconds()
+	return out
+}
+
+func (d *nodeDrainer) drain(ctx context.Context) NodeDrain {
 	if len(d.pods) == 0 {
 		d.out.State = NodeDrained
 		d.out.Message = "no pod to evict"
@@ -124,7 +129,7 @@ loop:
 		}
 		select {
 		case r := <-d.results:
-			d.handle(r)
+			d.handle(ctx, r)
 		case g := <-d.gone:
 			d.handleGone(g)
 		case <-pdbChanged:
@@ -136,7 +141,7 @@ loop:
 	// Stop evicting: in-flight requests end with ctx; their answers still count.
 	d.inFlight.Wait()
 	for len(d.results) > 0 {
-		d.handle(<-d.results)
+		d.handle(ctx, <-d.results)
 	}
 	d.out.Left = d.left()
 	switch {
@@ -171,7 +176,7 @@ func (d *nodeDrainer) serverDryRun(ctx context.Context) NodeDrain {
 	d.launch(ctx, d.toEvict())
 	d.inFlight.Wait()
 	for len(d.results) > 0 {
-		d.handle(<-d.results)
+		d.handle(ctx, <-d.results)
 	}
 	d.out.State = NodeDryRun
 	var left []PodLeft
@@ -224,7 +229,7 @@ func (d *nodeDrainer) launch(ctx context.Context, uids []types.UID) {
 	}
 }
 
-func (d *nodeDrainer) handle(r evictResult) {
+func (d *nodeDrainer) handle(ctx context.Context, r evictResult) {
 	st := d.pods[r.uid]
 	if st == nil {
 		return
@@ -269,7 +274,9 @@ func (d *nodeDrainer) handle(r evictResult) {
 		}
 		d.reportBlock(st)
 	default:
-		if r.err != nil && ctxErr(r.err) {
+		if ctx.Err() != nil {
+			// Stopped (timeout, Ctrl-C) while the request was out: not evicted as far as we
+			// know; a re-run tries again.
 			st.phase = podToEvict
 			return
 		}
@@ -277,10 +284,6 @@ func (d *nodeDrainer) handle(r evictResult) {
 		st.err = r.err
 		d.report("evict %s failed: %v", key, r.err)
 	}
-}
-
-func ctxErr(err error) bool {
-	return err == context.Canceled || err == context.DeadlineExceeded
 }
 
 // reportBlock says which PDB blocks, with its numbers, once per PDB and again whenever the

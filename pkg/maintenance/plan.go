@@ -371,6 +371,8 @@ func (p *DrainPlan) judge() {
 	}
 	blockedBy := map[string][]string{}
 	var blockedOrder []string
+	downtime := map[string]string{} // owner -> message, one line per workload
+	var downtimeOrder []string
 	for _, np := range p.Nodes {
 		for i := range np.Pods {
 			pp := &np.Pods[i]
@@ -383,11 +385,18 @@ func (p *DrainPlan) judge() {
 					blockedBy[pp.PDBs[0]] = append(blockedBy[pp.PDBs[0]], pp.Key())
 					worsen(VerdictBlock)
 				case ReasonSingleReplica, ReasonAllReplicas:
-					p.Problems = append(p.Problems, fmt.Sprintf("downtime: pod %s: %s", pp.Key(), r.Message))
+					owner := pp.Namespace + "/" + pp.Owner
+					if _, ok := downtime[owner]; !ok {
+						downtimeOrder = append(downtimeOrder, owner)
+						downtime[owner] = r.Message
+					}
 					worsen(VerdictDowntime)
 				}
 			}
 		}
+	}
+	for _, owner := range downtimeOrder {
+		p.Problems = append(p.Problems, fmt.Sprintf("downtime: %s: %s", owner, downtime[owner]))
 	}
 	for _, key := range blockedOrder {
 		for _, st := range p.PDBs {

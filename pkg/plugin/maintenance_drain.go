@@ -149,7 +149,7 @@ func printDrain(w io.Writer, res *maintenance.DrainResult) error {
 			state += ",ReplacementsReady"
 		}
 		t.row(n.Node, state, n.Cordon, strconv.Itoa(len(n.Evicted)), strconv.Itoa(len(n.Left)), strconv.Itoa(len(n.Skipped)),
-			strconv.FormatFloat(n.Seconds, 'f', 1, 64))
+			strconv.FormatFloat(n.Seconds, 'f', 2, 64))
 	}
 	if err := t.flush(); err != nil {
 		return err
