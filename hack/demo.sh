@@ -51,6 +51,14 @@ if verb_exists diagnose; then
   step "Diagnose the namespace"
   run kubectl feastflow diagnose -n "$NS" || true
 fi
+if verb_exists maintenance; then
+  step "Node maintenance: plan, drain (PDB-paced, replacements Ready), status, uncordon"
+  NODE=$(kubectl -n "$NS" get pods -l app=feastflow-backend -o jsonpath='{.items[0].spec.nodeName}')
+  run kubectl feastflow maintenance plan "$NODE" --ignore-daemonsets || true
+  run kubectl feastflow maintenance drain "$NODE" --ignore-daemonsets --wait-ready --yes --reason "demo" || true
+  run kubectl feastflow maintenance status || true
+  run kubectl feastflow maintenance uncordon "$NODE" || true
+fi
 # --- end of VERBS ----------------------------------------------------------------------------
 
 step "Done. Try it yourself:"
