@@ -172,6 +172,8 @@ func Drain(ctx context.Context, client kubernetes.Interface, opts DrainOptions, 
 		client: client, w: w, rep: rep, inv: inv,
 		evictor:   newEvictor(ctx, client, w),
 		pdbs:      newPDBWatcher(pdbCtx, client, inv),
+		pdbIndex:  newPDBIndex(inv.pdbs),
+		opts:      opts.PlanOptions,
 		waitReady: opts.WaitReady,
 	}
 	sem := make(chan struct{}, opts.MaxUnavailableNodes)
@@ -209,6 +211,8 @@ type drainShared struct {
 	inv       *inventory
 	evictor   *evictor
 	pdbs      *pdbWatcher
+	pdbIndex  *pdbIndex
+	opts      PlanOptions
 	waitReady bool
 }
 

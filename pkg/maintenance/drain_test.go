@@ -351,3 +351,37 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A pod bound to the node after the plan listed it (before the cordon took effect) is seen
+// by the watch and evicted too.
+func TestDrainEvictsPodsArrivingAfterThePlan(t *testing.T) {
+	c := newClient(node("n1"), node("n2"),
+		pod("shop", "backend-1", "n1", ownedBy("ReplicaSet", "backend"), labeled("app", "backend")),
+		pod("shop", "backend-2", "n2", ownedBy("ReplicaSet", "backend"), labeled("app", "backend")),
+		pdb("shop", "backend", "backend", 2, 2, 0, 2))
+	rec := &progress.Recorder{}
+	done := make(chan struct{})
+	var res *DrainResult
+	var err error
+	go func() {
+		defer close(done)
+		res, err = Drain(context.Background(), c, drainOpts("n1"), rec)
+	}()
+	waitFor(t, func() bool { return evictions(c) >= 1 })
+	late := pod("shop", "web-late", "n1", ownedBy("ReplicaSet", "web"), labeled("app", "web"))
+	if err := c.Tracker().Add(late); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return evictions(c) >= 2 })
+	if err := c.Tracker().Update(pdbGVR, pdb("shop", "backend", "backend", 3, 2, 1, 3), "shop"); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	containsLine(t, rec.Messages(), "node n1: pod shop/web-late arrived on the node before the cordon took effect: evicting it too")
+	if got := strings.Join(res.Nodes[0].Evicted, ","); !strings.Contains(got, "shop/web-late") || !strings.Contains(got, "shop/backend-1") {
+		t.Errorf("evicted = %s", got)
+	}
+}

@@ -42,11 +42,12 @@ type evictResult struct {
 	err     error
 }
 
-// goneEvent is what the pod watch of a node reports: one deleted pod, or after a re-list the
-// full set of pods still there.
+// goneEvent is what the pod watch of a node reports: one deleted pod, after a re-list the
+// full set of pods still there, or a pod that arrived on the node.
 type goneEvent struct {
 	uid     types.UID
 	present map[types.UID]bool
+	arrived *corev1.Pod
 }
 
 // nodeDrainer drains one node. Its state lives in one goroutine (run); evictions and watches
@@ -81,7 +82,7 @@ func newNodeDrainer(s *drainShared, np *NodePlan, cordon string) *nodeDrainer {
 		d.pods[pp.pod.UID] = &podState{pp: pp, phase: phase}
 		d.order = append(d.order, pp.pod.UID)
 	}
-	d.results = make(chan evictResult, len(d.pods))
+	d.results = make(chan evictResult, len(d.pods)+1)
 	d.gone = make(chan goneEvent, 64)
 	return d
 }
@@ -131,7 +132,7 @@ loop:
 		case r := <-d.results:
 			d.handle(ctx, r)
 		case g := <-d.gone:
-			d.handleGone(g)
+			d.handleGone(ctx, g)
 		case <-pdbChanged:
 			d.retryBlocked(ctx)
 		case <-ctx.Done():
@@ -139,10 +140,7 @@ loop:
 		}
 	}
 	// Stop evicting: in-flight requests end with ctx; their answers still count.
-	d.inFlight.Wait()
-	for len(d.results) > 0 {
-		d.handle(ctx, <-d.results)
-	}
+	d.collect(ctx)
 	d.out.Left = d.left()
 	switch {
 	case ctx.Err() != nil:
@@ -174,10 +172,7 @@ loop:
 // PodDisruptionBudget would block right now. Nothing is deleted, so nothing is waited for.
 func (d *nodeDrainer) serverDryRun(ctx context.Context) NodeDrain {
 	d.launch(ctx, d.toEvict())
-	d.inFlight.Wait()
-	for len(d.results) > 0 {
-		d.handle(ctx, <-d.results)
-	}
+	d.collect(ctx)
 	d.out.State = NodeDryRun
 	var left []PodLeft
 	for _, l := range d.left() {
@@ -189,6 +184,26 @@ func (d *nodeDrainer) serverDryRun(ctx context.Context) NodeDrain {
 	d.out.Message = fmt.Sprintf("server dry run: %d eviction(s) accepted, %d refused", len(d.out.Evicted), len(left))
 	d.report("%s", d.out.Message)
 	return d.out
+}
+
+// collect handles the answers of every eviction still in flight.
+func (d *nodeDrainer) collect(ctx context.Context) {
+	all := make(chan struct{})
+	go func() {
+		d.inFlight.Wait()
+		close(all)
+	}()
+	for {
+		select {
+		case r := <-d.results:
+			d.handle(ctx, r)
+		case <-all:
+			for len(d.results) > 0 {
+				d.handle(ctx, <-d.results)
+			}
+			return
+		}
+	}
 }
 
 func (d *nodeDrainer) uidOf(key string) types.UID {
@@ -340,7 +355,11 @@ func (d *nodeDrainer) retryBlocked(ctx context.Context) {
 	d.launch(ctx, retry)
 }
 
-func (d *nodeDrainer) handleGone(g goneEvent) {
+func (d *nodeDrainer) handleGone(ctx context.Context, g goneEvent) {
+	if g.arrived != nil {
+		d.adopt(ctx, g.arrived)
+		return
+	}
 	if g.present == nil {
 		if st := d.pods[g.uid]; st != nil {
 			st.phase = podGone
@@ -352,6 +371,26 @@ func (d *nodeDrainer) handleGone(g goneEvent) {
 			st.phase = podGone
 		}
 	}
+}
+
+// adopt evicts a pod the scheduler bound to the node between the plan's list and the cordon
+// (kubectl lists after cordoning; the plan lists first, so the watch catches these).
+func (d *nodeDrainer) adopt(ctx context.Context, pod *corev1.Pod) {
+	if _, known := d.pods[pod.UID]; known || pod.DeletionTimestamp != nil {
+		return
+	}
+	pp := classify(pod, d.opts)
+	if pp.Action != ActionEvict || pp.has(ReasonFinished) {
+		if pp.Action == ActionRefuse {
+			d.report("pod %s arrived on the node after the plan and is left there: %s", pp.Key(), pp.Reasons[0].Message)
+		}
+		return
+	}
+	pp.PDBs = d.pdbIndex.match(pod)
+	d.pods[pod.UID] = &podState{pp: &pp, phase: podToEvict}
+	d.order = append(d.order, pod.UID)
+	d.report("pod %s arrived on the node before the cordon took effect: evicting it too", pp.Key())
+	d.launch(ctx, []types.UID{pod.UID})
 }
 
 func (d *nodeDrainer) count(phases ...podPhase) int {
@@ -428,8 +467,14 @@ func (d *nodeDrainer) podFollower() *follower[*corev1.Pod] {
 		},
 		onEvent: func(t watch.EventType, p *corev1.Pod) bool {
 			// Fake clients ignore field selectors; real watches only send this node's pods.
-			if t == watch.Deleted && p.Spec.NodeName == d.np.Name {
+			if p.Spec.NodeName != d.np.Name {
+				return false
+			}
+			switch t {
+			case watch.Deleted:
 				return send(goneEvent{uid: p.UID})
+			case watch.Added:
+				return send(goneEvent{arrived: p})
 			}
 			return false
 		},
