@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -50,6 +51,28 @@ func (h *H) Deployments(ns string) Source[*appsv1.Deployment] {
 	return newSource(h, h.Client.AppsV1().RESTClient(), "deployments", ns, &appsv1.Deployment{}, func(d *appsv1.Deployment) string {
 		return fmt.Sprintf("%s replicas=%d updated=%d ready=%d available=%d total=%d", d.Name, ptrOr(d.Spec.Replicas, 1),
 			d.Status.UpdatedReplicas, d.Status.ReadyReplicas, d.Status.AvailableReplicas, d.Status.Replicas)
+	}, nil)
+}
+
+// ReplicaSets is the ReplicaSets of ns matching a label selector ("" for all).
+func (h *H) ReplicaSets(ns, selector string) Source[*appsv1.ReplicaSet] {
+	return newSource(h, h.Client.AppsV1().RESTClient(), "replicasets", ns, &appsv1.ReplicaSet{}, func(r *appsv1.ReplicaSet) string {
+		return fmt.Sprintf("%s replicas=%d ready=%d available=%d", r.Name, ptrOr(r.Spec.Replicas, 1), r.Status.ReadyReplicas, r.Status.AvailableReplicas)
+	}, withLabels(selector))
+}
+
+// Services is the Services of ns.
+func (h *H) Services(ns string) Source[*corev1.Service] {
+	return newSource(h, h.Client.CoreV1().RESTClient(), "services", ns, &corev1.Service{}, func(s *corev1.Service) string {
+		return fmt.Sprintf("%s selector=%v", s.Name, s.Spec.Selector)
+	}, nil)
+}
+
+// PodDisruptionBudgets is the PodDisruptionBudgets of ns.
+func (h *H) PodDisruptionBudgets(ns string) Source[*policyv1.PodDisruptionBudget] {
+	return newSource(h, h.Client.PolicyV1().RESTClient(), "poddisruptionbudgets", ns, &policyv1.PodDisruptionBudget{}, func(b *policyv1.PodDisruptionBudget) string {
+		return fmt.Sprintf("%s observedGeneration=%d healthy=%d desired=%d allowed=%d", b.Name, b.Status.ObservedGeneration,
+			b.Status.CurrentHealthy, b.Status.DesiredHealthy, b.Status.DisruptionsAllowed)
 	}, nil)
 }
 
