@@ -12,6 +12,7 @@ type PortInUseError struct {
 	Component string
 }
 
+// Error names the port and its component on one line.
 func (e *PortInUseError) Error() string {
 	return fmt.Sprintf("port %d (%s) is already in use on 127.0.0.1; stop what listens there or choose another port", e.Port, e.Component)
 }

@@ -78,6 +78,7 @@ type ComponentError struct {
 	Err       error
 }
 
+// Error names the component and appends the tail of its log.
 func (e *ComponentError) Error() string {
 	msg := fmt.Sprintf("%s: %v", e.Component, e.Err)
 	if e.LogPath != "" {
@@ -86,6 +87,7 @@ func (e *ComponentError) Error() string {
 	return msg
 }
 
+// Unwrap returns the underlying error.
 func (e *ComponentError) Unwrap() error { return e.Err }
 
 func indent(s string) string {
