@@ -328,14 +328,25 @@ func field(w io.Writer, name string, lines []string) {
 	}
 }
 
+// maxEventLines caps the events shown per finding; -o json has them all.
+const maxEventLines = 10
+
 func eventLines(evs []troubleshoot.EventRecord, now time.Time) []string {
 	var b strings.Builder
 	t := newTable(&b, "LAST SEEN", "TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE")
-	for _, e := range evs {
+	shown := evs
+	if len(shown) > maxEventLines {
+		shown = shown[:maxEventLines]
+	}
+	for _, e := range shown {
 		t.row(shortAge(now, e.LastSeen.Time), e.Type, e.Reason, e.Object, fmt.Sprint(e.Count), truncate(oneLineText(e.Message), 160))
 	}
 	_ = t.flush()
-	return strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+	if len(evs) > len(shown) {
+		lines = append(lines, fmt.Sprintf("… and %d older events (-o json shows all)", len(evs)-len(shown)))
+	}
+	return lines
 }
 
 func shortAge(now, t time.Time) string {

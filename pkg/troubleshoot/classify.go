@@ -298,7 +298,12 @@ func (f *PodFailure) String() string {
 	}
 	switch f.Category {
 	case CategoryUnschedulable:
-		return "pod cannot be scheduled: " + oneLine(orDefault(f.Message, "no node fits")) + " (Unschedulable)"
+		msg := oneLine(orDefault(f.Message, "no node fits"))
+		// The scheduler appends its preemption verdict; it repeats the cause.
+		if i := strings.Index(msg, " preemption:"); i > 0 {
+			msg = msg[:i]
+		}
+		return "pod cannot be scheduled: " + msg + " (Unschedulable)"
 	case CategoryEvicted:
 		return "pod was evicted: " + oneLine(orDefault(f.Message, "by the kubelet")) + " (Evicted)"
 	case CategoryImagePull:

@@ -261,7 +261,7 @@ func TestDiagnoseScheduling(t *testing.T) {
 			})},
 			cat: CategoryInsufficient,
 			details: []string{"scheduler: 1 of 1 nodes: Insufficient cpu",
-				"node node-1: insufficient cpu: pod requests 3000m, node allocatable 4000m, already requested 2000m (free 2000m)", "kubectl set resources pod/batch-1"},
+				"node node-1: insufficient cpu: pod requests 3000m, node allocatable 4000m, already requested 2000m (free 2000m)", "recreate the pod with requests that fit"},
 		},
 		{
 			name: "untolerated taint",

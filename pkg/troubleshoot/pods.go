@@ -165,9 +165,15 @@ func podStatusLines(p *corev1.Pod) []string {
 		lines[0] += ", reason " + p.Status.Reason
 	}
 	for _, c := range p.Status.Conditions {
-		if c.Status != corev1.ConditionTrue && c.Reason != "" {
-			lines = append(lines, fmt.Sprintf("condition %s=%s %s: %s", c.Type, c.Status, c.Reason, oneLine(c.Message)))
+		// ContainersNotReady repeats what the container lines below say.
+		if c.Status == corev1.ConditionTrue || c.Reason == "" || c.Reason == "ContainersNotReady" {
+			continue
 		}
+		line := fmt.Sprintf("condition %s=%s %s", c.Type, c.Status, c.Reason)
+		if m := oneLine(c.Message); m != "" {
+			line += ": " + m
+		}
+		lines = append(lines, line)
 	}
 	add := func(prefix string, sts []corev1.ContainerStatus) {
 		for _, st := range sts {

@@ -133,13 +133,16 @@ func (a *analysis) unschedulable(fd *Finding, p *corev1.Pod) {
 	wl := workloadArg(fd.Object)
 	switch fd.Category {
 	case CategoryInsufficient:
-		fd.Fix = append(fd.Fix,
-			fmt.Sprintf("lower the requests to what a node has free: kubectl set resources %s --requests=cpu=<cpu>,memory=<memory>%s", wl, nsFlag(ns)),
-			"or add capacity: more or larger nodes, or fewer replicas elsewhere")
+		if fd.Object.Kind == "Pod" {
+			fd.Fix = append(fd.Fix, "recreate the pod with requests that fit a node's free capacity (pod resources are immutable)")
+		} else {
+			fd.Fix = append(fd.Fix, fmt.Sprintf("lower the requests to what a node has free: kubectl set resources %s --requests=cpu=<cpu>,memory=<memory>%s", wl, nsFlag(ns)))
+		}
+		fd.Fix = append(fd.Fix, "or add capacity: more or larger nodes, or fewer replicas elsewhere")
 	case CategoryUntoleratedTaint:
-		fd.Fix = append(fd.Fix, "add a matching toleration to the pod template (spec.template.spec.tolerations), or remove the taint: kubectl taint nodes <node> <key>-")
+		fd.Fix = append(fd.Fix, fmt.Sprintf("add a matching toleration (%stolerations of %s), or remove the taint: kubectl taint nodes <node> <key>-", specPath(fd.Object), wl))
 	case CategoryNodeAffinity:
-		fd.Fix = append(fd.Fix, fmt.Sprintf("fix spec.template.spec.nodeSelector/affinity of %s, or label a node: kubectl label node <node> <key>=<value>", wl))
+		fd.Fix = append(fd.Fix, fmt.Sprintf("fix %snodeSelector/affinity of %s, or label a node: kubectl label node <node> <key>=<value>", specPath(fd.Object), wl))
 	case CategoryTopologySpread:
 		fd.Fix = append(fd.Fix, fmt.Sprintf("relax topologySpreadConstraints of %s (maxSkew, or whenUnsatisfiable: ScheduleAnyway), or add nodes in the missing topology domains", wl))
 	case CategoryUnschedulable:
@@ -151,6 +154,14 @@ func (a *analysis) unschedulable(fd *Finding, p *corev1.Pod) {
 		}
 	}
 	fd.Cause = strings.Replace(fd.Cause, "pod cannot be scheduled: ", "pod cannot be scheduled ("+string(fd.Category)+"): ", 1)
+}
+
+// specPath is where a pod spec field lives in the finding's object.
+func specPath(o ObjectRef) string {
+	if o.Kind == "Pod" {
+		return "spec."
+	}
+	return "spec.template.spec."
 }
 
 func schedReasonLine(r SchedulingReason, total int) string {
@@ -216,8 +227,8 @@ func (a *analysis) perNode(p *corev1.Pod) []string {
 	if hidden := len(nodes) - fits - len(lines); hidden > 0 {
 		lines = append(lines, fmt.Sprintf("… and %d more nodes", hidden))
 	}
-	if fits > 0 {
-		lines = append(lines, fmt.Sprintf("%d node(s) pass these checks: the scheduler's other reasons (above) rule them out", fits))
+	if fits > 0 && len(lines) > 0 {
+		lines = append(lines, fmt.Sprintf("%d node(s) pass the taint, selector and resource checks", fits))
 	}
 	return lines
 }

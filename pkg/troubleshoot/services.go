@@ -64,7 +64,7 @@ func (a *analysis) noPods(svc *corev1.Service, ref ObjectRef) Finding {
 		found := false
 		for _, d := range ReachableDeployments(svc, a.s.deployments) {
 			c := d.Spec.Template.Labels[colorKey]
-			colors = append(colors, fmt.Sprintf("%s (deployment %s, %d replicas)", c, d.Name, replicas(d.Spec.Replicas)))
+			colors = append(colors, fmt.Sprintf("%s (deployment %s, replicas %d)", c, d.Name, replicas(d.Spec.Replicas)))
 			if c == color {
 				found = true
 			}
