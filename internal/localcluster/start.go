@@ -274,7 +274,7 @@ func (l *launch) wait(component string, check func(context.Context) error) error
 	}
 	var ce *ComponentError
 	if errors.As(context.Cause(l.ctx), &ce) {
-		// Give the log a moment to be complete: the process has exited, its output is final.
+		// Re-read the tail: the process has exited by now, so its log is complete.
 		ce.LogTail = logTail(ce.LogPath, 15)
 		return ce
 	}

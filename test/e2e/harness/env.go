@@ -50,12 +50,17 @@ var (
 	env     *Env
 	envErr  error
 	started *localcluster.Cluster
+	// builtPluginDir is the temporary directory of a plugin the harness built.
+	builtPluginDir string
 )
 
 // Main runs the tests of a package and stops the cluster the harness started, if any.
 // Call it from TestMain: os.Exit(harness.Main(m)).
 func Main(m *testing.M) int {
 	code := m.Run()
+	if builtPluginDir != "" {
+		_ = os.RemoveAll(builtPluginDir)
+	}
 	if started != nil {
 		if os.Getenv(EnvKeepCluster) == "1" {
 			fmt.Fprintf(os.Stderr, "harness: cluster left running: export KUBECONFIG=%s (stop: go run ./hack/localcluster down --state %s)\n", started.Kubeconfig, started.StateDir)
@@ -166,6 +171,7 @@ func locatePlugin(root string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	builtPluginDir = dir
 	out := filepath.Join(dir, "kubectl-feastflow")
 	cmd := exec.Command("go", "build", "-o", out, "./cmd/kubectl-feastflow")
 	cmd.Dir = root
