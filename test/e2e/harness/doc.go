@@ -39,5 +39,7 @@
 //	FEASTFLOW_POD_READY_DELAY  readiness delay of every pod in the started cluster, e.g. 500ms
 //	FEASTFLOW_KEEP_CLUSTER=1   leave the started cluster running and print its kubeconfig
 //
+// Relative paths in these variables are taken from the module root.
+//
 // Waits are built on watches with a deadline (WaitFor); tests never sleep.
 package harness

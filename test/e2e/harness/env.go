@@ -92,14 +92,20 @@ func Paths() (moduleRootDir, binDir string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	binDir = os.Getenv(EnvBin)
+	binDir = fromRoot(root, os.Getenv(EnvBin))
 	if binDir == "" {
 		binDir = filepath.Join(root, ".cache", "bin")
 	}
-	if binDir, err = filepath.Abs(binDir); err != nil {
-		return "", "", err
-	}
 	return root, binDir, nil
+}
+
+// fromRoot resolves a path from the environment: go test runs in the package directory, so
+// a relative path is taken relative to the module root, where make and people run commands.
+func fromRoot(root, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(root, p)
 }
 
 func setup() (*Env, error) {
@@ -114,7 +120,7 @@ func setup() (*Env, error) {
 			return nil, errors.New("no kubectl: run make cluster-bins or install kubectl")
 		}
 	}
-	e.Kubeconfig = os.Getenv(EnvKubeconfig)
+	e.Kubeconfig = fromRoot(root, os.Getenv(EnvKubeconfig))
 	if e.Kubeconfig == "" {
 		cl, err := startCluster(e.BinDir)
 		if err != nil {
@@ -157,15 +163,11 @@ func startCluster(binDir string) (*localcluster.Cluster, error) {
 
 // locatePlugin returns FEASTFLOW_PLUGIN or builds ./cmd/kubectl-feastflow into a temp dir.
 func locatePlugin(root string) (string, error) {
-	if p := os.Getenv(EnvPlugin); p != "" {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			return "", err
-		}
-		if _, err := os.Stat(abs); err != nil {
+	if p := fromRoot(root, os.Getenv(EnvPlugin)); p != "" {
+		if _, err := os.Stat(p); err != nil {
 			return "", fmt.Errorf("%s: %w", EnvPlugin, err)
 		}
-		return abs, nil
+		return p, nil
 	}
 	dir, err := os.MkdirTemp("", "feastflow-plugin-")
 	if err != nil {
