@@ -327,7 +327,7 @@ func TestDrainWaitReady(t *testing.T) {
 	if !res.Nodes[0].ReplacementsReady {
 		t.Errorf("result = %+v", res.Nodes[0])
 	}
-	containsLine(t, rec.Messages(), "waiting for replacements to be Ready elsewhere: [shop/ReplicaSet/backend 1/2]")
+	containsLine(t, rec.Messages(), "waiting for replacements to be Ready elsewhere: shop/ReplicaSet/backend 1/2")
 }
 
 func TestDrainUnknownNodeChangesNothing(t *testing.T) {

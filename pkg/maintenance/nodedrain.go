@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -520,7 +521,7 @@ func (d *nodeDrainer) waitReplacements(ctx context.Context) error {
 		if len(waiting) == 0 {
 			return "", true
 		}
-		return fmt.Sprintf("waiting for replacements to be Ready elsewhere: %v", waiting), false
+		return "waiting for replacements to be Ready elsewhere: " + strings.Join(waiting, ", "), false
 	}
 	track := func(p *corev1.Pod, deleted bool) {
 		ref := metav1.GetControllerOf(p)

@@ -353,10 +353,10 @@ func judgeReplicas(pp *PodPlan, workloads map[string]*workloadCount) {
 	case c == nil:
 		return
 	case c.total == 1:
-		pp.Reasons = append(pp.Reasons, Reason{Code: ReasonSingleReplica, Message: "the only replica of " + pp.Owner + ": downtime until its replacement is ready (scale up or add a PodDisruptionBudget)"})
+		pp.Reasons = append(pp.Reasons, Reason{Code: ReasonSingleReplica, Message: "the only replica of " + pp.Owner + ": its workload is down until the replacement is ready (scale up, or add a PodDisruptionBudget to make the drain wait instead)"})
 		pp.Downtime = true
 	case c.draining == c.total:
-		pp.Reasons = append(pp.Reasons, Reason{Code: ReasonAllReplicas, Message: fmt.Sprintf("all %d replicas of %s are on the drained nodes and no PodDisruptionBudget paces them: downtime", c.total, pp.Owner)})
+		pp.Reasons = append(pp.Reasons, Reason{Code: ReasonAllReplicas, Message: fmt.Sprintf("all %d replicas of %s are on the drained nodes and no PodDisruptionBudget paces their eviction: the workload goes down", c.total, pp.Owner)})
 		pp.Downtime = true
 	}
 }
@@ -371,7 +371,11 @@ func (p *DrainPlan) judge() {
 	}
 	blockedBy := map[string][]string{}
 	var blockedOrder []string
-	downtime := map[string]string{} // owner -> message, one line per workload
+	type down struct {
+		first, msg string
+		pods     int
+	}
+	downtime := map[string]*down{} // one line per workload
 	var downtimeOrder []string
 	for _, np := range p.Nodes {
 		for i := range np.Pods {
@@ -388,15 +392,21 @@ func (p *DrainPlan) judge() {
 					owner := pp.Namespace + "/" + pp.Owner
 					if _, ok := downtime[owner]; !ok {
 						downtimeOrder = append(downtimeOrder, owner)
-						downtime[owner] = r.Message
+						downtime[owner] = &down{first: pp.Key(), msg: r.Message}
 					}
+					downtime[owner].pods++
 					worsen(VerdictDowntime)
 				}
 			}
 		}
 	}
 	for _, owner := range downtimeOrder {
-		p.Problems = append(p.Problems, fmt.Sprintf("downtime: %s: %s", owner, downtime[owner]))
+		d := downtime[owner]
+		pods := "pod " + d.first
+		if d.pods > 1 {
+			pods = fmt.Sprintf("pods %s and %d more", d.first, d.pods-1)
+		}
+		p.Problems = append(p.Problems, fmt.Sprintf("downtime: %s: %s", pods, d.msg))
 	}
 	for _, key := range blockedOrder {
 		for _, st := range p.PDBs {

@@ -110,7 +110,7 @@ func TestPlanPDBsAndVerdict(t *testing.T) {
 			name:        "single replica without PDB is downtime",
 			objs:        []runtime.Object{backend("b1", "n1")},
 			wantVerdict: VerdictDowntime, wantCode: ReasonSingleReplica,
-			wantProblem: "downtime: shop/ReplicaSet/backend: the only replica of ReplicaSet/backend",
+			wantProblem: "downtime: pod shop/b1: the only replica of ReplicaSet/backend: its workload is down",
 		},
 		{
 			name:        "all replicas on the node without PDB is downtime",
