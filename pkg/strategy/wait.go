@@ -86,7 +86,9 @@ func WaitForDeployment(ctx context.Context, env *Env, ns, name string, opts Wait
 	defer cancel(nil)
 
 	w := &rolloutWait{env: env, ns: ns, name: name, minGen: opts.MinGeneration, cancel: cancel}
-	defer w.pods.Wait()
+	// The pod watches end with ctx: cancel it before waiting for them (defers run last-in
+	// first-out, so a bare defer of Wait would wait forever).
+	defer func() { cancel(nil); w.pods.Wait() }()
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
