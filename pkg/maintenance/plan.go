@@ -373,7 +373,7 @@ func (p *DrainPlan) judge() {
 	var blockedOrder []string
 	type down struct {
 		first, msg string
-		pods     int
+		pods       int
 	}
 	downtime := map[string]*down{} // one line per workload
 	var downtimeOrder []string
