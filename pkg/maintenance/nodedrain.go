@@ -320,6 +320,10 @@ func (d *nodeDrainer) reportBlock(st *podState) {
 		return
 	}
 	d.reported[st.pdb] = cur
+	if d.w.DryRun == audit.DryRunServer {
+		d.report("eviction would be blocked by poddisruptionbudget %s: %s (server dry run)", st.pdb, cur.Numbers())
+		return
+	}
 	d.report("eviction blocked by poddisruptionbudget %s: %s; waiting for it to change", st.pdb, cur.Numbers())
 }
 
