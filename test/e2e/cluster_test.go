@@ -19,7 +19,7 @@ import (
 
 // startOwn starts a cluster of its own for a test of the cluster machinery itself, stopped
 // at cleanup.
-func startOwn(t *testing.T, state string, ports localcluster.Ports) *localcluster.Cluster {
+func lcStart(t *testing.T, state string, ports localcluster.Ports) *localcluster.Cluster {
 	t.Helper()
 	_, bin, err := harness.Paths()
 	if err != nil {
@@ -34,7 +34,7 @@ func startOwn(t *testing.T, state string, ports localcluster.Ports) *localcluste
 }
 
 // requireHealthy asserts that Status reports the cluster in state healthy.
-func requireHealthy(t *testing.T, state string) *localcluster.StatusReport {
+func lcRequireHealthy(t *testing.T, state string) *localcluster.StatusReport {
 	t.Helper()
 	r, err := localcluster.Status(context.Background(), state)
 	if err != nil {
@@ -47,7 +47,7 @@ func requireHealthy(t *testing.T, state string) *localcluster.StatusReport {
 }
 
 // requireGone asserts that none of ps runs any more.
-func requireGone(t *testing.T, ps []localcluster.Process) {
+func lcRequireGone(t *testing.T, ps []localcluster.Process) {
 	t.Helper()
 	for _, p := range ps {
 		if localcluster.Alive(p) {
@@ -79,14 +79,14 @@ func TestClusterPortInUse(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(state, "pids.json")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("pids file left behind (stat err %v): something may be running", err)
 	}
-	if left := processesIn(t, state); len(left) > 0 {
+	if left := lcProcessesIn(t, state); len(left) > 0 {
 		t.Errorf("processes left running: %v", left)
 	}
 }
 
 func TestClusterCrashRecovery(t *testing.T) {
 	state := t.TempDir()
-	cl := startOwn(t, state, localcluster.Ports{})
+	cl := lcStart(t, state, localcluster.Ports{})
 	var kcm localcluster.Process
 	for _, p := range cl.Processes {
 		if p.Name == localcluster.KubeControllerManager {
@@ -96,30 +96,30 @@ func TestClusterCrashRecovery(t *testing.T) {
 	if err := syscall.Kill(kcm.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	r := waitStatus(t, state, func(r *localcluster.StatusReport) bool { return !r.Healthy })
+	r := lcWaitStatus(t, state, func(r *localcluster.StatusReport) bool { return !r.Healthy })
 	t.Logf("after kill -9 of %s: healthy=%t", kcm.Name, r.Healthy)
 
-	again := startOwn(t, state, localcluster.Ports{})
+	again := lcStart(t, state, localcluster.Ports{})
 	if again.Reused {
 		t.Fatal("Start reused a cluster with a dead component")
 	}
 	if again.Ports != cl.Ports {
 		t.Errorf("ports changed across recovery: %+v -> %+v (kubeconfigs would go stale)", cl.Ports, again.Ports)
 	}
-	requireGone(t, cl.Processes)
-	requireHealthy(t, state)
+	lcRequireGone(t, cl.Processes)
+	lcRequireHealthy(t, state)
 	// The controller-manager works again: a Deployment gets its pods.
-	kubectl(t, again.Kubeconfig, "create", "deployment", "web", "--image=nginx:1.27", "--replicas=2")
-	kubectl(t, again.Kubeconfig, "rollout", "status", "deployment/web", "--timeout=60s")
+	lcKubectl(t, again.Kubeconfig, "create", "deployment", "web", "--image=nginx:1.27", "--replicas=2")
+	lcKubectl(t, again.Kubeconfig, "rollout", "status", "deployment/web", "--timeout=60s")
 
-	same := startOwn(t, state, localcluster.Ports{})
+	same := lcStart(t, state, localcluster.Ports{})
 	if !same.Reused {
 		t.Error("Start on a healthy cluster restarted it")
 	}
 	if err := localcluster.Stop(state, nil); err != nil {
 		t.Fatal(err)
 	}
-	requireGone(t, again.Processes)
+	lcRequireGone(t, again.Processes)
 }
 
 func TestClusterStaleState(t *testing.T) {
@@ -140,12 +140,12 @@ func TestClusterStaleState(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(state, "pids.json"), []byte(stale), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cl := startOwn(t, state, localcluster.Ports{})
-	requireHealthy(t, state)
+	cl := lcStart(t, state, localcluster.Ports{})
+	lcRequireHealthy(t, state)
 	if err := localcluster.Stop(state, nil); err != nil {
 		t.Fatal(err)
 	}
-	requireGone(t, cl.Processes)
+	lcRequireGone(t, cl.Processes)
 	if err := bystander.Process.Signal(syscall.Signal(0)); err != nil {
 		t.Fatalf("unrelated process named by the stale pids file was signalled: %v", err)
 	}
@@ -153,15 +153,15 @@ func TestClusterStaleState(t *testing.T) {
 
 func TestClusterSideBySide(t *testing.T) {
 	a, b := t.TempDir(), t.TempDir()
-	ca := startOwn(t, a, localcluster.Ports{})
-	cb := startOwn(t, b, localcluster.Ports{})
+	ca := lcStart(t, a, localcluster.Ports{})
+	cb := lcStart(t, b, localcluster.Ports{})
 	if ca.Ports.APIServer == cb.Ports.APIServer || ca.Ports.Etcd == cb.Ports.Etcd || ca.Ports.Kwok == cb.Ports.Kwok {
 		t.Fatalf("clusters share ports: %+v %+v", ca.Ports, cb.Ports)
 	}
-	requireHealthy(t, a)
-	requireHealthy(t, b)
-	kubectl(t, ca.Kubeconfig, "create", "namespace", "only-in-a")
-	if out, err := kubectlErr(cb.Kubeconfig, "get", "namespace", "only-in-a"); err == nil {
+	lcRequireHealthy(t, a)
+	lcRequireHealthy(t, b)
+	lcKubectl(t, ca.Kubeconfig, "create", "namespace", "only-in-a")
+	if out, err := lcKubectlErr(cb.Kubeconfig, "get", "namespace", "only-in-a"); err == nil {
 		t.Errorf("namespace created in cluster a is visible in b: %s", out)
 	}
 	// down is idempotent and leaves no process; the other cluster is untouched.
@@ -170,11 +170,11 @@ func TestClusterSideBySide(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	requireGone(t, ca.Processes)
-	if left := processesIn(t, a); len(left) > 0 {
+	lcRequireGone(t, ca.Processes)
+	if left := lcProcessesIn(t, a); len(left) > 0 {
 		t.Errorf("processes left after down: %v", left)
 	}
-	requireHealthy(t, b)
+	lcRequireHealthy(t, b)
 }
 
 func TestClusterPluginRunsThroughKubectl(t *testing.T) {
@@ -186,7 +186,7 @@ func TestClusterPluginRunsThroughKubectl(t *testing.T) {
 }
 
 // waitStatus polls Status until cond holds: process death has no watchable API.
-func waitStatus(t *testing.T, state string, cond func(*localcluster.StatusReport) bool) *localcluster.StatusReport {
+func lcWaitStatus(t *testing.T, state string, cond func(*localcluster.StatusReport) bool) *localcluster.StatusReport {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -205,16 +205,16 @@ func waitStatus(t *testing.T, state string, cond func(*localcluster.StatusReport
 	}
 }
 
-func kubectl(t *testing.T, kubeconfig string, args ...string) string {
+func lcKubectl(t *testing.T, kubeconfig string, args ...string) string {
 	t.Helper()
-	out, err := kubectlErr(kubeconfig, args...)
+	out, err := lcKubectlErr(kubeconfig, args...)
 	if err != nil {
 		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return out
 }
 
-func kubectlErr(kubeconfig string, args ...string) (string, error) {
+func lcKubectlErr(kubeconfig string, args ...string) (string, error) {
 	_, bin, err := harness.Paths()
 	if err != nil {
 		return "", err
@@ -270,14 +270,14 @@ func TestClusterComponentExitsDuringStart(t *testing.T) {
 	if err != nil || status.Running {
 		t.Errorf("cluster still recorded as running after a failed start: %+v %v", status, err)
 	}
-	if left := processesIn(t, state); len(left) > 0 {
+	if left := lcProcessesIn(t, state); len(left) > 0 {
 		t.Errorf("processes left running after a failed start: %v", left)
 	}
 }
 
 // processesIn lists the live processes whose working directory is dir: every component runs
 // in its cluster's state directory.
-func processesIn(t *testing.T, dir string) []string {
+func lcProcessesIn(t *testing.T, dir string) []string {
 	t.Helper()
 	entries, err := os.ReadDir("/proc")
 	if err != nil {

@@ -11,8 +11,8 @@ import (
 	"github.com/feastflow/kubectl-feastflow/test/e2e/harness"
 )
 
-// simCase is one failure-simulation convention and the status it must produce.
-type simCase struct {
+// simFailureCase is one failure-simulation convention and the status it must produce.
+type simFailureCase struct {
 	name   string
 	pod    string // manifest, namespace-less
 	status string // what kubectl get pods shows in STATUS
@@ -20,7 +20,7 @@ type simCase struct {
 	event  string // an event reason the simulation emits
 }
 
-func waitingReason(p *corev1.Pod) string {
+func simWaitingReason(p *corev1.Pod) string {
 	for i := range p.Status.ContainerStatuses {
 		cs := &p.Status.ContainerStatuses[i]
 		if cs.State.Waiting != nil && cs.State.Waiting.Reason != "PodInitializing" {
@@ -30,7 +30,7 @@ func waitingReason(p *corev1.Pod) string {
 	return ""
 }
 
-func initReason(p *corev1.Pod) string {
+func simInitReason(p *corev1.Pod) string {
 	for i := range p.Status.InitContainerStatuses {
 		cs := &p.Status.InitContainerStatuses[i]
 		if cs.State.Waiting != nil && cs.State.Waiting.Reason != "PodInitializing" {
@@ -43,42 +43,42 @@ func initReason(p *corev1.Pod) string {
 	return ""
 }
 
-func pod(name, labels, spec string) string {
+func simPod(name, labels, spec string) string {
 	return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name + "\n  labels: {" + labels + "}\nspec:\n" + spec
 }
 
-var simCases = []simCase{
-	{"crashloop-label", pod("crashloop-label", "sim.feastflow.dev/state: crashloop", "  containers: [{name: app, image: ghcr.io/feastflow/backend:1.4.0}]"),
-		"CrashLoopBackOff", waitingReason, "BackOff"},
-	{"crashloop-image", pod("crashloop-image", "", "  containers: [{name: app, image: ghcr.io/feastflow/backend:crashloop}]"),
-		"CrashLoopBackOff", waitingReason, "BackOff"},
-	{"imagepullbackoff-label", pod("imagepullbackoff-label", "sim.feastflow.dev/state: imagepullbackoff", "  containers: [{name: app, image: ghcr.io/feastflow/backend:1.4.0}]"),
-		"ImagePullBackOff", waitingReason, "Failed"},
-	{"imagepullbackoff-image", pod("imagepullbackoff-image", "", "  containers: [{name: app, image: ghcr.io/feastflow/backend:doesnotexist}]"),
-		"ImagePullBackOff", waitingReason, "BackOff"},
-	{"notfound-image", pod("notfound-image", "", "  containers: [{name: app, image: ghcr.io/feastflow/backend:notfound}]"),
-		"ImagePullBackOff", waitingReason, "Failed"},
-	{"errimagepull-label", pod("errimagepull-label", "sim.feastflow.dev/state: errimagepull", "  containers: [{name: app, image: ghcr.io/feastflow/backend:1.4.0}]"),
-		"ErrImagePull", waitingReason, "Failed"},
-	{"init-fail-image", pod("init-fail-image", "", "  initContainers: [{name: db-migrations, image: ghcr.io/feastflow/backend:initfail}]\n  containers: [{name: app, image: ghcr.io/feastflow/backend:1.4.0}]"),
-		"Init:CrashLoopBackOff", initReason, "BackOff"},
-	{"init-fail-never", pod("init-fail-never", "sim.feastflow.dev/state: init-fail", "  restartPolicy: Never\n  initContainers: [{name: db-migrations, image: ghcr.io/feastflow/backend:1.4.0}]\n  containers: [{name: app, image: ghcr.io/feastflow/backend:1.4.0}]"),
-		"Init:Error", initReason, "BackOff"},
-	{"configerror-label", pod("configerror-label", "sim.feastflow.dev/state: createcontainerconfigerror", "  containers: [{name: app, image: ghcr.io/feastflow/backend:1.4.0, envFrom: [{configMapRef: {name: feastflow-config}}]}]"),
-		"CreateContainerConfigError", waitingReason, "Failed"},
-	{"configerror-image", pod("configerror-image", "", "  containers: [{name: app, image: ghcr.io/feastflow/backend:configerror}]"),
-		"CreateContainerConfigError", waitingReason, "Failed"},
-	{"errimagepull-image", pod("errimagepull-image", "", "  containers: [{name: app, image: ghcr.io/feastflow/backend:errimagepull}]"),
-		"ErrImagePull", waitingReason, "Failed"},
+var simFailureCases = []simFailureCase{
+	{"crashloop-label", simPod("crashloop-label", "sim.feastflow.dev/state: crashloop", "  containers: [{name: app, image: ghcr.io/feastflow/backend:1.4.0}]"),
+		"CrashLoopBackOff", simWaitingReason, "BackOff"},
+	{"crashloop-image", simPod("crashloop-image", "", "  containers: [{name: app, image: ghcr.io/feastflow/backend:crashloop}]"),
+		"CrashLoopBackOff", simWaitingReason, "BackOff"},
+	{"imagepullbackoff-label", simPod("imagepullbackoff-label", "sim.feastflow.dev/state: imagepullbackoff", "  containers: [{name: app, image: ghcr.io/feastflow/backend:1.4.0}]"),
+		"ImagePullBackOff", simWaitingReason, "Failed"},
+	{"imagepullbackoff-image", simPod("imagepullbackoff-image", "", "  containers: [{name: app, image: ghcr.io/feastflow/backend:doesnotexist}]"),
+		"ImagePullBackOff", simWaitingReason, "BackOff"},
+	{"notfound-image", simPod("notfound-image", "", "  containers: [{name: app, image: ghcr.io/feastflow/backend:notfound}]"),
+		"ImagePullBackOff", simWaitingReason, "Failed"},
+	{"errimagepull-label", simPod("errimagepull-label", "sim.feastflow.dev/state: errimagepull", "  containers: [{name: app, image: ghcr.io/feastflow/backend:1.4.0}]"),
+		"ErrImagePull", simWaitingReason, "Failed"},
+	{"init-fail-image", simPod("init-fail-image", "", "  initContainers: [{name: db-migrations, image: ghcr.io/feastflow/backend:initfail}]\n  containers: [{name: app, image: ghcr.io/feastflow/backend:1.4.0}]"),
+		"Init:CrashLoopBackOff", simInitReason, "BackOff"},
+	{"init-fail-never", simPod("init-fail-never", "sim.feastflow.dev/state: init-fail", "  restartPolicy: Never\n  initContainers: [{name: db-migrations, image: ghcr.io/feastflow/backend:1.4.0}]\n  containers: [{name: app, image: ghcr.io/feastflow/backend:1.4.0}]"),
+		"Init:Error", simInitReason, "BackOff"},
+	{"configerror-label", simPod("configerror-label", "sim.feastflow.dev/state: createcontainerconfigerror", "  containers: [{name: app, image: ghcr.io/feastflow/backend:1.4.0, envFrom: [{configMapRef: {name: feastflow-config}}]}]"),
+		"CreateContainerConfigError", simWaitingReason, "Failed"},
+	{"configerror-image", simPod("configerror-image", "", "  containers: [{name: app, image: ghcr.io/feastflow/backend:configerror}]"),
+		"CreateContainerConfigError", simWaitingReason, "Failed"},
+	{"errimagepull-image", simPod("errimagepull-image", "", "  containers: [{name: app, image: ghcr.io/feastflow/backend:errimagepull}]"),
+		"ErrImagePull", simWaitingReason, "Failed"},
 }
 
 func TestSimFailureStates(t *testing.T) {
 	h := harness.For(t)
 	ns := h.NewNamespace()
-	for _, c := range simCases {
+	for _, c := range simFailureCases {
 		h.Apply(ns, c.pod)
 	}
-	for _, c := range simCases {
+	for _, c := range simFailureCases {
 		t.Run(c.name, func(t *testing.T) {
 			h := harness.For(t)
 			p := h.WaitForPod(ns, c.name, "in "+c.status, func(p *corev1.Pod) bool { return c.reason(p) == c.status })
@@ -102,7 +102,7 @@ func TestSimFailureStates(t *testing.T) {
 
 	t.Run("details", func(t *testing.T) {
 		h := harness.For(t)
-		crash := h.WaitForPod(ns, "crashloop-label", "crashed", func(p *corev1.Pod) bool { return waitingReason(p) == "CrashLoopBackOff" })
+		crash := h.WaitForPod(ns, "crashloop-label", "crashed", func(p *corev1.Pod) bool { return simWaitingReason(p) == "CrashLoopBackOff" })
 		cs := crash.Status.ContainerStatuses[0]
 		if cs.RestartCount == 0 || cs.LastTerminationState.Terminated == nil || cs.LastTerminationState.Terminated.ExitCode != 1 {
 			t.Errorf("crashloop container status lacks restarts or last exit code 1: %+v", cs)
@@ -113,15 +113,15 @@ func TestSimFailureStates(t *testing.T) {
 		if prev := h.MustKubectl("logs", "init-fail-image", "-c", "db-migrations", "-n", ns, "--previous"); !strings.Contains(prev, "migration") {
 			t.Errorf("init container previous logs = %q, want the migration error", prev)
 		}
-		cfg := h.WaitForPod(ns, "configerror-label", "config error", func(p *corev1.Pod) bool { return waitingReason(p) != "" })
+		cfg := h.WaitForPod(ns, "configerror-label", "config error", func(p *corev1.Pod) bool { return simWaitingReason(p) != "" })
 		if msg := cfg.Status.ContainerStatuses[0].State.Waiting.Message; msg != `configmap "feastflow-config" not found` {
 			t.Errorf("config error message = %q", msg)
 		}
-		pull := h.WaitForPod(ns, "imagepullbackoff-image", "pull error", func(p *corev1.Pod) bool { return waitingReason(p) != "" })
+		pull := h.WaitForPod(ns, "imagepullbackoff-image", "pull error", func(p *corev1.Pod) bool { return simWaitingReason(p) != "" })
 		if msg := pull.Status.ContainerStatuses[0].State.Waiting.Message; !strings.Contains(msg, "backend:doesnotexist") {
 			t.Errorf("image pull message = %q", msg)
 		}
-		initPod := h.WaitForPod(ns, "init-fail-image", "init failed", func(p *corev1.Pod) bool { return initReason(p) != "" })
+		initPod := h.WaitForPod(ns, "init-fail-image", "init failed", func(p *corev1.Pod) bool { return simInitReason(p) != "" })
 		if app := initPod.Status.ContainerStatuses[0]; app.State.Waiting == nil || app.State.Waiting.Reason != "PodInitializing" {
 			t.Errorf("app container started although its init container failed: %+v", app.State)
 		}
@@ -129,10 +129,10 @@ func TestSimFailureStates(t *testing.T) {
 
 	t.Run("label a running pod", func(t *testing.T) {
 		h := harness.For(t)
-		h.Apply(ns, pod("healthy", "", "  containers: [{name: app, image: ghcr.io/feastflow/backend:1.4.0}]"))
+		h.Apply(ns, simPod("healthy", "", "  containers: [{name: app, image: ghcr.io/feastflow/backend:1.4.0}]"))
 		h.WaitForPod(ns, "healthy", "Ready", harness.PodReady)
 		h.MustKubectl("label", "pod", "healthy", "-n", ns, "sim.feastflow.dev/state=crashloop")
-		h.WaitForPod(ns, "healthy", "crash-looping", func(p *corev1.Pod) bool { return waitingReason(p) == "CrashLoopBackOff" })
+		h.WaitForPod(ns, "healthy", "crash-looping", func(p *corev1.Pod) bool { return simWaitingReason(p) == "CrashLoopBackOff" })
 	})
 }
 
@@ -164,7 +164,7 @@ func TestSimCrashLoopRestarts(t *testing.T) {
 	t.Parallel() // waits ~40 s for the simulated restart; overlaps with other tests
 	h := harness.For(t)
 	ns := h.NewNamespace()
-	h.Apply(ns, pod("crasher", "", "  containers: [{name: app, image: ghcr.io/feastflow/backend:crashloop}]"))
+	h.Apply(ns, simPod("crasher", "", "  containers: [{name: app, image: ghcr.io/feastflow/backend:crashloop}]"))
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	harness.WaitFor(ctx, h.Pods(ns, ""), "restartCount of crasher to grow past 3", func(ps []*corev1.Pod) (bool, error) {
