@@ -128,11 +128,10 @@ func setPaused(ctx context.Context, env *Env, c *Component, paused bool) (*Resul
 		}
 	}
 	if len(todo) == 0 {
-		state := "paused"
+		res.Message = fmt.Sprintf("every deployment of %s is paused already: nothing to change", c.Name())
 		if !paused {
-			state = "not paused"
+			res.Message = fmt.Sprintf("no deployment of %s is paused: nothing to change", c.Name())
 		}
-		res.Message = fmt.Sprintf("every deployment of %s is %s already: nothing to change", c.Name(), state)
 		return res, nil
 	}
 	if !paused {

@@ -114,6 +114,7 @@ func Restart(ctx context.Context, env *Env, components []*Component, opts Restar
 		}
 	}
 	var todo []RestartDeployment
+	var pausedErrs []string
 	for _, t := range targets {
 		rd := RestartDeployment{Component: t.comp, Deployment: t.d.Name}
 		switch {
@@ -121,13 +122,22 @@ func Restart(ctx context.Context, env *Env, components []*Component, opts Restar
 			rd.Reason = "its pods started after the last change of every ConfigMap and Secret it references"
 			res.Skipped = append(res.Skipped, rd)
 			continue
+		case opts.ChangedConfig && restartedSince(t.d, stale[t.d.Name]):
+			rd.Reason = "already restarted after the change (" + t.d.Spec.Template.Annotations[RestartedAtAnnotation] + "): its rollout is replacing the old pods"
+			res.Skipped = append(res.Skipped, rd)
+			continue
 		case t.d.Spec.Paused:
 			rd.Reason = "can't restart paused deployment (run kubectl feastflow resume first)"
 			res.Skipped = append(res.Skipped, rd)
+			pausedErrs = append(pausedErrs, fmt.Sprintf("deployment %s/%s is paused: can't restart paused deployment (run kubectl feastflow resume %s first)", t.d.Namespace, t.d.Name, t.comp))
 			continue
 		}
 		rd.Because = stale[t.d.Name]
 		todo = append(todo, rd)
+	}
+	if len(todo) == 0 && len(pausedErrs) > 0 {
+		res.Message = "nothing restarted"
+		return res, fmt.Errorf("%s", strings.Join(pausedErrs, "; "))
 	}
 	if len(todo) == 0 {
 		res.Message = "nothing to restart"
@@ -140,7 +150,7 @@ func Restart(ctx context.Context, env *Env, components []*Component, opts Restar
 		return nil, err
 	}
 	now := env.now().UTC().Format(time.RFC3339)
-	var errs []string
+	errs := pausedErrs
 	for i, rd := range todo {
 		d := targets[indexOf(targets, func(t target) bool { return t.d.Name == rd.Deployment })].d
 		why := "rollout restart"
@@ -181,6 +191,21 @@ func Restart(ctx context.Context, env *Env, components []*Component, opts Restar
 		return res, fmt.Errorf("%s; %s", strings.Join(errs, "; "), res.Message)
 	}
 	return res, nil
+}
+
+// restartedSince reports whether d's pod template was restarted (restartedAt) after every
+// change in changes: a restart is already rolling out, so re-running changes nothing.
+func restartedSince(d *appsv1.Deployment, changes []ConfigChange) bool {
+	at, err := time.Parse(time.RFC3339, d.Spec.Template.Annotations[RestartedAtAnnotation])
+	if err != nil || len(changes) == 0 {
+		return false
+	}
+	for _, c := range changes {
+		if at.Before(c.Changed) {
+			return false
+		}
+	}
+	return true
 }
 
 func indexOf[T any](s []T, f func(T) bool) int {

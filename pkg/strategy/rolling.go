@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
@@ -122,8 +122,9 @@ func rollbackRolling(ctx context.Context, env *Env, c *Component, opts RollbackO
 	// rollbacker's checks run in every mode.
 	msg, err := rollbacker.Rollback(d, nil, opts.ToRevision, cmdutil.DryRunNone)
 	if err != nil {
-		if isTestFailure(err) || strings.Contains(err.Error(), "Conflict") {
-			return nil, &ConflictError{Object: fmt.Sprintf("deployment %s/%s", d.Namespace, d.Name), Err: err}
+		if client.patchErr != nil && (apierrors.IsInvalid(client.patchErr) || apierrors.IsConflict(client.patchErr) || isTestFailure(client.patchErr)) {
+			// The generation test failed: the spec changed since it was read.
+			return nil, &ConflictError{Object: fmt.Sprintf("deployment %s/%s", d.Namespace, d.Name), Err: client.patchErr}
 		}
 		return nil, fmt.Errorf("roll back deployment %s/%s: %s", d.Namespace, d.Name, err)
 	}

@@ -24,7 +24,7 @@ import (
 //   - serves GETs of the Deployments it knows from memory (no request),
 //   - LISTs the namespace's ReplicaSets once and answers every selector from that list,
 //   - makes the rollback PATCH the plugin's kind of write: the last-operation annotation
-//     added to the patch, a `test` of the resourceVersion read first, the field manager and
+//     added to the patch, a `test` of the generation read first, the field manager and
 //     the dry-run mode (a client dry run sends nothing),
 //   - uses the caller's ctx for every request.
 type kubectlClient struct {
@@ -41,6 +41,7 @@ type kubectlClient struct {
 	targetRevision int64
 	targetImages   string
 	op             audit.Operation
+	patchErr       error
 }
 
 func newKubectlClient(ctx context.Context, env *Env, deps ...*appsv1.Deployment) *kubectlClient {
@@ -118,7 +119,10 @@ func (d *kubectlDeployments) Patch(_ context.Context, name string, pt types.Patc
 	}
 	fromRev, _ := deploymentutil.Revision(cur)
 	k.op = k.env.Writer.Operation("rollback", fmt.Sprintf("revision %d (%s)", fromRev, imagesText(TemplateImages(&cur.Spec.Template))), fmt.Sprintf("revision %d (%s)", k.targetRevision, k.targetImages))
-	out := []any{map[string]any{"op": "test", "path": "/metadata/resourceVersion", "value": cur.ResourceVersion}}
+	// The precondition is the generation, not the resourceVersion: the controller's status
+	// updates change the latter every few hundred milliseconds during a rollout, while the
+	// generation changes only when someone changes the spec, which is the conflict to catch.
+	out := []any{map[string]any{"op": "test", "path": "/metadata/generation", "value": cur.Generation}}
 	for _, op := range ops {
 		var path string
 		_ = json.Unmarshal(op["path"], &path)
@@ -142,6 +146,7 @@ func (d *kubectlDeployments) Patch(_ context.Context, name string, pt types.Patc
 	}
 	res, err := d.DeploymentInterface.Patch(k.ctx, name, pt, body, k.env.Writer.PatchOptions(), sub...)
 	if err != nil {
+		k.patchErr = err
 		return nil, err
 	}
 	k.patched = res

@@ -1,0 +1,82 @@
+package plugin
+
+import (
+	"context"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/audit"
+	"github.com/feastflow/kubectl-feastflow/pkg/strategy"
+)
+
+type autoscaleOptions struct {
+	getter  genericclioptions.RESTClientGetter
+	streams genericiooptions.IOStreams
+	out     outputFlag
+	write   writeFlags
+	keys    keyFlags
+
+	opts      strategy.AutoscaleOptions
+	component string
+	writer    *audit.Writer
+}
+
+func newAutoscaleCmd(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &autoscaleOptions{getter: getter, streams: streams}
+	cmd := &cobra.Command{
+		Use:   "autoscale COMPONENT --min N --max M --cpu-percent P [--memory-percent Q]",
+		Short: "Create or update the component's HorizontalPodAutoscaler on the Deployment that serves traffic",
+		Long: `Create or update an autoscaling/v2 HorizontalPodAutoscaler named after the component,
+targeting the Deployment that serves traffic: the single Deployment (rolling), the live color
+(blue-green) or the stable track (canary, refused while a canary has pods: the HPA would fight
+canary-step). An HPA that already targets one of the component's Deployments is updated
+instead of adding a second one. Re-running with the same values changes nothing.`,
+		Example: `  kubectl feastflow autoscale feastflow-backend --min 2 --max 10 --cpu-percent 70
+  kubectl feastflow autoscale feastflow-frontend --min 2 --max 6 --cpu-percent 70 --memory-percent 80`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeServices(getter),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.component = oneArg(args)
+			if err := o.out.validate(); err != nil {
+				return err
+			}
+			w, err := o.write.writer()
+			if err != nil {
+				return err
+			}
+			o.writer = w
+			if err := o.opts.Validate(); err != nil {
+				return usageErrorf("%v", err)
+			}
+			return o.run(cmd.Context())
+		},
+	}
+	cmd.Flags().Int32Var(&o.opts.Min, "min", 1, "Lowest replica count")
+	cmd.Flags().Int32Var(&o.opts.Max, "max", 0, "Highest replica count")
+	cmd.Flags().Int32Var(&o.opts.CPUPercent, "cpu-percent", 0, "Target average CPU utilisation, percent of the requests")
+	cmd.Flags().Int32Var(&o.opts.MemoryPercent, "memory-percent", 0, "Target average memory utilisation, percent of the requests")
+	_ = cmd.MarkFlagRequired("max")
+	o.write.add(cmd, time.Minute)
+	o.out.add(cmd)
+	o.keys.add(cmd)
+	return cmd
+}
+
+func (o *autoscaleOptions) run(ctx context.Context) error {
+	s, err := newReleaseSession(ctx, o.getter, o.streams, o.writer)
+	if err != nil {
+		return err
+	}
+	c, err := s.component(ctx, o.component, o.keys.keys(), anyStrategy...)
+	if err != nil {
+		return componentError(err)
+	}
+	ctx, cancel := o.write.withTimeout(ctx)
+	defer cancel()
+	return runResult(&o.out, o.streams, func() (*strategy.Result, error) {
+		return strategy.Autoscale(ctx, s.env, c, o.opts)
+	})
+}

@@ -1,0 +1,149 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/audit"
+	"github.com/feastflow/kubectl-feastflow/pkg/strategy"
+)
+
+type canaryStepOptions struct {
+	getter  genericclioptions.RESTClientGetter
+	streams genericiooptions.IOStreams
+	out     outputFlag
+	write   writeFlags
+
+	weight    int
+	weightSet bool
+	steps     string
+	force     bool
+
+	component string
+	parsed    []int
+	writer    *audit.Writer
+}
+
+func newCanaryStepCmd(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &canaryStepOptions{getter: getter, streams: streams}
+	cmd := &cobra.Command{
+		Use:   "canary-step [COMPONENT] [--weight N | --steps 10,25,50,100]",
+		Short: "Move a canary to its next step (or to N %), scaling the canary up before the stable down",
+		Long: `Move a canary component to the next step of its list, or to --weight N percent.
+
+Canary replicas = round(total × N / 100), at least 1 when N > 0; the total (stable + canary)
+is kept. The track that gains pods is scaled first and its new pods are waited for (Ready),
+then the other track is scaled down, so the Service never has fewer ready pods.
+
+Before moving, the canary must be healthy: all its pods Ready, no container restart since the
+last step and no new Warning event (BackOff, Unhealthy, OOMKilling, Failed) on its pods.
+--force skips this gate and records that it did.
+
+Steps come from --steps, else the Service's feastflow.dev/canary-steps annotation, else
+10,25,50,100. The target is recorded on the Service (feastflow.dev/canary-state) before
+anything is scaled: a run interrupted by Ctrl-C or a crash is completed by the next run.`,
+		Example: `  # next step (10 → 25 → 50 → 100)
+  kubectl feastflow canary-step feastflow-backend
+
+  # straight to 50 %
+  kubectl feastflow canary-step feastflow-backend --weight 50 --reason "error rate flat"
+
+  # custom steps, see what would change
+  kubectl feastflow canary-step --steps 5,20,100 --dry-run=client`,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeServices(getter),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.weightSet = cmd.Flags().Changed("weight")
+			if err := o.complete(args); err != nil {
+				return err
+			}
+			if err := o.validate(); err != nil {
+				return err
+			}
+			return o.run(cmd.Context())
+		},
+	}
+	cmd.Flags().IntVar(&o.weight, "weight", 0, "Go to this canary weight, in percent (0-100), instead of the next step")
+	cmd.Flags().StringVar(&o.steps, "steps", "", "Canary steps in percent, increasing (default: the Service's feastflow.dev/canary-steps, else 10,25,50,100)")
+	cmd.Flags().BoolVar(&o.force, "force", false, "Skip the canary health gate (recorded in the last-operation annotation)")
+	cmd.MarkFlagsMutuallyExclusive("weight", "steps")
+	o.write.add(cmd, 10*time.Minute)
+	o.write.addWindow(cmd)
+	o.out.add(cmd)
+	return cmd
+}
+
+func (o *canaryStepOptions) complete(args []string) error {
+	o.component = oneArg(args)
+	w, err := o.write.writer()
+	if err != nil {
+		return err
+	}
+	o.writer = w
+	return nil
+}
+
+// validate checks the flags; no API call.
+func (o *canaryStepOptions) validate() error {
+	if err := o.out.validate(); err != nil {
+		return err
+	}
+	if o.weightSet {
+		if err := strategy.ValidateWeight(o.weight); err != nil {
+			return usageErrorf("%v", err)
+		}
+	}
+	if o.steps != "" {
+		steps, err := strategy.ParseSteps(o.steps)
+		if err != nil {
+			return usageErrorf("%v", err)
+		}
+		o.parsed = steps
+	}
+	return nil
+}
+
+func (o *canaryStepOptions) run(ctx context.Context) error {
+	s, err := newReleaseSession(ctx, o.getter, o.streams, o.writer)
+	if err != nil {
+		return err
+	}
+	c, err := s.component(ctx, o.component, strategy.Keys{}, strategy.Canary)
+	if err != nil {
+		return componentError(err)
+	}
+	ctx, cancel := o.write.withTimeout(ctx)
+	defer cancel()
+	weight := -1
+	if o.weightSet {
+		weight = o.weight
+	}
+	res, err := strategy.CanaryStep(ctx, s.env, c, strategy.CanaryStepOptions{Weight: weight, Steps: o.parsed, Force: o.force, Timeout: o.write.timeout})
+	if res != nil && (err == nil || res.Changed) {
+		if perr := o.out.print(o.streams.Out, res, func(w io.Writer) error { return humanCanaryStep(w, res) }); perr != nil && err == nil {
+			return perr
+		}
+	}
+	return releaseError(err)
+}
+
+func humanCanaryStep(w io.Writer, res *strategy.CanaryStepResult) error {
+	if err := humanResult(w, res.Message, res.Changes, res.DryRun); err != nil {
+		return err
+	}
+	if res.Gate != nil && res.Gate.Forced {
+		_, err := fmt.Fprintln(w, "health gate skipped (--force)")
+		return err
+	}
+	if res.Gate != nil && res.Gate.Pods > 0 {
+		_, err := fmt.Fprintf(w, "health gate passed: %d/%d canary pods ready, %d restarts since the last step\n", res.Gate.Ready, res.Gate.Pods, res.Gate.Restarts)
+		return err
+	}
+	return nil
+}

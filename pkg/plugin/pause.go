@@ -1,0 +1,84 @@
+package plugin
+
+import (
+	"context"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/audit"
+	"github.com/feastflow/kubectl-feastflow/pkg/strategy"
+)
+
+type pauseOptions struct {
+	getter  genericclioptions.RESTClientGetter
+	streams genericiooptions.IOStreams
+	out     outputFlag
+	write   writeFlags
+	keys    keyFlags
+	pause   bool
+
+	component string
+	writer    *audit.Writer
+}
+
+// newPauseCmd builds pause (pause=true) or resume.
+func newPauseCmd(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams, pause bool) *cobra.Command {
+	o := &pauseOptions{getter: getter, streams: streams, pause: pause}
+	cmd := &cobra.Command{
+		Use:   "pause [COMPONENT]",
+		Short: "Pause the rollouts of every Deployment of a component, as kubectl rollout pause",
+		Long: `Pause the rollouts of every Deployment of a component (spec.paused), as "kubectl rollout
+pause" does for one: template changes are recorded but not rolled out until resume.
+Deployments already paused are left alone.`,
+		Example:           `  kubectl feastflow pause feastflow-frontend --reason "investigating latency"`,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeServices(getter),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.component = oneArg(args)
+			if err := o.out.validate(); err != nil {
+				return err
+			}
+			w, err := o.write.writer()
+			if err != nil {
+				return err
+			}
+			o.writer = w
+			return o.run(cmd.Context())
+		},
+	}
+	if !pause {
+		cmd.Use = "resume [COMPONENT]"
+		cmd.Short = "Resume the paused rollouts of a component's Deployments, as kubectl rollout resume"
+		cmd.Long = `Resume the rollouts of every paused Deployment of a component, as "kubectl rollout
+resume" does for one. A resumed rollout is a release: the namespace's deployment window is
+checked (--override-window=REASON).`
+		cmd.Example = `  kubectl feastflow resume feastflow-frontend`
+		o.write.addWindow(cmd)
+	}
+	o.write.add(cmd, time.Minute)
+	o.out.add(cmd)
+	o.keys.add(cmd)
+	return cmd
+}
+
+func (o *pauseOptions) run(ctx context.Context) error {
+	s, err := newReleaseSession(ctx, o.getter, o.streams, o.writer)
+	if err != nil {
+		return err
+	}
+	c, err := s.component(ctx, o.component, o.keys.keys(), anyStrategy...)
+	if err != nil {
+		return componentError(err)
+	}
+	ctx, cancel := o.write.withTimeout(ctx)
+	defer cancel()
+	return runResult(&o.out, o.streams, func() (*strategy.Result, error) {
+		if o.pause {
+			return strategy.Pause(ctx, s.env, c)
+		}
+		return strategy.Resume(ctx, s.env, c)
+	})
+}

@@ -1,0 +1,84 @@
+package plugin
+
+import (
+	"context"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/audit"
+	"github.com/feastflow/kubectl-feastflow/pkg/strategy"
+)
+
+type scaleOptions struct {
+	getter  genericclioptions.RESTClientGetter
+	streams genericiooptions.IOStreams
+	out     outputFlag
+	write   writeFlags
+	keys    keyFlags
+
+	replicas  int32
+	component string
+	writer    *audit.Writer
+}
+
+func newScaleCmd(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &scaleOptions{getter: getter, streams: streams}
+	cmd := &cobra.Command{
+		Use:   "scale COMPONENT --replicas N",
+		Short: "Set a component's capacity, strategy-aware (live and idle colors, canary total at the current weight)",
+		Long: `Set a component's capacity.
+
+rolling/recreate: the Deployment.
+blue-green: the live color, and the idle color too when it is up, so that a switch never
+lands on a smaller fleet.
+canary: the total of stable + canary, keeping the current weight (the canary keeps at least
+one pod while its weight is above 0).
+
+Refuses to fight a HorizontalPodAutoscaler that manages one of those Deployments: it says
+what it would change and how to change the HPA instead.`,
+		Example: `  kubectl feastflow scale feastflow-backend --replicas 6
+  kubectl feastflow scale feastflow-backend --replicas 20 --dry-run=client`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeServices(getter),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.component = oneArg(args)
+			if err := o.out.validate(); err != nil {
+				return err
+			}
+			if o.replicas < 0 {
+				return usageErrorf("invalid --replicas %d: must be 0 or more", o.replicas)
+			}
+			w, err := o.write.writer()
+			if err != nil {
+				return err
+			}
+			o.writer = w
+			return o.run(cmd.Context())
+		},
+	}
+	cmd.Flags().Int32Var(&o.replicas, "replicas", 0, "The component's new capacity")
+	_ = cmd.MarkFlagRequired("replicas")
+	o.write.add(cmd, time.Minute)
+	o.out.add(cmd)
+	o.keys.add(cmd)
+	return cmd
+}
+
+func (o *scaleOptions) run(ctx context.Context) error {
+	s, err := newReleaseSession(ctx, o.getter, o.streams, o.writer)
+	if err != nil {
+		return err
+	}
+	c, err := s.component(ctx, o.component, o.keys.keys(), anyStrategy...)
+	if err != nil {
+		return componentError(err)
+	}
+	ctx, cancel := o.write.withTimeout(ctx)
+	defer cancel()
+	return runResult(&o.out, o.streams, func() (*strategy.Result, error) {
+		return strategy.Scale(ctx, s.env, c, strategy.ScaleOptions{Replicas: o.replicas})
+	})
+}
