@@ -75,8 +75,7 @@ type CordonResult struct {
 // and whether it was cordoned already. A node the plugin cordoned already is left alone.
 func Cordon(ctx context.Context, client kubernetes.Interface, opts CordonOptions) (*CordonResult, error) {
 	return changeNodes(ctx, client, opts, "CordonResult", func(ctx context.Context, n *corev1.Node) (NodeChange, error) {
-		change, _, err := cordonNode(ctx, client, opts.Writer, n, nil)
-		return change, err
+		return cordonNode(ctx, client, opts.Writer, n, nil)
 	})
 }
 
@@ -124,11 +123,9 @@ type drainMark struct {
 
 // cordonNode cordons one node with a merge patch that carries the node's resourceVersion: the
 // apiserver rejects it with a conflict if the node changed since it was read (someone else
-// cordoned or uncordoned it meanwhile), and the node is re-read and judged again. The returned
-// node is the patched one (nil when nothing was sent).
-func cordonNode(ctx context.Context, client kubernetes.Interface, w *audit.Writer, node *corev1.Node, mark *drainMark) (NodeChange, *corev1.Node, error) {
+// cordoned or uncordoned it meanwhile), and the node is re-read and judged again.
+func cordonNode(ctx context.Context, client kubernetes.Interface, w *audit.Writer, node *corev1.Node, mark *drainMark) (NodeChange, error) {
 	var change NodeChange
-	var patched *corev1.Node
 	current := node
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		if current == nil {
@@ -182,7 +179,6 @@ func cordonNode(ctx context.Context, client kubernetes.Interface, w *audit.Write
 		if err != nil {
 			return err
 		}
-		patched = out
 		if w.DryRun == audit.DryRunServer {
 			change.Message += " (server dry run)"
 		}
@@ -192,9 +188,9 @@ func cordonNode(ctx context.Context, client kubernetes.Interface, w *audit.Write
 		return nil
 	})
 	if err != nil {
-		return change, nil, cordonError("cordon", node.Name, err)
+		return change, cordonError("cordon", node.Name, err)
 	}
-	return change, patched, nil
+	return change, nil
 }
 
 // uncordonNode lifts the plugin's cordon. The annotations tell whether the node was cordoned

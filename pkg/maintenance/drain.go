@@ -138,7 +138,7 @@ func Drain(ctx context.Context, client kubernetes.Interface, opts DrainOptions, 
 	// stops the drain while nothing has been evicted.
 	for i := range plan.Nodes {
 		np := &plan.Nodes[i]
-		change, _, err := cordonNode(ctx, client, w, inv.node(np.Name), &drainMark{pods: len(np.ToEvict())})
+		change, err := cordonNode(ctx, client, w, inv.node(np.Name), &drainMark{pods: len(np.ToEvict())})
 		if err != nil {
 			res.Nodes[i].State = NodeFailed
 			res.Nodes[i].Message = err.Error()
@@ -218,9 +218,9 @@ type drainShared struct {
 
 func cordonedSoFar(nodes []NodeDrain) []string {
 	var names []string
-	for _, n := range nodes {
-		if n.Cordon == ActionCordoned {
-			names = append(names, n.Node)
+	for i := range nodes {
+		if nodes[i].Cordon == ActionCordoned {
+			names = append(names, nodes[i].Node)
 		}
 	}
 	return names
@@ -258,7 +258,8 @@ func stoppedState(ctx context.Context) NodeState {
 // that the nodes stay cordoned.
 func drainError(ctx context.Context, res *DrainResult, timeout time.Duration) error {
 	var parts, cordoned []string
-	for _, n := range res.Nodes {
+	for i := range res.Nodes {
+		n := &res.Nodes[i]
 		if n.State == NodeDrained || n.State == NodeDryRun {
 			continue
 		}

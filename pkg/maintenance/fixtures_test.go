@@ -129,7 +129,9 @@ func newClient(objs ...runtime.Object) *fake.Clientset {
 		if err != nil {
 			return true, nil, err
 		}
-		for _, b := range pdbs.(*policyv1.PodDisruptionBudgetList).Items {
+		items := pdbs.(*policyv1.PodDisruptionBudgetList).Items
+		for i := range items {
+			b := &items[i]
 			sel, _ := metav1.LabelSelectorAsSelector(b.Spec.Selector)
 			if sel.Matches(labels.Set(p.Labels)) && b.Status.DisruptionsAllowed < 1 {
 				return true, nil, tooManyRequests(b.Name, b.Status.DesiredHealthy, b.Status.CurrentHealthy)

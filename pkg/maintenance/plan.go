@@ -281,8 +281,8 @@ func classify(pod *corev1.Pod, opts PlanOptions) PodPlan {
 }
 
 func hasEmptyDir(pod *corev1.Pod) bool {
-	for _, v := range pod.Spec.Volumes {
-		if v.EmptyDir != nil {
+	for i := range pod.Spec.Volumes {
+		if pod.Spec.Volumes[i].EmptyDir != nil {
 			return true
 		}
 	}

@@ -109,9 +109,9 @@ func (o *maintDrainOptions) run(ctx context.Context) error {
 // dry runs change nothing and ask nothing.
 func (o *maintDrainOptions) confirm(p *maintenance.DrainPlan) error {
 	evict, skip := 0, 0
-	for _, n := range p.Nodes {
-		for _, pod := range n.Pods {
-			switch pod.Action {
+	for i := range p.Nodes {
+		for j := range p.Nodes[i].Pods {
+			switch p.Nodes[i].Pods[j].Action {
 			case maintenance.ActionEvict:
 				evict++
 			case maintenance.ActionSkip:
@@ -133,8 +133,8 @@ func (o *maintDrainOptions) confirm(p *maintenance.DrainPlan) error {
 // drainStarted is false when the drain stopped before writing anything (a refusal, a "no"):
 // then the error alone is the answer.
 func drainStarted(res *maintenance.DrainResult) bool {
-	for _, n := range res.Nodes {
-		if n.State != maintenance.NodeNotStarted {
+	for i := range res.Nodes {
+		if res.Nodes[i].State != maintenance.NodeNotStarted {
 			return true
 		}
 	}
@@ -143,7 +143,8 @@ func drainStarted(res *maintenance.DrainResult) bool {
 
 func printDrain(w io.Writer, res *maintenance.DrainResult) error {
 	t := newTable(w, "NODE", "STATE", "CORDON", "EVICTED", "LEFT", "SKIPPED", "SECONDS")
-	for _, n := range res.Nodes {
+	for i := range res.Nodes {
+		n := &res.Nodes[i]
 		state := string(n.State)
 		if n.ReplacementsReady {
 			state += ",ReplacementsReady"
@@ -154,7 +155,8 @@ func printDrain(w io.Writer, res *maintenance.DrainResult) error {
 	if err := t.flush(); err != nil {
 		return err
 	}
-	for _, n := range res.Nodes {
+	for i := range res.Nodes {
+		n := &res.Nodes[i]
 		for _, l := range n.Left {
 			if _, err := fmt.Fprintf(w, "  left on %s: %s: %s\n", term.Escape(n.Node), term.Escape(l.Pod), term.Escape(l.Why)); err != nil {
 				return err

@@ -95,8 +95,10 @@ func printPlan(w io.Writer, p *maintenance.DrainPlan) error {
 		fmt.Fprintf(w, "no pods on node %s\n", term.Escape(strings.Join(planNodeNames(p), ", ")))
 	} else {
 		t := newTable(w, "NAME", "NODE", "OWNER", "ACTION", "DETAIL")
-		for _, n := range p.Nodes {
-			for _, pod := range n.Pods {
+		for i := range p.Nodes {
+			n := &p.Nodes[i]
+			for j := range n.Pods {
+				pod := &n.Pods[j]
 				t.row(pod.Namespace+"/"+pod.Name, n.Name, pod.Owner, string(pod.Action), podDetail(pod))
 			}
 		}
@@ -128,7 +130,7 @@ func printPlan(w io.Writer, p *maintenance.DrainPlan) error {
 	return err
 }
 
-func podDetail(p maintenance.PodPlan) string {
+func podDetail(p *maintenance.PodPlan) string {
 	if len(p.Reasons) == 0 {
 		return "evictable"
 	}

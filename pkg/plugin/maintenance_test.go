@@ -113,7 +113,9 @@ func maintCluster(extra ...runtime.Object) *fake.Clientset {
 		}
 		list, _ := c.Tracker().List(schema.GroupVersionResource{Group: "policy", Version: "v1", Resource: "poddisruptionbudgets"},
 			schema.GroupVersionKind{Group: "policy", Version: "v1", Kind: "PodDisruptionBudget"}, ev.Namespace)
-		for _, b := range list.(*policyv1.PodDisruptionBudgetList).Items {
+		items := list.(*policyv1.PodDisruptionBudgetList).Items
+		for i := range items {
+			b := &items[i]
 			sel, _ := metav1.LabelSelectorAsSelector(b.Spec.Selector)
 			if sel.Matches(labels.Set(obj.(*corev1.Pod).Labels)) && b.Status.DisruptionsAllowed < 1 {
 				return true, nil, apierrors.NewTooManyRequests("Cannot evict pod as it would violate the pod's disruption budget.", 0)
