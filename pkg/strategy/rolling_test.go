@@ -1,0 +1,194 @@
+package strategy
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/audit"
+)
+
+// fxRolling is a rolling component "api" whose Deployment is at revision cur of the given
+// images (revision i+1 runs images[i]).
+func fxRolling(cur int, paused bool, images ...string) []runtime.Object {
+	labels := map[string]string{"app": "api"}
+	d := fxDeployment("api", 2, images[cur-1], labels)
+	d.UID = "uid-api"
+	d.Spec.Paused = paused
+	d.Annotations = map[string]string{"deployment.kubernetes.io/revision": fmt.Sprint(cur)}
+	objs := []runtime.Object{fxNamespace(), fxService("api", labels, nil), d}
+	zero := int32(0)
+	for i, im := range images {
+		tpl := d.Spec.Template.DeepCopy()
+		tpl.Spec.Containers[0].Image = im
+		tpl.Labels = map[string]string{"app": "api", appsv1.DefaultDeploymentUniqueLabelKey: fmt.Sprintf("h%d", i+1)}
+		objs = append(objs, &appsv1.ReplicaSet{
+			ObjectMeta: metav1.ObjectMeta{
+				Name: fmt.Sprintf("api-h%d", i+1), Namespace: fxNS, Labels: tpl.Labels, UID: types.UID(fmt.Sprintf("rs-%d", i+1)),
+				CreationTimestamp: metav1.NewTime(fxNow.Add(time.Duration(i-len(images)) * time.Hour)),
+				Annotations:       map[string]string{"deployment.kubernetes.io/revision": fmt.Sprint(i + 1), ChangeCauseAnnotation: "deploy " + im},
+				OwnerReferences:   []metav1.OwnerReference{*metav1.NewControllerRef(d, appsv1.SchemeGroupVersion.WithKind("Deployment"))},
+			},
+			Spec: appsv1.ReplicaSetSpec{Replicas: &zero, Selector: &metav1.LabelSelector{MatchLabels: tpl.Labels}, Template: *tpl},
+		})
+	}
+	return objs
+}
+
+func TestRollbackRolling(t *testing.T) {
+	tests := []struct {
+		name      string
+		cur       int
+		paused    bool
+		to        int64
+		wantImage string
+		wantErr   string
+		noop      bool
+	}{
+		{name: "previous", cur: 3, wantImage: "api:2"},
+		{name: "to revision 1", cur: 3, to: 1, wantImage: "api:1"},
+		{name: "already there", cur: 3, to: 3, noop: true},
+		{name: "unknown revision", cur: 3, to: 9, wantErr: "unable to find specified revision 9 in history"},
+		{name: "paused", cur: 3, paused: true, wantErr: "you cannot rollback a paused deployment; resume it first"},
+		{name: "no history", cur: 1, wantErr: `no rollout history found for deployment "api"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			images := []string{"api:1", "api:2", "api:3"}[:max(tt.cur, 1)]
+			client := fxClient(fxRolling(tt.cur, tt.paused, images...)...)
+			env, _ := fxEnv(client, audit.DryRunNone)
+			res, err := Rollback(t.Context(), env, fxLoad(t, client, "api"), RollbackOptions{ToRevision: tt.to})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want %q", err, tt.wantErr)
+				}
+				fxEqual(t, "writes", fxWrites(client), nil)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.noop {
+				if res.Changed || !strings.Contains(res.Message, "skipped rollback (current template already matches revision 3)") {
+					t.Errorf("result = %+v", res)
+				}
+				fxEqual(t, "writes", fxWrites(client), nil)
+				return
+			}
+			d := fxGetDeployment(t, client, "api")
+			if got := d.Spec.Template.Spec.Containers[0].Image; got != tt.wantImage {
+				t.Errorf("image after rollback = %s, want %s", got, tt.wantImage)
+			}
+			op, ok := audit.ParseOperation(d.Annotations)
+			if !ok || op.Verb != "rollback" || !strings.Contains(op.To, tt.wantImage) {
+				t.Errorf("last-operation = %+v", op)
+			}
+			// kubectl's patch and the plugin's record are one request, with a precondition.
+			var patches []k8stesting.PatchActionImpl
+			for _, a := range client.Actions() {
+				if pa, ok := a.(k8stesting.PatchActionImpl); ok {
+					patches = append(patches, pa)
+				}
+			}
+			if len(patches) != 1 || !strings.Contains(string(patches[0].Patch), `{"op":"test","path":"/metadata/generation","value":1}`) || patches[0].PatchOptions.FieldManager != audit.FieldManager {
+				t.Errorf("patches = %d: %s %+v", len(patches), patches[0].Patch, patches[0].PatchOptions)
+			}
+		})
+	}
+}
+
+func TestRollbackRollingConflict(t *testing.T) {
+	client := fxClient(fxRolling(3, false, "api:1", "api:2", "api:3")...)
+	client.PrependReactor("patch", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, errConflict
+	})
+	env, _ := fxEnv(client, audit.DryRunNone)
+	_, err := Rollback(t.Context(), env, fxLoad(t, client, "api"), RollbackOptions{})
+	var ce *ConflictError
+	if !errors.As(err, &ce) {
+		t.Fatalf("error = %v, want a ConflictError", err)
+	}
+}
+
+func TestRollbackRollingClientDryRun(t *testing.T) {
+	client := fxClient(fxRolling(3, false, "api:1", "api:2", "api:3")...)
+	env, _ := fxEnv(client, audit.DryRunClient)
+	res, err := Rollback(t.Context(), env, fxLoad(t, client, "api"), RollbackOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.Message, "would roll deployment/api back from revision 3 to revision 2 (api:2)") {
+		t.Errorf("message = %s", res.Message)
+	}
+	fxEqual(t, "writes", fxWrites(client), nil)
+}
+
+func TestHistory(t *testing.T) {
+	client := fxClient(fxRolling(3, false, "api:1", "api:2", "api:3")...)
+	env, _ := fxEnv(client, audit.DryRunNone)
+	res, err := History(t.Context(), env, fxLoad(t, client, "api"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Deployments) != 1 || len(res.Deployments[0].Revisions) != 3 {
+		t.Fatalf("history = %+v", res)
+	}
+	for i, r := range res.Deployments[0].Revisions {
+		want := fmt.Sprintf("api:%d", i+1)
+		if r.Revision != int64(i+1) || r.Images[0].Image != want || r.ChangeCause != "deploy "+want || r.Current != (i == 2) {
+			t.Errorf("revision %d = %+v", i+1, r)
+		}
+	}
+	lists := 0
+	for _, a := range client.Actions() {
+		if a.GetResource().Resource == "replicasets" {
+			lists++
+		}
+		if a.GetResource().Resource == "deployments" && a.GetVerb() == "get" {
+			t.Errorf("history fetched the deployment again")
+		}
+	}
+	if lists != 1 {
+		t.Errorf("%d replicaset requests, want 1", lists)
+	}
+}
+
+func TestDeployRollingAutoRollback(t *testing.T) {
+	// The fake has no controller: the wait sees the new generation fail its progress
+	// deadline, which is a RolloutFailedError like a failing pod.
+	client := fxClient(fxRolling(2, false, "api:1", "api:2")...)
+	client.PrependReactor("patch", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		pa := a.(k8stesting.PatchActionImpl)
+		if !strings.Contains(string(pa.Patch), `"image":"api:bad"`) {
+			return false, nil, nil
+		}
+		handled, obj, err := k8stesting.ObjectReaction(client.Tracker())(a)
+		d := obj.(*appsv1.Deployment).DeepCopy()
+		d.Generation++
+		d.Status.ObservedGeneration = d.Generation
+		d.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Reason: "ProgressDeadlineExceeded"}}
+		if uerr := client.Tracker().Update(appsv1.SchemeGroupVersion.WithResource("deployments"), d, d.Namespace); uerr != nil {
+			return true, nil, uerr
+		}
+		return handled, d, err
+	})
+	env, _ := fxEnv(client, audit.DryRunNone)
+	res, err := Deploy(t.Context(), env, fxLoad(t, client, "api"), DeployOptions{Images: []ImageSpec{{Image: "api:bad"}}, AutoRollback: true})
+	if err == nil || !strings.Contains(err.Error(), "ProgressDeadlineExceeded") || !strings.Contains(err.Error(), "rolled deployment api back to revision 2 (api:2)") {
+		t.Fatalf("error = %v", err)
+	}
+	if !res.RolledBack || res.Failure == nil {
+		t.Errorf("result = %+v", res)
+	}
+	if got := fxGetDeployment(t, client, "api").Spec.Template.Spec.Containers[0].Image; got != "api:2" {
+		t.Errorf("image after auto-rollback = %s", got)
+	}
+}
