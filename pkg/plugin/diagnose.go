@@ -231,7 +231,8 @@ func printDiagnose(w io.Writer, r *troubleshoot.Report, pal term.Palette) error 
 	fmt.Fprintf(w, "%s: %s, %s, %s (%d pods, %d services, %d nodes checked)\n\n", scope,
 		plural(s.Errors, "error"), plural(s.Warnings, "warning"), plural(s.Infos, "info"), s.Pods, s.Services, s.Nodes)
 	t := newTable(w, "#", "SEVERITY", "CATEGORY", "OBJECT", "CAUSE")
-	for i, f := range r.Findings {
+	for i := range r.Findings {
+		f := &r.Findings[i]
 		t.row(fmt.Sprint(i+1), string(f.Severity), string(f.Category), objectText(f.Object, r.Scope), truncate(f.Cause, 120))
 	}
 	if err := t.flush(); err != nil {

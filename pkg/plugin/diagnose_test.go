@@ -153,7 +153,7 @@ func TestDiagnoseCmdFailOn(t *testing.T) {
 	p.Spec.Containers[0].EnvFrom = []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}}}}
 	written := metav1.NewTime(diagNow.Add(-time.Minute))
 	objs = append(objs, &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}, ObjectMeta: metav1.ObjectMeta{Name: "cfg", Namespace: "shop",
-		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: "Update", Time: &written, FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:data":{"f:A":{}}}`)}}}}})
+		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: "Update", Time: &written, FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:data":{"f:A":{}}}`)}}}})
 	if _, errOut, code := runDiagnose(t, troubleshootFixture(t, objs...)); code != 0 {
 		t.Errorf("default --fail-on: code %d, stderr %q", code, errOut)
 	}

@@ -157,7 +157,6 @@ type analysis struct {
 	eventsByObj  map[string][]*corev1.Event
 	config       *configIndex
 	findings     []Finding
-	logRequests  []logRequest
 	clusterPods  []corev1.Pod // all scheduled pods, read once when a fit must be computed
 	clusterRead  bool
 	wrongSecrets map[string]bool // ns/name of Secrets whose type cannot be an imagePullSecret
@@ -287,7 +286,8 @@ type relevance struct {
 
 func (r *relevance) filter(fs []Finding) []Finding {
 	var out []Finding
-	for _, f := range fs {
+	for ix := range fs {
+		f := &fs[ix]
 		keep := r.objects[f.Object.Kind+"/"+key(f.Object.Namespace, f.Object.Name)]
 		for _, p := range f.Pods {
 			if r.pods[key(f.Object.Namespace, p)] {
@@ -295,7 +295,7 @@ func (r *relevance) filter(fs []Finding) []Finding {
 			}
 		}
 		if keep {
-			out = append(out, f)
+			out = append(out, *f)
 		}
 	}
 	return out
@@ -315,7 +315,8 @@ func (r *relevance) addPod(a *analysis, p *corev1.Pod) {
 	if p.Spec.NodeName != "" {
 		r.addObj("Node", "", p.Spec.NodeName)
 	}
-	for _, v := range p.Spec.Volumes {
+	for ix := range p.Spec.Volumes {
+		v := &p.Spec.Volumes[ix]
 		if v.PersistentVolumeClaim != nil {
 			r.addObj("PersistentVolumeClaim", p.Namespace, v.PersistentVolumeClaim.ClaimName)
 		}

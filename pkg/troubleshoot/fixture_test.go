@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"testing"
+	"time"
+
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"testing"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -75,7 +76,8 @@ func find(r *Report, kind, name string, cat Category) *Finding {
 
 func dump(r *Report) string {
 	s := ""
-	for _, f := range r.Findings {
+	for ix := range r.Findings {
+		f := &r.Findings[ix]
 		s += fmt.Sprintf("\n  %s %s %s: %s", f.Severity, f.Category, f.Object, f.Cause)
 	}
 	return s
@@ -139,7 +141,7 @@ func pod(name string, rs *appsv1.ReplicaSet, labels map[string]string) *corev1.P
 	return p
 }
 
-func node(name string, cpu, mem string) *corev1.Node {
+func node(name, cpu, mem string) *corev1.Node {
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"kubernetes.io/hostname": name}},
 		Status: corev1.NodeStatus{
@@ -194,7 +196,7 @@ func configMeta(kind, name string, written time.Time, keys ...string) *metav1.Pa
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: kind},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, CreationTimestamp: metav1.NewTime(written),
 			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "v1",
-				Time: ptr(metav1.NewTime(written)), FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(raw)}}}},
+				Time: ptr(metav1.NewTime(written)), FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(raw)}}},
 	}
 }
 
@@ -211,6 +213,6 @@ func (f *fixture) countLists() map[string]int {
 	return out
 }
 
-func errForbidden(resource string) error {
-	return apierrors.NewForbidden(schema.GroupResource{Resource: resource}, "", errors.New("rbac"))
+func errForbidden(res string) error {
+	return apierrors.NewForbidden(schema.GroupResource{Resource: res}, "", errors.New("rbac"))
 }

@@ -123,7 +123,7 @@ func (a *analysis) podFinding(g *podGroup) Finding {
 	case CategoryConfigError:
 		a.configError(&fd, p, f)
 	case CategoryRunError:
-		fd.Fix = []string{fmt.Sprintf("check the command and entrypoint of container %s: kubectl get %s%s -o jsonpath='{.spec.template.spec.containers[?(@.name==\"%s\")].command}'", f.Container, workloadArg(g.owner), nsFlag(ns), f.Container)}
+		fd.Fix = []string{fmt.Sprintf("check the command and entrypoint of container %s: kubectl get %s%s -o jsonpath='{.spec.template.spec.containers[?(@.name==%q)].command}'", f.Container, workloadArg(g.owner), nsFlag(ns), f.Container)}
 	case CategoryUnschedulable:
 		a.unschedulable(&fd, p)
 	case CategoryEvicted:
@@ -176,7 +176,8 @@ func podStatusLines(p *corev1.Pod) []string {
 		lines = append(lines, line)
 	}
 	add := func(prefix string, sts []corev1.ContainerStatus) {
-		for _, st := range sts {
+		for ix := range sts {
+			st := &sts[ix]
 			lines = append(lines, prefix+containerStateLine(st))
 		}
 	}
@@ -185,7 +186,7 @@ func podStatusLines(p *corev1.Pod) []string {
 	return lines
 }
 
-func containerStateLine(st corev1.ContainerStatus) string {
+func containerStateLine(st *corev1.ContainerStatus) string {
 	s := st.Name + ": "
 	switch {
 	case st.State.Waiting != nil:
@@ -481,7 +482,8 @@ func portJSON(s string) string {
 // containers never started, and its log (the db-migrations case).
 func (a *analysis) initFailed(fd *Finding, p *corev1.Pod, f *PodFailure) {
 	var waitingApps []string
-	for _, c := range p.Spec.Containers {
+	for ix := range p.Spec.Containers {
+		c := &p.Spec.Containers[ix]
 		waitingApps = append(waitingApps, c.Name)
 	}
 	fd.Details = append(fd.Details,
@@ -582,7 +584,8 @@ func uniq(ss []string) []string {
 // container start, the pod's start time otherwise.
 func podStarted(p *corev1.Pod) metav1.Time {
 	var t metav1.Time
-	for _, st := range p.Status.ContainerStatuses {
+	for ix := range p.Status.ContainerStatuses {
+		st := &p.Status.ContainerStatuses[ix]
 		var s metav1.Time
 		switch {
 		case st.State.Running != nil:

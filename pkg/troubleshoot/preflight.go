@@ -198,7 +198,8 @@ func rbacCheck(ctx context.Context, client kubernetes.Interface, ns string) Chec
 	var denied, unknown []string
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(6)
-	for _, attr := range ReleaseAccess {
+	for ix := range ReleaseAccess {
+		attr := ReleaseAccess[ix]
 		g.Go(func() error {
 			attr.Namespace = ns
 			name := attr.Verb + " " + attr.Resource
@@ -271,7 +272,8 @@ func deploymentChecks(d *appsv1.Deployment, component string, live bool, pdbs []
 	// Identical probes make a slow dependency restart every pod instead of taking it out
 	// of the endpoints.
 	var noReady, noLive, same []string
-	for _, c := range spec.Containers {
+	for ix := range spec.Containers {
+		c := &spec.Containers[ix]
 		if c.ReadinessProbe == nil {
 			noReady = append(noReady, c.Name)
 		}
@@ -297,7 +299,8 @@ func deploymentChecks(d *appsv1.Deployment, component string, live bool, pdbs []
 
 	// Requests and limits.
 	var noReq, noLim []string
-	for _, c := range spec.Containers {
+	for ix := range spec.Containers {
+		c := &spec.Containers[ix]
 		if c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() {
 			noReq = append(noReq, c.Name)
 		}
@@ -356,7 +359,9 @@ func deploymentChecks(d *appsv1.Deployment, component string, live bool, pdbs []
 
 	// Images.
 	var latest []string
-	for _, c := range append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...) {
+	all := append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...)
+	for ix := range all {
+		c := &all[ix]
 		if isLatest(c.Image) {
 			latest = append(latest, fmt.Sprintf("%s (%s)", c.Name, c.Image))
 		}
@@ -406,7 +411,8 @@ func deploymentChecks(d *appsv1.Deployment, component string, live bool, pdbs []
 		grace = *spec.TerminationGracePeriodSeconds
 	}
 	var noPreStop []string
-	for _, c := range spec.Containers {
+	for ix := range spec.Containers {
+		c := &spec.Containers[ix]
 		if c.Lifecycle == nil || c.Lifecycle.PreStop == nil {
 			noPreStop = append(noPreStop, c.Name)
 		}

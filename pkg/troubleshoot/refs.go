@@ -44,7 +44,8 @@ func PodConfigRefs(spec *corev1.PodSpec) []ConfigRef {
 	subPathVolumes := map[string]bool{}
 	all := make([]corev1.Container, 0, len(spec.InitContainers)+len(spec.Containers))
 	all = append(append(all, spec.InitContainers...), spec.Containers...)
-	for _, c := range all {
+	for ix := range all {
+		c := &all[ix]
 		for _, m := range c.VolumeMounts {
 			if m.SubPath != "" || m.SubPathExpr != "" {
 				subPathVolumes[m.Name] = true
@@ -70,7 +71,8 @@ func PodConfigRefs(spec *corev1.PodSpec) []ConfigRef {
 			}
 		}
 	}
-	for _, v := range spec.Volumes {
+	for ix := range spec.Volumes {
+		v := &spec.Volumes[ix]
 		static := subPathVolumes[v.Name]
 		if cm := v.ConfigMap; cm != nil {
 			refs = append(refs, itemRefs("ConfigMap", cm.Name, isTrue(cm.Optional), cm.Items, "volume "+v.Name, static)...)
@@ -125,7 +127,7 @@ func readConfigObject(m *metav1.PartialObjectMetadata) configObject {
 			continue
 		}
 		var fields map[string]json.RawMessage
-		if err := json.Unmarshal(mf.FieldsV1.Raw, &fields); err != nil {
+		if err := json.Unmarshal(mf.FieldsV1.GetRawBytes(), &fields); err != nil {
 			continue
 		}
 		o.keysKnown = true

@@ -113,7 +113,8 @@ func (a *analysis) unschedulable(fd *Finding, p *corev1.Pod) {
 	}
 	ns := p.Namespace
 	// PVCs: every claim of the pod that does not exist or is not bound.
-	for _, v := range p.Spec.Volumes {
+	for ix := range p.Spec.Volumes {
+		v := &p.Spec.Volumes[ix]
 		if v.PersistentVolumeClaim == nil {
 			continue
 		}

@@ -180,7 +180,8 @@ func (a *analysis) targetPorts(svc *corev1.Service, ref ObjectRef, pods []*corev
 		anyDeclared := false
 		for _, p := range pods {
 			ok := false
-			for _, c := range p.Spec.Containers {
+			for ix := range p.Spec.Containers {
+				c := &p.Spec.Containers[ix]
 				for _, cp := range c.Ports {
 					anyDeclared = true
 					if cp.Protocol != "" && sp.Protocol != "" && cp.Protocol != sp.Protocol {
@@ -347,7 +348,8 @@ func (a *analysis) whyNotReady(ns, name string) string {
 	if probeCount > 0 {
 		return fmt.Sprintf("readiness probe failing (%d times): %s", probeCount, oneLine(probeMsg))
 	}
-	for _, st := range p.Status.ContainerStatuses {
+	for ix := range p.Status.ContainerStatuses {
+		st := &p.Status.ContainerStatuses[ix]
 		if !st.Ready {
 			if c := specContainer(p, st.Name, false); c != nil && c.ReadinessProbe != nil && st.State.Running != nil {
 				return fmt.Sprintf("container %s running but not yet ready: readiness probe %s (initialDelaySeconds %d)", st.Name, probeTarget(c.ReadinessProbe), c.ReadinessProbe.InitialDelaySeconds)

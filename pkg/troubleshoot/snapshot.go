@@ -174,7 +174,8 @@ func take(ctx context.Context, kube kubernetes.Interface, meta metadata.Interfac
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
-	for _, spec := range specs {
+	for ix := range specs {
+		spec := &specs[ix]
 		g.Go(func() error { return s.list(gctx, spec) })
 	}
 	if err := g.Wait(); err != nil {
@@ -193,7 +194,7 @@ func metadataSpec(kind string, meta metadata.Interface, gvr schema.GroupVersionR
 
 // list runs one paged LIST. Items are appended from the pager's goroutine one at a time;
 // each spec owns its slice, so no lock is needed for the items themselves.
-func (s *snapshot) list(ctx context.Context, spec listSpec) error {
+func (s *snapshot) list(ctx context.Context, spec *listSpec) error {
 	p := pager.New(func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 		s.requests.Add(1)
 		return spec.page(ctx, o)

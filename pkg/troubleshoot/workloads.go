@@ -304,7 +304,8 @@ func contains(ss []string, s string) bool {
 func (a *analysis) pvcRules() {
 	used := map[string]bool{}
 	for i := range a.s.pods {
-		for _, v := range a.s.pods[i].Spec.Volumes {
+		for ix := range a.s.pods[i].Spec.Volumes {
+			v := &a.s.pods[i].Spec.Volumes[ix]
 			if v.PersistentVolumeClaim != nil {
 				used[key(a.s.pods[i].Namespace, v.PersistentVolumeClaim.ClaimName)] = true
 			}
