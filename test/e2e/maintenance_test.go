@@ -624,3 +624,46 @@ func TestMaintenanceInterruptAndRerun(t *testing.T) {
 		t.Errorf("pod %s still on the drained node", pod.Name)
 	}
 }
+
+// TestMaintenanceDrainSeveralNodes drains two nodes picked by a label selector, both at once
+// (--max-unavailable-nodes 2): every pod ends on the third node, and both stay cordoned.
+func TestMaintenanceDrainSeveralNodes(t *testing.T) {
+	h := harness.For(t)
+	p := newPool(h, 3, "4")
+	ns := h.NewNamespace()
+	p.onNode(0, func() { deployment(h, p, ns, "a", 3, "100m", nil) })
+	p.onNode(1, func() { deployment(h, p, ns, "b", 3, "100m", nil) })
+	for _, n := range p.nodes[:2] {
+		h.MustKubectl("label", "node", n, "e2e.feastflow.dev/retire=true")
+	}
+	sel := poolKey + "=" + p.id + ",e2e.feastflow.dev/retire=true"
+
+	dry := h.Feastflow("maintenance", "drain", "-l", sel, "--dry-run=client", "-o", "json")
+	if dry.ExitCode != 0 {
+		t.Fatalf("client dry run: exit %d: %s", dry.ExitCode, dry.Stderr)
+	}
+	mustContain(t, "client dry run", dry.Stdout, `"kind": "DrainResult"`, `"dryRun": "client"`, `"state": "DryRun"`)
+	if p.node(0).Spec.Unschedulable || p.node(1).Spec.Unschedulable {
+		t.Fatal("client dry run cordoned a node")
+	}
+
+	r := h.Feastflow("maintenance", "drain", "-l", sel, "--max-unavailable-nodes", "2", "--yes")
+	if r.ExitCode != 0 {
+		t.Fatalf("drain: exit %d\n%s%s", r.ExitCode, r.Stdout, r.Stderr)
+	}
+	mustContain(t, "stdout", r.Stdout, p.nodes[0]+"   Drained", p.nodes[1]+"   Drained")
+	// Without --wait-ready the drain returns once the evicted pods are gone; the
+	// replacements follow.
+	for _, pod := range h.WaitForPodsReady(ns, "", 6) {
+		if pod.Spec.NodeName != p.nodes[2] {
+			t.Errorf("pod %s on %s, want %s", pod.Name, pod.Spec.NodeName, p.nodes[2])
+		}
+	}
+	for i := 0; i < 2; i++ {
+		if !p.node(i).Spec.Unschedulable {
+			t.Errorf("%s not cordoned", p.nodes[i])
+		}
+	}
+	st := h.Feastflow("maintenance", "status", "-l", sel, "-o", "yaml")
+	mustContain(t, "status -o yaml", st.Stdout, "kind: MaintenanceStatus", "progress: drained")
+}
