@@ -410,8 +410,9 @@ func waitBroken(ctx context.Context, h *harness.H, ns string) {
 	h.T.Helper()
 	waiting := func(reason string) func(p *corev1.Pod) bool {
 		return func(p *corev1.Pod) bool {
-			for _, cs := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
-				if cs.State.Waiting != nil && cs.State.Waiting.Reason == reason {
+			all := append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...)
+			for i := range all {
+				if w := all[i].State.Waiting; w != nil && w.Reason == reason {
 					return true
 				}
 			}
