@@ -350,7 +350,8 @@ func (d *nodeDrainer) retryBlocked(ctx context.Context) {
 			d.reported[st.pdb] = cur
 			d.report("poddisruptionbudget %s now %s", st.pdb, cur.Numbers())
 		}
-		if cur.DisruptionsAllowed > 0 {
+		// A disruption allowed lets any pod go; a met budget lets an unready pod go.
+		if cur.DisruptionsAllowed > 0 || (!podReady(st.pp.pod) && cur.CurrentHealthy >= cur.DesiredHealthy) {
 			retry = append(retry, uid)
 		}
 	}

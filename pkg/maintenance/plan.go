@@ -305,6 +305,16 @@ func judgePDBs(pp *PodPlan, pdbs *pdbIndex) {
 		return
 	}
 	st := pdbs.status(pp.PDBs[0])
+	// The Eviction API lets a pod that is not Ready go without spending a disruption when the
+	// PDB says AlwaysAllow, or (IfHealthyBudget, the default) when the budget is met anyway.
+	if b := pdbs.byKey[pp.PDBs[0]]; b != nil && !podReady(pp.pod) {
+		always := b.Spec.UnhealthyPodEvictionPolicy != nil && *b.Spec.UnhealthyPodEvictionPolicy == policyv1.AlwaysAllow
+		if always || st.CurrentHealthy >= st.DesiredHealthy {
+			pp.Reasons = append(pp.Reasons, Reason{Code: ReasonPacedByPDB, Message: fmt.Sprintf(
+				"not Ready: poddisruptionbudget %s lets it go without spending a disruption", st.Key())})
+			return
+		}
+	}
 	if st.DisruptionsAllowed > 0 {
 		pp.Reasons = append(pp.Reasons, Reason{Code: ReasonPacedByPDB, Message: fmt.Sprintf(
 			"paced by poddisruptionbudget %s: %d disruption(s) allowed now", st.Key(), st.DisruptionsAllowed)})

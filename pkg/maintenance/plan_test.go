@@ -101,6 +101,13 @@ func TestPlanPDBsAndVerdict(t *testing.T) {
 			wantProblem: "blocked: poddisruptionbudget shop/backend needs 3 healthy, has 3 (currentHealthy 3, desiredHealthy 3, disruptionsAllowed 0, expectedPods 3): shop/b1 cannot be evicted now",
 		},
 		{
+			name: "an unready pod leaves without spending a disruption",
+			objs: []runtime.Object{pod("shop", "b1", "n1", ownedBy("ReplicaSet", "backend"), labeled("app", "backend"), func(p *corev1.Pod) {
+				p.Status.Conditions = nil
+			}), backend("b2", "n2"), backend("b3", "n2"), pdb("shop", "backend", "backend", 2, 2, 0, 3)},
+			wantVerdict: VerdictSafe, wantCode: ReasonPacedByPDB,
+		},
+		{
 			name:        "two PDBs refuse",
 			objs:        []runtime.Object{backend("b1", "n1"), backend("b2", "n2"), pdb("shop", "backend", "backend", 2, 1, 1, 2), pdb("shop", "backend-too", "backend", 2, 1, 1, 2)},
 			wantVerdict: VerdictBlock, wantCode: ReasonMultiplePDBs,
