@@ -479,11 +479,12 @@ func TestMaintenanceUnknownNode(t *testing.T) {
 
 // running is a plugin process whose stderr lines are read as they come, with their time.
 type running struct {
-	cmd   *exec.Cmd
-	mu    sync.Mutex
-	lines []stampedLine
-	more  chan struct{}
-	done  chan struct{}
+	cmd     *exec.Cmd
+	started time.Time
+	mu      sync.Mutex
+	lines   []stampedLine
+	more    chan struct{}
+	done    chan struct{}
 }
 
 type stampedLine struct {
@@ -504,10 +505,11 @@ func startFeastflow(t *testing.T, h *harness.H, args ...string) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
+	started := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	r := &running{cmd: cmd, more: make(chan struct{}, 1), done: make(chan struct{})}
+	r := &running{cmd: cmd, started: started, more: make(chan struct{}, 1), done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
 		s := bufio.NewScanner(stderr)
@@ -591,10 +593,9 @@ func TestMaintenanceInterruptAndRerun(t *testing.T) {
 	})
 	podDisruptionBudget(h, ns, "web", "web", 2)
 
-	start := time.Now()
 	run := startFeastflow(t, h, "maintenance", "drain", p.nodes[0], "--ignore-daemonsets", "--yes", "--timeout", "2m")
 	at := run.waitLine(t, "eviction blocked by poddisruptionbudget "+ns+"/web", 10*time.Second)
-	if d := at.Sub(start); d > 2*time.Second {
+	if d := at.Sub(run.started); d > 2*time.Second {
 		t.Errorf("blocking PDB named after %s, want within 2s", d.Round(time.Millisecond))
 	}
 	run.waitLine(t, "evicted "+ns+"/api-", 10*time.Second)
