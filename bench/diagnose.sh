@@ -119,7 +119,7 @@ measure() {
   if [ "$rc" -ne 0 ] && [ "$rc" -ne 3 ]; then
     echo "bench-diagnose: $* exited $rc" >&2; cat "$TMP/stderr" >&2; exit 1
   fi
-  cat "$TMP/time" >>"$out"
+  tail -n 1 "$TMP/time" >>"$out" # GNU time puts "Command exited with non-zero status" first
 }
 
 declare -a ROWS
@@ -139,10 +139,10 @@ for n in $SIZES; do
   done
   ff_s=$(cut -d' ' -f1 "$TMP/ff.t" | median); ff_m=$(cut -d' ' -f2 "$TMP/ff.t" | median)
   fl_s=$(cut -d' ' -f1 "$TMP/fl.t" | median); fl_m=$(cut -d' ' -f2 "$TMP/fl.t" | median)
-  pp_s=-; pp_m=-; pp_x=-
+  pp_s=-; pp_x=-
   if [ -s "$TMP/pp.t" ]; then
-    pp_s=$(cut -d' ' -f1 "$TMP/pp.t" | median); pp_m=$(( $(cut -d' ' -f2 "$TMP/pp.t" | median) / 1024 ))
-    pp_x="$(ratio "$pp_s" "$ff_s")x"
+    pp_s=$(cut -d' ' -f1 "$TMP/pp.t" | median)
+    pp_x=$(ratio "$pp_s" "$ff_s")
   fi
   "$K" feastflow diagnose -n "$ns" -o json -v=6 >"$TMP/ff.json" 2>"$TMP/ff.log" || true
   "$K" get pods,services,endpointslices,events -n "$ns" -o json -v=6 >/dev/null 2>"$TMP/fl.log"
