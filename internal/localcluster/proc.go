@@ -89,17 +89,32 @@ func terminate(p Process, grace time.Duration) (signalled, killed bool) {
 	if waitGone(p, grace) {
 		return true, false
 	}
-	if alive(p) {
+	if !exited(p) {
 		_ = syscall.Kill(p.PID, syscall.SIGKILL)
 		waitGone(p, 5*time.Second)
 	}
 	return true, true
 }
 
-// waitGone waits until p is no longer alive, up to d.
+// exited reports whether the recorded process has finished exiting: its PID is gone, is a
+// zombie, or belongs to a newer process. A process in the middle of exiting has already lost
+// its /proc/PID/exe link, so alive (which needs it) turns false too early to wait on.
+func exited(p Process) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.PID))
+	if err != nil {
+		return true
+	}
+	st, err := parseProcStat(string(data))
+	if err != nil {
+		return true
+	}
+	return st.startTicks != p.StartTicks || st.state == 'Z' || st.state == 'X'
+}
+
+// waitGone waits until p has exited, up to d.
 func waitGone(p Process, d time.Duration) bool {
 	deadline := time.Now().Add(d)
-	for alive(p) {
+	for !exited(p) {
 		if time.Now().After(deadline) {
 			return false
 		}
