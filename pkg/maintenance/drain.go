@@ -270,8 +270,11 @@ func drainError(ctx context.Context, res *DrainResult, timeout time.Duration) er
 		}
 		sort.Strings(pods)
 		part := fmt.Sprintf("node %s: %d pod(s) left", n.Node, len(n.Left))
-		if len(pods) > 0 {
+		switch {
+		case len(pods) > 0:
 			part += ": " + strings.Join(pods, ", ")
+		case n.Message != "":
+			part = fmt.Sprintf("node %s: %s", n.Node, n.Message)
 		}
 		parts = append(parts, part)
 	}

@@ -385,3 +385,20 @@ func TestDrainEvictsPodsArrivingAfterThePlan(t *testing.T) {
 		t.Errorf("evicted = %s", got)
 	}
 }
+
+func TestDrainWaitReadyTimeoutNamesTheWorkload(t *testing.T) {
+	c := newClient(node("n1"), node("n2"),
+		pod("shop", "backend-1", "n1", ownedBy("ReplicaSet", "backend")),
+		pod("shop", "backend-2", "n2", ownedBy("ReplicaSet", "backend")))
+	opts := drainOpts("n1")
+	opts.WaitReady = true
+	opts.Timeout = 300 * time.Millisecond
+	res, err := Drain(context.Background(), c, opts, nil)
+	want := "drain timed out after 300ms: node n1: evicted pods are gone, replacements not Ready elsewhere: shop/ReplicaSet/backend 1/2; node n1 stays cordoned: re-run the drain to continue, or `kubectl feastflow maintenance uncordon n1` to give up"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v\nwant  %s", err, want)
+	}
+	if res.Nodes[0].State != NodeTimedOut || strings.Join(res.Nodes[0].Evicted, ",") != "shop/backend-1" {
+		t.Errorf("result = %+v", res.Nodes[0])
+	}
+}

@@ -86,7 +86,7 @@ func (f *follower[T]) consume(ctx context.Context, w watch.Interface, rv string)
 	for {
 		select {
 		case <-ctx.Done():
-			return true, rv
+			return false, rv // run returns ctx.Err()
 		case ev, ok := <-w.ResultChan():
 			if !ok {
 				return false, rv

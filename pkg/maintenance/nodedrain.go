@@ -116,7 +116,7 @@ func (d *nodeDrainer) drain(ctx context.Context) NodeDrain {
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	started := make(chan struct{})
-	go func() { _ = d.podFollower().run(watchCtx, d.inv.podsRV, started) }()
+	go func() { _ = d.podFollower(watchCtx).run(watchCtx, d.inv.podsRV, started) }()
 	select {
 	case <-started:
 	case <-ctx.Done():
@@ -159,8 +159,11 @@ loop:
 	d.report("drained: %d pod(s) evicted", len(d.out.Evicted))
 	if d.waitReady {
 		if err := d.waitReplacements(ctx); err != nil {
-			d.out.State = stoppedState(ctx)
-			d.out.Message = "evicted pods are gone but " + err.Error() + "; the node stays cordoned"
+			d.out.State = NodeFailed
+			if ctx.Err() != nil {
+				d.out.State = stoppedState(ctx)
+			}
+			d.out.Message = "evicted pods are gone, " + err.Error()
 			d.out.Left = nil
 			return d.out
 		}
@@ -444,11 +447,15 @@ func (d *nodeDrainer) left() []PodLeft {
 
 // podFollower watches the pods of the node; deletions of pods the drain waits for are sent
 // to d.gone.
-func (d *nodeDrainer) podFollower() *follower[*corev1.Pod] {
+func (d *nodeDrainer) podFollower(ctx context.Context) *follower[*corev1.Pod] {
 	pods := d.client.CoreV1().Pods(metav1.NamespaceAll)
 	send := func(g goneEvent) bool {
-		d.gone <- g
-		return false
+		select {
+		case d.gone <- g:
+			return false
+		case <-ctx.Done():
+			return true
+		}
 	}
 	return &follower[*corev1.Pod]{
 		opts: metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("spec.nodeName", d.np.Name).String()},
@@ -526,7 +533,7 @@ func (d *nodeDrainer) waitReplacements(ctx context.Context) error {
 		if len(waiting) == 0 {
 			return "", true
 		}
-		return "waiting for replacements to be Ready elsewhere: " + strings.Join(waiting, ", "), false
+		return strings.Join(waiting, ", "), false
 	}
 	track := func(p *corev1.Pod, deleted bool) {
 		ref := metav1.GetControllerOf(p)
@@ -547,7 +554,7 @@ func (d *nodeDrainer) waitReplacements(ctx context.Context) error {
 		msg, done := state()
 		if !done && msg != last {
 			last = msg
-			d.report("%s", msg)
+			d.report("waiting for replacements to be Ready elsewhere: %s", msg)
 		}
 		return done
 	}
@@ -578,7 +585,10 @@ func (d *nodeDrainer) waitReplacements(ctx context.Context) error {
 		},
 	}
 	if err := f.run(ctx, "", nil); err != nil {
-		return fmt.Errorf("replacements not Ready: %s", last)
+		if ctx.Err() == nil {
+			return fmt.Errorf("replacements not followed: %w", err)
+		}
+		return fmt.Errorf("replacements not Ready elsewhere: %s", last)
 	}
 	d.report("replacements Ready elsewhere")
 	return nil
