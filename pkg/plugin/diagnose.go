@@ -230,10 +230,20 @@ func printDiagnose(w io.Writer, r *troubleshoot.Report, pal term.Palette) error 
 	}
 	fmt.Fprintf(w, "%s: %s, %s, %s (%d pods, %d services, %d nodes checked)\n\n", scope,
 		plural(s.Errors, "error"), plural(s.Warnings, "warning"), plural(s.Infos, "info"), s.Pods, s.Services, s.Nodes)
-	t := newTable(w, "#", "SEVERITY", "CATEGORY", "OBJECT", "CAUSE")
+	// Several namespaces: a NAMESPACE column, as kubectl get -A prints.
+	multi := r.Scope.Namespace == ""
+	headers := []string{"#", "SEVERITY", "CATEGORY", "OBJECT", "CAUSE"}
+	if multi {
+		headers = append([]string{"#", "NAMESPACE"}, headers[1:]...)
+	}
+	t := newTable(w, headers...)
 	for i := range r.Findings {
 		f := &r.Findings[i]
-		t.row(fmt.Sprint(i+1), string(f.Severity), string(f.Category), objectText(f.Object, r.Scope), truncate(f.Cause, 120))
+		cells := []string{fmt.Sprint(i + 1), string(f.Severity), string(f.Category), f.Object.String(), truncate(f.Cause, 120)}
+		if multi {
+			cells = append([]string{cells[0], f.Object.Namespace}, cells[1:]...)
+		}
+		t.row(cells...)
 	}
 	if err := t.flush(); err != nil {
 		return err
@@ -287,7 +297,7 @@ func scopeText(s troubleshoot.ScopeRef) string {
 
 func objectText(o troubleshoot.ObjectRef, scope troubleshoot.ScopeRef) string {
 	if o.Namespace != "" && o.Namespace != scope.Namespace {
-		return o.Namespace + "/" + o.String()
+		return o.String() + " -n " + o.Namespace
 	}
 	return o.String()
 }

@@ -96,7 +96,7 @@ func Diagnose(ctx context.Context, client kubernetes.Interface, scope Scope, opt
 	k, podSelector := allKinds, ""
 	if scope.Kind == ScopeNode {
 		ns, podSelector = "", "spec.nodeName="+scope.Name
-		k = kinds{workloads: true}
+		k = kinds{workloads: true, config: true, storage: true}
 	}
 	where := "namespace " + ns
 	if ns == "" {
