@@ -1,0 +1,162 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/strategy"
+	"github.com/feastflow/kubectl-feastflow/test/e2e/harness"
+)
+
+// Rolling releases on examples/feastflow's frontend: one Deployment behind its Service.
+
+const rlName = "feastflow-frontend"
+
+func rlImage(t *testing.T, h *harness.H, ns string) string {
+	t.Helper()
+	return h.MustKubectl("-n", ns, "get", "deploy", rlName, "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+}
+
+// A bad image fails deploy within seconds of the pod failing, with the cause; with
+// --auto-rollback the previous image is back and available.
+func TestRollingDeployFailFast(t *testing.T) {
+	h := harness.For(t)
+	ns := h.ApplyExample("feastflow")
+	h.WaitForRollout(ns, rlName)
+	ff(t, h, 0, "deploy", rlName, "--image", "ghcr.io/feastflow/frontend:1.5.0", "-n", ns)
+
+	start := time.Now()
+	r := ff(t, h, 1, "deploy", rlName, "--image", "ghcr.io/feastflow/frontend:notfound", "-n", ns)
+	took := time.Since(start)
+	if !strings.Contains(r.Stderr, "ImagePullBackOff") || !strings.Contains(r.Stderr, "frontend:notfound") {
+		t.Errorf("deploy of a missing image:\n%s", r.Stderr)
+	}
+	// kwok fails the pull as soon as the pod is scheduled: the whole command, pod creation
+	// included, must fit in the 5 s budget.
+	if took > 5*time.Second {
+		t.Errorf("deploy took %s to report the failed pull", took)
+	}
+	// Back to a good image, then the same failure with --auto-rollback.
+	ff(t, h, 0, "deploy", rlName, "--image", "ghcr.io/feastflow/frontend:1.5.0", "-n", ns)
+	r = ff(t, h, 1, "deploy", rlName, "--image", "ghcr.io/feastflow/frontend:crashloop", "--auto-rollback", "-n", ns)
+	if !strings.Contains(r.Stderr, "CrashLoopBackOff") || !strings.Contains(r.Stderr, "rolled deployment feastflow-frontend back to revision") {
+		t.Errorf("deploy --auto-rollback:\n%s", r.Stderr)
+	}
+	if img := rlImage(t, h, ns); img != "ghcr.io/feastflow/frontend:1.5.0" {
+		t.Errorf("image after auto-rollback: %s", img)
+	}
+	h.WaitForRollout(ns, rlName)
+}
+
+var rlHistoryLine = regexp.MustCompile(`^(\d+)\s+(.*)$`)
+
+// history and rollback --to-revision agree with kubectl rollout history; rollback of a
+// paused Deployment is refused with kubectl's reason.
+func TestRollingHistoryAndRollback(t *testing.T) {
+	h := harness.For(t)
+	ns := h.ApplyExample("feastflow")
+	h.WaitForRollout(ns, rlName)
+	for _, v := range []string{"2.0.0", "2.1.0"} {
+		ff(t, h, 0, "deploy", rlName, "--image", "ghcr.io/feastflow/frontend:"+v, "-n", ns)
+	}
+	kubectlHistory := func() map[string]string {
+		out := h.MustKubectl("-n", ns, "rollout", "history", "deploy/"+rlName)
+		got := map[string]string{}
+		for _, line := range strings.Split(out, "\n") {
+			if m := rlHistoryLine.FindStringSubmatch(strings.TrimSpace(line)); m != nil {
+				got[m[1]] = strings.TrimSpace(m[2])
+			}
+		}
+		return got
+	}
+	ourHistory := func() (map[string]string, map[string]string) {
+		r := ff(t, h, 0, "history", rlName, "-o", "json", "-n", ns)
+		var res strategy.HistoryResult
+		if err := json.Unmarshal([]byte(r.Stdout), &res); err != nil || len(res.Deployments) != 1 {
+			t.Fatalf("history -o json: %v\n%s", err, r.Stdout)
+		}
+		causes, images := map[string]string{}, map[string]string{}
+		for _, rev := range res.Deployments[0].Revisions {
+			cause := rev.ChangeCause
+			if cause == "" {
+				cause = "<none>"
+			}
+			causes[fmt.Sprint(rev.Revision)] = cause
+			images[fmt.Sprint(rev.Revision)] = rev.Images[0].Image
+		}
+		return causes, images
+	}
+	causes, images := ourHistory()
+	if fmt.Sprint(causes) != fmt.Sprint(kubectlHistory()) {
+		t.Errorf("history %v, kubectl rollout history %v", causes, kubectlHistory())
+	}
+	if images["1"] != "ghcr.io/feastflow/frontend:1.4.0" || images["3"] != "ghcr.io/feastflow/frontend:2.1.0" {
+		t.Errorf("history images: %v", images)
+	}
+
+	ff(t, h, 0, "rollback", rlName, "--to-revision", "1", "-n", ns)
+	if img := rlImage(t, h, ns); img != "ghcr.io/feastflow/frontend:1.4.0" {
+		t.Errorf("image after rollback --to-revision 1: %s", img)
+	}
+	causes, _ = ourHistory()
+	if fmt.Sprint(causes) != fmt.Sprint(kubectlHistory()) {
+		t.Errorf("after rollback: history %v, kubectl rollout history %v", causes, kubectlHistory())
+	}
+	// Already at that template (now revision 4): a no-op that writes nothing.
+	before := rv(h, ns, "deploy", rlName)
+	r := ff(t, h, 0, "rollback", rlName, "--to-revision", "4", "-n", ns)
+	if !strings.Contains(r.Stdout, "current template already matches revision 4") || rv(h, ns, "deploy", rlName) != before {
+		t.Errorf("rollback to the current revision:\n%s", r.Stdout)
+	}
+
+	ff(t, h, 0, "pause", rlName, "-n", ns)
+	r = ff(t, h, 1, "rollback", rlName, "-n", ns)
+	if !strings.Contains(r.Stderr, "you cannot rollback a paused deployment; resume it first") {
+		t.Errorf("rollback of a paused deployment:\n%s", r.Stderr)
+	}
+	r = ff(t, h, 1, "restart", rlName, "-n", ns)
+	if !strings.Contains(r.Stderr, "can't restart paused deployment") {
+		t.Errorf("restart of a paused deployment:\n%s", r.Stderr)
+	}
+	ff(t, h, 0, "resume", rlName, "-n", ns)
+	ff(t, h, 0, "rollback", rlName, "-n", ns)
+	if img := rlImage(t, h, ns); img != "ghcr.io/feastflow/frontend:2.1.0" {
+		t.Errorf("image after rollback to the previous revision: %s", img)
+	}
+}
+
+// restart --changed-config restarts only what runs older configuration, and a re-run
+// changes nothing.
+func TestRollingRestartChangedConfig(t *testing.T) {
+	h := harness.For(t)
+	ns := h.ApplyExample("feastflow")
+	h.WaitForRollout(ns, "feastflow-backend-blue")
+	h.WaitForRollout(ns, rlName)
+	r := ff(t, h, 0, "restart", "--all", "--changed-config", "-n", ns)
+	if !strings.Contains(r.Stdout, "nothing to restart") {
+		t.Fatalf("restart with fresh pods:\n%s", r.Stdout)
+	}
+	// managedFields and pod start times have whole seconds, and a change in the second the
+	// pods started does not count as newer: let that second pass (no API object to watch
+	// for the passing of time).
+	time.Sleep(1100 * time.Millisecond)
+	h.MustKubectl("-n", ns, "patch", "configmap", "feastflow-config", "--type=merge", "-p", `{"data":{"LOG_LEVEL":"debug"}}`)
+	r = ff(t, h, 0, "restart", "--all", "--changed-config", "-n", ns)
+	if !strings.Contains(r.Stdout, "configmap/feastflow-config changed") || !strings.Contains(r.Stdout, "restarted deployment/feastflow-backend-blue") {
+		t.Errorf("restart after a ConfigMap change:\n%s", r.Stdout)
+	}
+	// The generation, not the resourceVersion: the controller keeps updating the status of
+	// the rollout the first restart started.
+	gen := func() string {
+		return h.MustKubectl("-n", ns, "get", "deploy", "feastflow-backend-blue", "-o", "jsonpath={.metadata.generation}")
+	}
+	before := gen()
+	ff(t, h, 0, "restart", "--all", "--changed-config", "-n", ns)
+	if gen() != before {
+		t.Error("re-running restart --changed-config wrote")
+	}
+}
