@@ -61,8 +61,14 @@ func TestTerminateSkipsForeignProcess(t *testing.T) {
 	ours := Process{Name: "sleep", PID: cmd.Process.Pid, Exe: exe, StartTicks: start}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
+	if exited(ours) {
+		t.Fatal("exited = true for a running process")
+	}
 	if signalled, killed := terminate(ours, 5e9); !signalled || killed {
 		t.Fatalf("terminate(ours) signalled=%v killed=%v, want SIGTERM to suffice", signalled, killed)
 	}
 	<-done
+	if !exited(ours) || alive(ours) {
+		t.Fatal("process still counted as running after it was reaped")
+	}
 }

@@ -38,7 +38,7 @@ func TestRenderKwokConfig(t *testing.T) {
 			}
 		}
 		for _, want := range []string{"node-initialize", "node-heartbeat-with-lease", "pod-ready", "pod-running", "pod-ready-delayed",
-			"pod-complete", "pod-delete", "sim-crashloop", "sim-imagepullbackoff", "sim-errimagepull", "sim-init-fail",
+			"pod-complete", "pod-delete", "sim-crashloop", "sim-imagepullbackoff", "sim-errimagepull", "sim-init-fail", "sim-init-fail-never",
 			"sim-createcontainerconfigerror", "sim-crashloop-restart", "pvc-provision", "pv-delete"} {
 			if stages[want] == nil {
 				t.Errorf("delay %s: stage %s missing", delay, want)
