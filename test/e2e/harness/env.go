@@ -150,10 +150,9 @@ func startCluster(binDir string) (*localcluster.Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cl, err := localcluster.Start(ctx, localcluster.Config{
-		BinDir: binDir, StateDir: state, PodReadyDelay: delay, StopWithParent: true, Log: os.Stderr,
+	// A generous deadline: a loaded CI machine can take far longer than the usual 4 s.
+	cl, err := localcluster.Start(context.Background(), localcluster.Config{
+		BinDir: binDir, StateDir: state, PodReadyDelay: delay, StopWithParent: true, Log: os.Stderr, Timeout: 2 * time.Minute,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start local cluster (state %s): %w", state, err)
