@@ -25,7 +25,7 @@ func lcStart(t *testing.T, state string, ports localcluster.Ports) *localcluster
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := localcluster.Start(context.Background(), localcluster.Config{BinDir: bin, StateDir: state, Ports: ports, StopWithParent: true})
+	cl, err := localcluster.Start(context.Background(), localcluster.Config{BinDir: bin, StateDir: state, Ports: ports, StopWithParent: true, Timeout: 2 * time.Minute})
 	if err != nil {
 		t.Fatalf("start cluster in %s: %v", state, err)
 	}
