@@ -48,6 +48,9 @@ instead of adding a second one. Re-running with the same values changes nothing.
 				return err
 			}
 			o.writer = w
+			if !cmd.Flags().Changed("max") {
+				return usageErrorf("--max is required: kubectl feastflow autoscale COMPONENT --min N --max M --cpu-percent P")
+			}
 			if err := o.opts.Validate(); err != nil {
 				return usageErrorf("%v", err)
 			}
@@ -58,7 +61,6 @@ instead of adding a second one. Re-running with the same values changes nothing.
 	cmd.Flags().Int32Var(&o.opts.Max, "max", 0, "Highest replica count")
 	cmd.Flags().Int32Var(&o.opts.CPUPercent, "cpu-percent", 0, "Target average CPU utilisation, percent of the requests")
 	cmd.Flags().Int32Var(&o.opts.MemoryPercent, "memory-percent", 0, "Target average memory utilisation, percent of the requests")
-	_ = cmd.MarkFlagRequired("max")
 	o.write.add(cmd, time.Minute)
 	o.out.add(cmd)
 	o.keys.add(cmd)

@@ -72,7 +72,6 @@ anything is scaled: a run interrupted by Ctrl-C or a crash is completed by the n
 	cmd.Flags().IntVar(&o.weight, "weight", 0, "Go to this canary weight, in percent (0-100), instead of the next step")
 	cmd.Flags().StringVar(&o.steps, "steps", "", "Canary steps in percent, increasing (default: the Service's feastflow.dev/canary-steps, else 10,25,50,100)")
 	cmd.Flags().BoolVar(&o.force, "force", false, "Skip the canary health gate (recorded in the last-operation annotation)")
-	cmd.MarkFlagsMutuallyExclusive("weight", "steps")
 	o.write.add(cmd, 10*time.Minute)
 	o.write.addWindow(cmd)
 	o.out.add(cmd)
@@ -93,6 +92,11 @@ func (o *canaryStepOptions) complete(args []string) error {
 func (o *canaryStepOptions) validate() error {
 	if err := o.out.validate(); err != nil {
 		return err
+	}
+	// Flag rules are checked here rather than with cobra's flag groups, which run after the
+	// root's pre-run and would not be reported as usage errors (exit 2).
+	if o.weightSet && o.steps != "" {
+		return usageErrorf("give --weight or --steps, not both")
 	}
 	if o.weightSet {
 		if err := strategy.ValidateWeight(o.weight); err != nil {

@@ -48,19 +48,21 @@ what it would change and how to change the HPA instead.`,
 			if err := o.out.validate(); err != nil {
 				return err
 			}
-			if o.replicas < 0 {
-				return usageErrorf("invalid --replicas %d: must be 0 or more", o.replicas)
-			}
 			w, err := o.write.writer()
 			if err != nil {
 				return err
 			}
 			o.writer = w
+			if !cmd.Flags().Changed("replicas") {
+				return usageErrorf("--replicas is required: kubectl feastflow scale COMPONENT --replicas N")
+			}
+			if o.replicas < 0 {
+				return usageErrorf("invalid --replicas %d: must be 0 or more", o.replicas)
+			}
 			return o.run(cmd.Context())
 		},
 	}
 	cmd.Flags().Int32Var(&o.replicas, "replicas", 0, "The component's new capacity")
-	_ = cmd.MarkFlagRequired("replicas")
 	o.write.add(cmd, time.Minute)
 	o.out.add(cmd)
 	o.keys.add(cmd)
