@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
@@ -400,5 +401,49 @@ func TestDrainWaitReadyTimeoutNamesTheWorkload(t *testing.T) {
 	}
 	if res.Nodes[0].State != NodeTimedOut || strings.Join(res.Nodes[0].Evicted, ",") != "shop/backend-1" {
 		t.Errorf("result = %+v", res.Nodes[0])
+	}
+}
+
+// A watch whose resourceVersion was compacted away (410 Expired, after a long wait on an
+// earlier node) is replaced by one re-list of the node's pods, which settles the pods gone
+// meanwhile.
+func TestDrainRelistsWhenTheWatchExpires(t *testing.T) {
+	c := newClient(node("n1"), node("n2"),
+		pod("app", "web-a", "n1", ownedBy("ReplicaSet", "web")),
+		pod("app", "web-b", "n1", ownedBy("ReplicaSet", "web")),
+		pod("app", "web-c", "n2", ownedBy("ReplicaSet", "web")))
+	evicted := make(chan struct{})
+	n := 0
+	c.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() == "eviction" {
+			if n++; n == 2 {
+				close(evicted)
+			}
+		}
+		return false, nil, nil // on to the Eviction API of newClient
+	})
+	expired := false
+	c.PrependWatchReactor("pods", func(k8stesting.Action) (bool, watch.Interface, error) {
+		if expired {
+			return false, nil, nil
+		}
+		expired = true
+		w := watch.NewFake()
+		go func() {
+			// The evictions happen while this watch delivers nothing; then it expires.
+			<-evicted
+			w.Error(&apierrors.NewResourceExpired("too old resource version").ErrStatus)
+		}()
+		return true, w, nil
+	})
+	res, err := Drain(context.Background(), c, drainOpts("n1"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Nodes[0].State != NodeDrained || len(res.Nodes[0].Evicted) != 2 {
+		t.Errorf("result = %+v", res.Nodes[0])
+	}
+	if got := actions(c)["list pods"]; got != 2 {
+		t.Errorf("pod lists = %d, want the plan's and one re-list", got)
 	}
 }
