@@ -416,7 +416,8 @@ func TestDrainRelistsWhenTheWatchExpires(t *testing.T) {
 	n := 0
 	c.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		if a.GetSubresource() == "eviction" {
-			if n++; n == 2 {
+			n++
+			if n == 2 {
 				close(evicted)
 			}
 		}
