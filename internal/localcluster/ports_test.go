@@ -88,3 +88,13 @@ func TestPortFreeSeesListener(t *testing.T) {
 		t.Fatalf("choosePorts = %+v, %v; want PortInUseError for %d", got, err, port)
 	}
 }
+
+func TestPortsMatch(t *testing.T) {
+	running := Ports{Etcd: 1, EtcdPeer: 2, APIServer: 3, Kwok: 4}
+	if !portsMatch(Ports{}, running) || !portsMatch(Ports{APIServer: 3}, running) {
+		t.Error("automatic or equal ports reported as different")
+	}
+	if portsMatch(Ports{APIServer: 5}, running) {
+		t.Error("a different requested port reported as matching")
+	}
+}

@@ -106,6 +106,8 @@ func reuseOrClear(ctx context.Context, c Config) (*Cluster, error) {
 		logf(c, "recorded cluster is incomplete; restarting it")
 	case rec.Fingerprint != c.fingerprint():
 		logf(c, "cluster runs with other settings; restarting it")
+	case !portsMatch(c.Ports, readPortsOrZero(c.StateDir)):
+		logf(c, "cluster runs on other ports than requested; restarting it")
 	default:
 		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := checkHealthy(hctx, c)
@@ -119,6 +121,24 @@ func reuseOrClear(ctx context.Context, c Config) (*Cluster, error) {
 	}
 	stopProcesses(rec.Processes, c.Log)
 	return nil, removeRecord(c.StateDir)
+}
+
+// portsMatch reports whether every explicitly requested port (non-zero) is the one in use.
+func portsMatch(requested, running Ports) bool {
+	for _, slot := range portSlots {
+		if want := *slot.field(&requested); want != 0 && want != *slot.field(&running) {
+			return false
+		}
+	}
+	return true
+}
+
+func readPortsOrZero(stateDir string) Ports {
+	state, err := readPersisted(stateDir)
+	if err != nil {
+		return Ports{}
+	}
+	return state.Ports
 }
 
 // checkHealthy checks readyz and that all configured nodes are Ready.
