@@ -62,7 +62,7 @@ func deployCanary(ctx context.Context, env *Env, c *Component, opts DeployOption
 	case created:
 		res.Changes = append(res.Changes, Change{Object: obj, Field: "metadata.name", To: target.Name})
 		res.Changed = true
-		target.Annotations = map[string]string{audit.LastOperationAnnotation: op.Annotation()}
+		target.Annotations = map[string]string{audit.LastOperationAnnotation: op.Annotation(), ChangeCauseAnnotation: changeCause("deploy "+c.Name()+" --image "+imagesText(res.Images), op)}
 		env.report("creating canary deployment/%s from deployment/%s with %s", target.Name, c.Stable.Name, imagesText(res.Images))
 		if !env.Writer.Client() {
 			out, err := env.Client.AppsV1().Deployments(c.Namespace()).Create(ctx, target, env.Writer.CreateOptions())
@@ -77,7 +77,10 @@ func deployCanary(ctx context.Context, env *Env, c *Component, opts DeployOption
 		c.Canary = target
 	case len(changes) > 0:
 		res.Changed = true
-		patch := deepMerge(map[string]any{"spec": map[string]any{"template": map[string]any{"spec": imagesPatch(&target.Spec.Template, changes)}}}, audit.AnnotationPatch(op, nil))
+		patch := deepMerge(map[string]any{
+			"metadata": map[string]any{"annotations": map[string]any{ChangeCauseAnnotation: changeCause("deploy "+c.Name()+" --image "+imagesText(res.Images), op)}},
+			"spec":     map[string]any{"template": map[string]any{"spec": imagesPatch(&target.Spec.Template, changes)}},
+		}, audit.AnnotationPatch(op, nil))
 		env.report("deployment %s: %s → %s", target.Name, op.From, op.To)
 		cur := c.Canary
 		if err := writeDeployment(ctx, env, cur, types.StrategicMergePatchType, patch, "Deployed", op); err != nil {
@@ -298,7 +301,10 @@ func promoteCanary(ctx context.Context, env *Env, c *Component, opts PromoteOpti
 	}
 	if len(ops) > 0 {
 		op := env.Writer.Operation("promote", imagesText(TemplateImages(&c.Stable.Spec.Template)), imagesText(TemplateImages(tpl)))
-		ops = append(ops, annotationOps(c.Stable, map[string]string{audit.LastOperationAnnotation: op.Annotation()})...)
+		ops = append(ops, annotationOps(c.Stable, map[string]string{
+			audit.LastOperationAnnotation: op.Annotation(),
+			ChangeCauseAnnotation:         changeCause("promote "+c.Name()+" (canary "+imagesText(TemplateImages(tpl))+")", op),
+		})...)
 		env.report("rolling deployment/%s to %s with %d replicas (maxUnavailable 0)", c.Stable.Name, imagesText(TemplateImages(tpl)), total)
 		if err := writeDeployment(ctx, env, c.Stable, types.JSONPatchType, ops, "Promoted", op); err != nil {
 			return res, err

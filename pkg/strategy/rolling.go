@@ -3,9 +3,7 @@ package strategy
 import (
 	"context"
 	"fmt"
-	"strconv"
 
-	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -48,13 +46,7 @@ func deployRolling(ctx context.Context, env *Env, c *Component, opts DeployOptio
 			addChange(&res.Result, &Change{Object: "deployment/" + d.Name, Field: imageField(ch), From: ch.From, To: ch.To})
 		}
 		op := env.Writer.Operation("deploy", beforeImages, imagesText(res.Images))
-		cause := fmt.Sprintf("kubectl feastflow deploy %s --image %s", c.Name(), imagesText(res.Images))
-		if op.User != "" {
-			cause += " by " + op.User
-		}
-		if op.Reason != "" {
-			cause += ": " + op.Reason
-		}
+		cause := changeCause(fmt.Sprintf("deploy %s --image %s", c.Name(), imagesText(res.Images)), op)
 		patch := deepMerge(map[string]any{
 			"metadata": map[string]any{"annotations": map[string]any{ChangeCauseAnnotation: cause}},
 			"spec":     map[string]any{"template": map[string]any{"spec": imagesPatch(&want.Spec.Template, changes)}},
@@ -147,11 +139,15 @@ func rollbackRolling(ctx context.Context, env *Env, c *Component, opts RollbackO
 	return res, nil
 }
 
-// revisionText is a revision number for messages ("" when unknown).
-func revisionText(rs *appsv1.ReplicaSet) string {
-	v, err := deploymentutil.Revision(rs)
-	if err != nil {
-		return ""
+// changeCause is the kubernetes.io/change-cause of a revision the plugin makes: the
+// command, who ran it and why.
+func changeCause(command string, op audit.Operation) string {
+	cause := "kubectl feastflow " + command
+	if op.User != "" {
+		cause += " by " + op.User
 	}
-	return strconv.FormatInt(v, 10)
+	if op.Reason != "" {
+		cause += ": " + op.Reason
+	}
+	return cause
 }

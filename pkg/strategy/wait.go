@@ -184,8 +184,9 @@ type rolloutWait struct {
 	minGen int64
 	cancel context.CancelCauseFunc
 
-	hash string // pod-template-hash of the watched ReplicaSet
-	pods sync.WaitGroup
+	hash    string // pod-template-hash of the watched ReplicaSet
+	hashGen int64  // the Deployment generation it was found for
+	pods    sync.WaitGroup
 }
 
 // watchNewPods starts (once per new ReplicaSet) a watch on the new ReplicaSet's pods,
@@ -194,11 +195,14 @@ func (w *rolloutWait) watchNewPods(ctx context.Context, d *appsv1.Deployment) {
 	if d.Status.ObservedGeneration < d.Generation || d.Spec.Replicas != nil && *d.Spec.Replicas == 0 {
 		return
 	}
+	if w.hash != "" && w.hashGen == d.Generation {
+		return // this generation's ReplicaSet is watched already: no LIST per Deployment event
+	}
 	hash, err := newReplicaSetHash(ctx, w.env.Client, d)
 	if err != nil || hash == "" || hash == w.hash {
 		return // not created yet, or already watched; the next Deployment event retries
 	}
-	w.hash = hash
+	w.hash, w.hashGen = hash, d.Generation
 	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
 	if err != nil {
 		return
