@@ -3,6 +3,7 @@ package strategy
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -118,7 +119,11 @@ func rollbackRolling(ctx context.Context, env *Env, c *Component, opts RollbackO
 			// The generation test failed: the spec changed since it was read.
 			return nil, &ConflictError{Object: fmt.Sprintf("deployment %s/%s", d.Namespace, d.Name), Err: client.patchErr}
 		}
-		return nil, fmt.Errorf("roll back deployment %s/%s: %s", d.Namespace, d.Name, err)
+		hint := ""
+		if strings.Contains(err.Error(), "unable to find specified revision") {
+			hint = fmt.Sprintf(" (list them with kubectl feastflow history %s)", c.Name())
+		}
+		return nil, fmt.Errorf("roll back deployment %s/%s: %s%s", d.Namespace, d.Name, err, hint)
 	}
 	if client.patched == nil {
 		res.Message = fmt.Sprintf("deployment %s: %s; nothing to change", d.Name, msg)

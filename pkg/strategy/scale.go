@@ -98,7 +98,7 @@ func Scale(ctx context.Context, env *Env, c *Component, opts ScaleOptions) (*Res
 		for _, t := range changing {
 			plan = append(plan, fmt.Sprintf("deployment/%s %d→%d", t.d.Name, specReplicas(t.d), t.replicas))
 		}
-		return nil, fightingHPAError(hpas, "scale", strings.Join(plan, ", "), fmt.Sprintf("change the HPA's range instead (kubectl feastflow autoscale %s --min %d --max M ...), or delete the HPA (kubectl delete hpa %s -n %s) and scale", c.Name(), opts.Replicas, hpas[0].Name, c.Namespace()))
+		return nil, fightingHPAError(hpas, "scale", strings.Join(plan, ", "), fmt.Sprintf("change its range instead (kubectl feastflow autoscale %s --min %d --max M ...), or delete it (kubectl delete hpa %s -n %s) and scale", c.Name(), opts.Replicas, hpas[0].Name, c.Namespace()))
 	}
 	for _, t := range changing {
 		ch, err := scaleDeployment(ctx, env, t.d, t.replicas, "scale")
@@ -289,7 +289,7 @@ func fightingHPAError(hpas []autoscalingv2.HorizontalPodAutoscaler, verb, plan, 
 		min = *h.Spec.MinReplicas
 	}
 	return fmt.Errorf("horizontalpodautoscaler/%s manages deployment/%s (min %d, max %d): %s would set %s and the HPA would override it within seconds; nothing changed: %s",
-		h.Name, h.Spec.ScaleTargetRef.Name, min, h.Spec.MaxReplicas, verb, plan, strings.ReplaceAll(fix, "HPA", "horizontalpodautoscaler/"+h.Name))
+		h.Name, h.Spec.ScaleTargetRef.Name, min, h.Spec.MaxReplicas, verb, plan, fix)
 }
 
 // scaleDeployment sets d's replicas with a merge patch that records the operation in the
