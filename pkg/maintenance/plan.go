@@ -9,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/report"
@@ -494,57 +493,4 @@ func (np *NodePlan) ToEvict() []*PodPlan {
 		}
 	}
 	return out
-}
-
-// pdbIndex answers which PodDisruptionBudgets select a pod.
-type pdbIndex struct {
-	byNS  map[string][]pdbEntry
-	byKey map[string]*policyv1.PodDisruptionBudget
-}
-
-type pdbEntry struct {
-	key      string
-	selector labels.Selector
-}
-
-func newPDBIndex(pdbs []policyv1.PodDisruptionBudget) *pdbIndex {
-	idx := &pdbIndex{byNS: map[string][]pdbEntry{}, byKey: map[string]*policyv1.PodDisruptionBudget{}}
-	for i := range pdbs {
-		pdb := &pdbs[i]
-		// policy/v1: a nil selector selects nothing, an empty one every pod of the namespace.
-		sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
-		if err != nil {
-			continue
-		}
-		key := pdb.Namespace + "/" + pdb.Name
-		idx.byKey[key] = pdb
-		idx.byNS[pdb.Namespace] = append(idx.byNS[pdb.Namespace], pdbEntry{key: key, selector: sel})
-	}
-	return idx
-}
-
-func (idx *pdbIndex) match(pod *corev1.Pod) []string {
-	var keys []string
-	for _, e := range idx.byNS[pod.Namespace] {
-		if e.selector.Matches(labels.Set(pod.Labels)) {
-			keys = append(keys, e.key)
-		}
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func (idx *pdbIndex) status(key string) PDBStatus {
-	return pdbStatusOf(idx.byKey[key])
-}
-
-func pdbStatusOf(pdb *policyv1.PodDisruptionBudget) PDBStatus {
-	if pdb == nil {
-		return PDBStatus{}
-	}
-	return PDBStatus{
-		Namespace: pdb.Namespace, Name: pdb.Name,
-		CurrentHealthy: pdb.Status.CurrentHealthy, DesiredHealthy: pdb.Status.DesiredHealthy,
-		DisruptionsAllowed: pdb.Status.DisruptionsAllowed, ExpectedPods: pdb.Status.ExpectedPods,
-	}
 }
