@@ -260,7 +260,11 @@ func uncordonNode(ctx context.Context, client kubernetes.Interface, w *audit.Wri
 		if w.DryRun == audit.DryRunServer {
 			change.Message += " (server dry run)"
 		}
-		if err := w.Event(ctx, client, audit.Ref("Node", "v1", out), corev1.EventTypeNormal, "Uncordoned", op); err != nil {
+		reason := "Uncordoned"
+		if change.Action != ActionUncordoned {
+			reason = "CordonRecordsRemoved"
+		}
+		if err := w.Event(ctx, client, audit.Ref("Node", "v1", out), corev1.EventTypeNormal, reason, op); err != nil {
 			change.Warning = err.Error()
 		}
 		return nil
