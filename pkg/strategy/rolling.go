@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -134,6 +135,10 @@ func rollbackRolling(ctx context.Context, env *Env, c *Component, opts RollbackO
 	if !env.Writer.Live() {
 		res.Message = fmt.Sprintf("dry run (%s): would roll deployment/%s back from revision %d to revision %d (%s)", env.Writer.DryRun, d.Name, fromRev, toRev, client.targetImages)
 		return res, nil
+	}
+	if _, applied := d.Annotations[corev1.LastAppliedConfigAnnotation]; applied {
+		// kubectl rollout undo's warning, for the same reason.
+		env.report("warning: deployment %s was previously managed with 'kubectl apply': rolling back does not update the %s annotation, which may cause unexpected behavior on future 'kubectl apply' operations; consider applying your previous configuration file instead", d.Name, corev1.LastAppliedConfigAnnotation)
 	}
 	env.event(ctx, "Deployment", "apps/v1", client.patched, "RolledBack", client.op)
 	env.report("deployment %s rolled back to revision %d (%s); waiting for the rollout", d.Name, toRev, client.targetImages)
