@@ -59,6 +59,20 @@ if verb_exists maintenance; then
   run kubectl feastflow maintenance status || true
   run kubectl feastflow maintenance uncordon "$NODE" || true
 fi
+if verb_exists canary-step; then
+  step "Canary release of the backend (examples/feastflow-canary): deploy, step, promote"
+  run kubectl apply -f examples/feastflow-canary/
+  for d in feastflow-backend-stable feastflow-backend-canary; do
+    run kubectl -n feastflow-canary rollout status "deployment/$d" --timeout=120s
+  done
+  run kubectl feastflow deploy feastflow-backend --image ghcr.io/feastflow/backend:1.5.1 -n feastflow-canary --reason "demo" || true
+  run kubectl feastflow canary-step feastflow-backend -n feastflow-canary || true
+  run kubectl feastflow canary-step feastflow-backend --weight 50 -n feastflow-canary || true
+  run kubectl feastflow promote feastflow-backend --yes -n feastflow-canary || true
+  step "Rolling deploy of a broken frontend image: fails fast, rolls back, history"
+  run kubectl feastflow deploy feastflow-frontend --image ghcr.io/feastflow/frontend:notfound --auto-rollback -n "$NS" || true
+  run kubectl feastflow history feastflow-frontend -n "$NS" || true
+fi
 # --- end of VERBS ----------------------------------------------------------------------------
 
 step "Done. Try it yourself:"
