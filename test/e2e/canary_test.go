@@ -40,6 +40,21 @@ func cnSetup(t *testing.T, h *harness.H, delay string) string {
 	return ns
 }
 
+// cnRun runs the plugin through kubectl and fails the test unless it exits with want.
+func cnRun(t *testing.T, h *harness.H, want int, args ...string) harness.Result {
+	t.Helper()
+	r := h.Feastflow(args...)
+	if r.ExitCode != want {
+		t.Fatalf("kubectl feastflow %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.ExitCode, want, r.Stdout, r.Stderr)
+	}
+	return r
+}
+
+// cnRV is the resourceVersion of an object.
+func cnRV(h *harness.H, ns, kind, name string) string {
+	return h.MustKubectl("-n", ns, "get", kind, name, "-o", "jsonpath={.metadata.resourceVersion}")
+}
+
 // cnReplicas returns the desired replicas of stable and canary.
 func cnReplicas(t *testing.T, h *harness.H, ns string) (stable, canary int) {
 	t.Helper()
@@ -73,16 +88,16 @@ func TestCanaryReleaseKeepsEndpoints(t *testing.T) {
 	if before != 10 {
 		t.Fatalf("ready endpoints before: %d, want 10", before)
 	}
-	ff(t, h, 0, "deploy", cnSvc, "--image", "ghcr.io/feastflow/backend:1.6.0", "-n", ns)
+	cnRun(t, h, 0, "deploy", cnSvc, "--image", "ghcr.io/feastflow/backend:1.6.0", "-n", ns)
 	cnExpect(t, h, ns, 9, 1)
-	r := ff(t, h, 0, "canary-step", cnSvc, "-n", ns)
+	r := cnRun(t, h, 0, "canary-step", cnSvc, "-n", ns)
 	if !strings.Contains(r.Stdout, "moved from 10 % to 25 %: 3 canary, 7 stable") || !strings.Contains(r.Stdout, "the actual weight is 30 %") {
 		t.Errorf("canary-step output:\n%s", r.Stdout)
 	}
 	cnExpect(t, h, ns, 7, 3)
-	ff(t, h, 0, "canary-step", "-n", ns) // the only canary component of the namespace
+	cnRun(t, h, 0, "canary-step", "-n", ns) // the only canary component of the namespace
 	cnExpect(t, h, ns, 5, 5)
-	ff(t, h, 0, "promote", cnSvc, "--yes", "-n", ns)
+	cnRun(t, h, 0, "promote", cnSvc, "--yes", "-n", ns)
 	cnExpect(t, h, ns, 10, 0)
 	if img := cnImage(t, h, ns, cnStable); img != "ghcr.io/feastflow/backend:1.6.0" {
 		t.Errorf("stable image after promote: %s", img)
@@ -97,9 +112,9 @@ func TestCanaryReleaseKeepsEndpoints(t *testing.T) {
 		t.Errorf("ready endpoints fell to %d (before: %d):\n%s", n, before, strings.Join(rec.Colors("track"), "\n"))
 	}
 	// Re-running promote changes nothing.
-	svcRV, stableRV := rv(h, ns, "svc", cnSvc), rv(h, ns, "deploy", cnStable)
-	ff(t, h, 0, "promote", cnSvc, "--yes", "-n", ns)
-	if rv(h, ns, "svc", cnSvc) != svcRV || rv(h, ns, "deploy", cnStable) != stableRV {
+	svcRV, stableRV := cnRV(h, ns, "svc", cnSvc), cnRV(h, ns, "deploy", cnStable)
+	cnRun(t, h, 0, "promote", cnSvc, "--yes", "-n", ns)
+	if cnRV(h, ns, "svc", cnSvc) != svcRV || cnRV(h, ns, "deploy", cnStable) != stableRV {
 		t.Error("re-running promote wrote")
 	}
 }
@@ -109,15 +124,15 @@ func TestCanaryAbort(t *testing.T) {
 	ns := cnSetup(t, h, "1s")
 	rec := h.RecordEndpoints(ns, cnSvc)
 	before := len(rec.Current())
-	ff(t, h, 0, "deploy", cnSvc, "--image", "ghcr.io/feastflow/backend:1.6.0", "-n", ns)
-	ff(t, h, 0, "canary-step", cnSvc, "--weight", "50", "-n", ns)
+	cnRun(t, h, 0, "deploy", cnSvc, "--image", "ghcr.io/feastflow/backend:1.6.0", "-n", ns)
+	cnRun(t, h, 0, "canary-step", cnSvc, "--weight", "50", "-n", ns)
 	cnExpect(t, h, ns, 5, 5)
-	r := ff(t, h, 1, "abort", cnSvc, "-n", ns) // no terminal, no --yes
+	r := cnRun(t, h, 1, "abort", cnSvc, "-n", ns) // no terminal, no --yes
 	if !strings.Contains(r.Stderr, "--yes") {
 		t.Errorf("abort without --yes: %s", r.Stderr)
 	}
 	cnExpect(t, h, ns, 5, 5)
-	ff(t, h, 0, "abort", cnSvc, "--yes", "-n", ns)
+	cnRun(t, h, 0, "abort", cnSvc, "--yes", "-n", ns)
 	cnExpect(t, h, ns, 10, 0)
 	if img := cnImage(t, h, ns, cnStable); img != "ghcr.io/feastflow/backend:1.4.0" {
 		t.Errorf("stable image after abort: %s", img)
@@ -128,25 +143,25 @@ func TestCanaryAbort(t *testing.T) {
 	if n := rec.MinReady(); n < before {
 		t.Errorf("ready endpoints fell to %d (before: %d):\n%s", n, before, strings.Join(rec.Colors("track"), "\n"))
 	}
-	ff(t, h, 0, "abort", cnSvc, "--yes", "-n", ns) // nothing left to abort
+	cnRun(t, h, 0, "abort", cnSvc, "--yes", "-n", ns) // nothing left to abort
 }
 
 // A canary whose pods crash-loop after they were Ready blocks the next step, with the reason.
 func TestCanaryHealthGateBlocksCrashLoop(t *testing.T) {
 	h := harness.For(t)
 	ns := cnSetup(t, h, "0s")
-	ff(t, h, 0, "deploy", cnSvc, "--image", "ghcr.io/feastflow/backend:1.6.0", "-n", ns)
+	cnRun(t, h, 0, "deploy", cnSvc, "--image", "ghcr.io/feastflow/backend:1.6.0", "-n", ns)
 	pod := strings.TrimSpace(h.MustKubectl("-n", ns, "get", "pods", "-l", "track=canary", "-o", "jsonpath={.items[0].metadata.name}"))
 	h.MustKubectl("-n", ns, "label", "pod", pod, "sim.feastflow.dev/state=crashloop")
 	h.WaitForPod(ns, pod, "crash-looping", func(p *corev1.Pod) bool { return !harness.PodReady(p) })
-	r := ff(t, h, 1, "canary-step", cnSvc, "-n", ns)
+	r := cnRun(t, h, 1, "canary-step", cnSvc, "-n", ns)
 	if !strings.Contains(r.Stderr, "is not healthy, nothing changed") || !strings.Contains(r.Stderr, pod) || !strings.Contains(r.Stderr, "--force") {
 		t.Errorf("canary-step on a crash-looping canary:\n%s", r.Stderr)
 	}
 	cnExpect(t, h, ns, 9, 1)
 	// A new canary image that crash-loops fails deploy fast, with the cause.
 	start := time.Now()
-	r = ff(t, h, 1, "deploy", cnSvc, "--image", "ghcr.io/feastflow/backend:crashloop", "-n", ns)
+	r = cnRun(t, h, 1, "deploy", cnSvc, "--image", "ghcr.io/feastflow/backend:crashloop", "-n", ns)
 	if !strings.Contains(r.Stderr, "CrashLoopBackOff") {
 		t.Errorf("deploy of a crash-looping canary:\n%s", r.Stderr)
 	}
@@ -174,7 +189,7 @@ func TestCanaryStepInterrupted(t *testing.T) {
 			if !strings.Contains(state, `"phase":"stepping"`) || !strings.Contains(state, `"weight":25`) {
 				t.Errorf("recorded state: %s", state)
 			}
-			r := ff(t, h, 0, "canary-step", cnSvc, "-n", ns)
+			r := cnRun(t, h, 0, "canary-step", cnSvc, "-n", ns)
 			if !strings.Contains(r.Stdout, "completed the interrupted step of feastflow-backend to 25 %: 3 canary, 7 stable") {
 				t.Errorf("re-run:\n%s\n%s", r.Stdout, r.Stderr)
 			}
@@ -228,7 +243,7 @@ func TestCanaryBadInput(t *testing.T) {
 	ns := h.ApplyExample("feastflow-canary")
 	h.WaitForRollout(ns, cnStable)
 	rolling := h.ApplyExample("feastflow")
-	before := []string{rv(h, ns, "svc", cnSvc), rv(h, ns, "deploy", cnStable), rv(h, ns, "deploy", cnCanary)}
+	before := []string{cnRV(h, ns, "svc", cnSvc), cnRV(h, ns, "deploy", cnStable), cnRV(h, ns, "deploy", cnCanary)}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -240,12 +255,12 @@ func TestCanaryBadInput(t *testing.T) {
 		{[]string{"canary-step", "nope", "-n", ns}, `component "nope" not found`},
 		{[]string{"canary-step", "feastflow-frontend", "-n", rolling}, "component feastflow-frontend is rolling, not canary"},
 	} {
-		r := ff(t, h, 2, tc.args...)
+		r := cnRun(t, h, 2, tc.args...)
 		if !strings.Contains(r.Stderr, tc.want) || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
 			t.Errorf("%v: stderr %q, want one line with %q", tc.args, r.Stderr, tc.want)
 		}
 	}
-	after := []string{rv(h, ns, "svc", cnSvc), rv(h, ns, "deploy", cnStable), rv(h, ns, "deploy", cnCanary)}
+	after := []string{cnRV(h, ns, "svc", cnSvc), cnRV(h, ns, "deploy", cnStable), cnRV(h, ns, "deploy", cnCanary)}
 	if strings.Join(before, ",") != strings.Join(after, ",") {
 		t.Errorf("bad input changed objects: %v → %v", before, after)
 	}

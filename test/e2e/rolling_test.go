@@ -27,10 +27,10 @@ func TestRollingDeployFailFast(t *testing.T) {
 	h := harness.For(t)
 	ns := h.ApplyExample("feastflow")
 	h.WaitForRollout(ns, rlName)
-	ff(t, h, 0, "deploy", rlName, "--image", "ghcr.io/feastflow/frontend:1.5.0", "-n", ns)
+	cnRun(t, h, 0, "deploy", rlName, "--image", "ghcr.io/feastflow/frontend:1.5.0", "-n", ns)
 
 	start := time.Now()
-	r := ff(t, h, 1, "deploy", rlName, "--image", "ghcr.io/feastflow/frontend:notfound", "-n", ns)
+	r := cnRun(t, h, 1, "deploy", rlName, "--image", "ghcr.io/feastflow/frontend:notfound", "-n", ns)
 	took := time.Since(start)
 	if !strings.Contains(r.Stderr, "ImagePullBackOff") || !strings.Contains(r.Stderr, "frontend:notfound") {
 		t.Errorf("deploy of a missing image:\n%s", r.Stderr)
@@ -41,8 +41,8 @@ func TestRollingDeployFailFast(t *testing.T) {
 		t.Errorf("deploy took %s to report the failed pull", took)
 	}
 	// Back to a good image, then the same failure with --auto-rollback.
-	ff(t, h, 0, "deploy", rlName, "--image", "ghcr.io/feastflow/frontend:1.5.0", "-n", ns)
-	r = ff(t, h, 1, "deploy", rlName, "--image", "ghcr.io/feastflow/frontend:crashloop", "--auto-rollback", "-n", ns)
+	cnRun(t, h, 0, "deploy", rlName, "--image", "ghcr.io/feastflow/frontend:1.5.0", "-n", ns)
+	r = cnRun(t, h, 1, "deploy", rlName, "--image", "ghcr.io/feastflow/frontend:crashloop", "--auto-rollback", "-n", ns)
 	if !strings.Contains(r.Stderr, "CrashLoopBackOff") || !strings.Contains(r.Stderr, "rolled deployment feastflow-frontend back to revision") {
 		t.Errorf("deploy --auto-rollback:\n%s", r.Stderr)
 	}
@@ -61,7 +61,7 @@ func TestRollingHistoryAndRollback(t *testing.T) {
 	ns := h.ApplyExample("feastflow")
 	h.WaitForRollout(ns, rlName)
 	for _, v := range []string{"2.0.0", "2.1.0"} {
-		ff(t, h, 0, "deploy", rlName, "--image", "ghcr.io/feastflow/frontend:"+v, "-n", ns)
+		cnRun(t, h, 0, "deploy", rlName, "--image", "ghcr.io/feastflow/frontend:"+v, "-n", ns)
 	}
 	kubectlHistory := func() map[string]string {
 		out := h.MustKubectl("-n", ns, "rollout", "history", "deploy/"+rlName)
@@ -74,7 +74,7 @@ func TestRollingHistoryAndRollback(t *testing.T) {
 		return got
 	}
 	ourHistory := func() (map[string]string, map[string]string) {
-		r := ff(t, h, 0, "history", rlName, "-o", "json", "-n", ns)
+		r := cnRun(t, h, 0, "history", rlName, "-o", "json", "-n", ns)
 		var res strategy.HistoryResult
 		if err := json.Unmarshal([]byte(r.Stdout), &res); err != nil || len(res.Deployments) != 1 {
 			t.Fatalf("history -o json: %v\n%s", err, r.Stdout)
@@ -98,7 +98,7 @@ func TestRollingHistoryAndRollback(t *testing.T) {
 		t.Errorf("history images: %v", images)
 	}
 
-	ff(t, h, 0, "rollback", rlName, "--to-revision", "1", "-n", ns)
+	cnRun(t, h, 0, "rollback", rlName, "--to-revision", "1", "-n", ns)
 	if img := rlImage(t, h, ns); img != "ghcr.io/feastflow/frontend:1.4.0" {
 		t.Errorf("image after rollback --to-revision 1: %s", img)
 	}
@@ -107,23 +107,23 @@ func TestRollingHistoryAndRollback(t *testing.T) {
 		t.Errorf("after rollback: history %v, kubectl rollout history %v", causes, kubectlHistory())
 	}
 	// Already at that template (now revision 4): a no-op that writes nothing.
-	before := rv(h, ns, "deploy", rlName)
-	r := ff(t, h, 0, "rollback", rlName, "--to-revision", "4", "-n", ns)
-	if !strings.Contains(r.Stdout, "current template already matches revision 4") || rv(h, ns, "deploy", rlName) != before {
+	before := cnRV(h, ns, "deploy", rlName)
+	r := cnRun(t, h, 0, "rollback", rlName, "--to-revision", "4", "-n", ns)
+	if !strings.Contains(r.Stdout, "current template already matches revision 4") || cnRV(h, ns, "deploy", rlName) != before {
 		t.Errorf("rollback to the current revision:\n%s", r.Stdout)
 	}
 
-	ff(t, h, 0, "pause", rlName, "-n", ns)
-	r = ff(t, h, 1, "rollback", rlName, "-n", ns)
+	cnRun(t, h, 0, "pause", rlName, "-n", ns)
+	r = cnRun(t, h, 1, "rollback", rlName, "-n", ns)
 	if !strings.Contains(r.Stderr, "you cannot rollback a paused deployment; resume it first") {
 		t.Errorf("rollback of a paused deployment:\n%s", r.Stderr)
 	}
-	r = ff(t, h, 1, "restart", rlName, "-n", ns)
+	r = cnRun(t, h, 1, "restart", rlName, "-n", ns)
 	if !strings.Contains(r.Stderr, "can't restart paused deployment") {
 		t.Errorf("restart of a paused deployment:\n%s", r.Stderr)
 	}
-	ff(t, h, 0, "resume", rlName, "-n", ns)
-	ff(t, h, 0, "rollback", rlName, "-n", ns)
+	cnRun(t, h, 0, "resume", rlName, "-n", ns)
+	cnRun(t, h, 0, "rollback", rlName, "-n", ns)
 	if img := rlImage(t, h, ns); img != "ghcr.io/feastflow/frontend:2.1.0" {
 		t.Errorf("image after rollback to the previous revision: %s", img)
 	}
@@ -136,7 +136,7 @@ func TestRollingRestartChangedConfig(t *testing.T) {
 	ns := h.ApplyExample("feastflow")
 	h.WaitForRollout(ns, "feastflow-backend-blue")
 	h.WaitForRollout(ns, rlName)
-	r := ff(t, h, 0, "restart", "--all", "--changed-config", "-n", ns)
+	r := cnRun(t, h, 0, "restart", "--all", "--changed-config", "-n", ns)
 	if !strings.Contains(r.Stdout, "nothing to restart") {
 		t.Fatalf("restart with fresh pods:\n%s", r.Stdout)
 	}
@@ -145,7 +145,7 @@ func TestRollingRestartChangedConfig(t *testing.T) {
 	// for the passing of time).
 	time.Sleep(1100 * time.Millisecond)
 	h.MustKubectl("-n", ns, "patch", "configmap", "feastflow-config", "--type=merge", "-p", `{"data":{"LOG_LEVEL":"debug"}}`)
-	r = ff(t, h, 0, "restart", "--all", "--changed-config", "-n", ns)
+	r = cnRun(t, h, 0, "restart", "--all", "--changed-config", "-n", ns)
 	if !strings.Contains(r.Stdout, "configmap/feastflow-config changed") || !strings.Contains(r.Stdout, "restarted deployment/feastflow-backend-blue") {
 		t.Errorf("restart after a ConfigMap change:\n%s", r.Stdout)
 	}
@@ -155,7 +155,7 @@ func TestRollingRestartChangedConfig(t *testing.T) {
 		return h.MustKubectl("-n", ns, "get", "deploy", "feastflow-backend-blue", "-o", "jsonpath={.metadata.generation}")
 	}
 	before := gen()
-	ff(t, h, 0, "restart", "--all", "--changed-config", "-n", ns)
+	cnRun(t, h, 0, "restart", "--all", "--changed-config", "-n", ns)
 	if gen() != before {
 		t.Error("re-running restart --changed-config wrote")
 	}
