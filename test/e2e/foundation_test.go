@@ -268,7 +268,7 @@ func requestNamespaces(t *testing.T, stderr string) (namespaces, servers []strin
 	t.Helper()
 	seenNS, seenServer := map[string]bool{}, map[string]bool{}
 	for _, m := range requestURL.FindAllStringSubmatch(stderr, -1) {
-		if ns := namespaceInURL.FindStringSubmatch(m[1]); ns != nil && !seenNS[ns[1]] {
+		if ns := namespaceInURL.FindStringSubmatch(m[1]); len(ns) == 2 && !seenNS[ns[1]] {
 			seenNS[ns[1]] = true
 			namespaces = append(namespaces, ns[1])
 		}
