@@ -92,11 +92,12 @@ func renderHistory(w io.Writer, res *strategy.HistoryResult, now time.Time) erro
 func historyImages(images []strategy.ContainerImage) string {
 	parts := make([]string, 0, len(images))
 	for _, im := range images {
-		if im.Init {
+		switch {
+		case im.Init:
 			parts = append(parts, im.Container+"(init)="+im.Image)
-		} else if len(images) > 1 {
+		case len(images) > 1:
 			parts = append(parts, im.Container+"="+im.Image)
-		} else {
+		default:
 			parts = append(parts, im.Image)
 		}
 	}

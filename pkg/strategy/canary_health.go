@@ -120,18 +120,19 @@ func podReady(p *corev1.Pod) bool {
 
 func podRestarts(p *corev1.Pod) int32 {
 	var n int32
-	for _, s := range p.Status.InitContainerStatuses {
-		n += s.RestartCount
+	for i := range p.Status.InitContainerStatuses {
+		n += p.Status.InitContainerStatuses[i].RestartCount
 	}
-	for _, s := range p.Status.ContainerStatuses {
-		n += s.RestartCount
+	for i := range p.Status.ContainerStatuses {
+		n += p.Status.ContainerStatuses[i].RestartCount
 	}
 	return n
 }
 
 // lastTermination says why a restarted container last ended, e.g. " (last exit: OOMKilled, code 137)".
 func lastTermination(p *corev1.Pod) string {
-	for _, s := range p.Status.ContainerStatuses {
+	for i := range p.Status.ContainerStatuses {
+		s := &p.Status.ContainerStatuses[i]
 		if t := s.LastTerminationState.Terminated; t != nil && s.RestartCount > 0 {
 			return fmt.Sprintf(" (container %s last exit: %s, code %d)", s.Name, t.Reason, t.ExitCode)
 		}
@@ -154,7 +155,7 @@ func eventTime(ev *corev1.Event) time.Time {
 
 func joinMax(items []string, n int) string {
 	if len(items) <= n {
-		return fmt.Sprint(joinComma(items))
+		return joinComma(items)
 	}
 	return fmt.Sprintf("%s and %d more", joinComma(items[:n]), len(items)-n)
 }

@@ -319,7 +319,8 @@ func templateConfigRefs(tpl *corev1.PodTemplateSpec) []objRef {
 		}
 	}
 	containers := append(append([]corev1.Container{}, tpl.Spec.InitContainers...), tpl.Spec.Containers...)
-	for _, c := range containers {
+	for i := range containers {
+		c := &containers[i]
 		for _, e := range c.EnvFrom {
 			if e.ConfigMapRef != nil {
 				add("ConfigMap", e.ConfigMapRef.Name)
@@ -340,7 +341,8 @@ func templateConfigRefs(tpl *corev1.PodTemplateSpec) []objRef {
 			}
 		}
 	}
-	for _, v := range tpl.Spec.Volumes {
+	for i := range tpl.Spec.Volumes {
+		v := &tpl.Spec.Volumes[i]
 		if v.ConfigMap != nil {
 			add("ConfigMap", v.ConfigMap.Name)
 		}

@@ -104,8 +104,7 @@ func (d *kubectlDeployments) Patch(_ context.Context, name string, pt types.Patc
 	for _, op := range ops {
 		var path string
 		_ = json.Unmarshal(op["path"], &path)
-		switch path {
-		case "/spec/template":
+		if path == "/spec/template" {
 			if err := json.Unmarshal(op["value"], target); err != nil {
 				return nil, fmt.Errorf("decode rollback template: %w", err)
 			}

@@ -244,11 +244,11 @@ func hpaSpec(deployment string, opts AutoscaleOptions) autoscalingv2.HorizontalP
 
 // hpaSummary is a one-line description of an HPA spec, also used to compare two specs.
 func hpaSummary(spec autoscalingv2.HorizontalPodAutoscalerSpec) string {
-	min := int32(1)
+	lowest := int32(1)
 	if spec.MinReplicas != nil {
-		min = *spec.MinReplicas
+		lowest = *spec.MinReplicas
 	}
-	parts := []string{fmt.Sprintf("deployment/%s min=%d max=%d", spec.ScaleTargetRef.Name, min, spec.MaxReplicas)}
+	parts := []string{fmt.Sprintf("deployment/%s min=%d max=%d", spec.ScaleTargetRef.Name, lowest, spec.MaxReplicas)}
 	for _, m := range spec.Metrics {
 		if m.Resource != nil && m.Resource.Target.AverageUtilization != nil {
 			parts = append(parts, fmt.Sprintf("%s=%d%%", m.Resource.Name, *m.Resource.Target.AverageUtilization))
@@ -271,10 +271,10 @@ func autoscalersFor(ctx context.Context, env *Env, namespace string, deps []*app
 		names[d.Name] = true
 	}
 	var out []autoscalingv2.HorizontalPodAutoscaler
-	for _, h := range list.Items {
-		ref := h.Spec.ScaleTargetRef
+	for i := range list.Items {
+		ref := list.Items[i].Spec.ScaleTargetRef
 		if ref.Kind == "Deployment" && names[ref.Name] {
-			out = append(out, h)
+			out = append(out, list.Items[i])
 		}
 	}
 	return out, nil
@@ -284,12 +284,12 @@ func autoscalersFor(ctx context.Context, env *Env, namespace string, deps []*app
 // the HPA would undo the change within its sync period (15 s by default).
 func fightingHPAError(hpas []autoscalingv2.HorizontalPodAutoscaler, verb, plan, fix string) error {
 	h := hpas[0]
-	min := int32(1)
+	lowest := int32(1)
 	if h.Spec.MinReplicas != nil {
-		min = *h.Spec.MinReplicas
+		lowest = *h.Spec.MinReplicas
 	}
 	return fmt.Errorf("horizontalpodautoscaler/%s manages deployment/%s (min %d, max %d): %s would set %s and the HPA would override it within seconds; nothing changed: %s",
-		h.Name, h.Spec.ScaleTargetRef.Name, min, h.Spec.MaxReplicas, verb, plan, fix)
+		h.Name, h.Spec.ScaleTargetRef.Name, lowest, h.Spec.MaxReplicas, verb, plan, fix)
 }
 
 // scaleDeployment sets d's replicas with a merge patch that records the operation in the
