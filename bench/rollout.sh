@@ -41,7 +41,7 @@ echo "starting a cluster in $STATE" >&2
 (cd "$ROOT" && go run ./hack/localcluster up --bin "$BIN" --state "$STATE" >/dev/null)
 
 now() { date +%s%N; }
-median() { sort -n | awk '{a[NR]=$1} END {printf "%d\n", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+median() { sort -n | awk '{a[NR]=$1} END {printf "%.0f\n", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 ms() { awk -v n="$1" 'BEGIN {printf "%.0f", n/1e6}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 requests() { grep -c '"Response" verb=' || true; }
