@@ -47,8 +47,8 @@ type Options struct {
 	Metadata metadata.Interface
 	// LogLines is how many lines of a crashed container's previous log to show (default 20).
 	LogLines int64
-	// MaxLogs caps how many logs are read in one run (default 10): one per group of pods
-	// failing the same way, never one per pod.
+	// MaxLogs caps how many logs are read in one run (0: the default 10; negative: none):
+	// one per group of pods failing the same way, never one per pod.
 	MaxLogs int
 	// Now is the clock (tests replace it).
 	Now func() time.Time
@@ -83,7 +83,7 @@ func Diagnose(ctx context.Context, client kubernetes.Interface, scope Scope, opt
 	if opts.LogLines <= 0 {
 		opts.LogLines = defaultLogLines
 	}
-	if opts.MaxLogs <= 0 {
+	if opts.MaxLogs == 0 {
 		opts.MaxLogs = defaultMaxLogs
 	}
 	if opts.Now == nil {

@@ -580,3 +580,20 @@ func TestRanking(t *testing.T) {
 		t.Errorf("order = %v", got)
 	}
 }
+
+func TestDiagnoseMaxLogs(t *testing.T) {
+	objs := brokenPod("api-77c9-x", func(p *corev1.Pod) { crashing(p, 1, "Error") })
+	f := newFixture(t, objs...)
+	r, err := Diagnose(t.Context(), f.kube, Scope{Namespace: ns}, Options{Metadata: f.meta, MaxLogs: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range f.kube.Actions() {
+		if a.GetSubresource() == "log" {
+			t.Errorf("log read with MaxLogs < 0: %v", a)
+		}
+	}
+	if fd := find(r, "Deployment", "api", CategoryCrashLoop); fd == nil || len(fd.Evidence.Logs) != 1 || fd.Evidence.Logs[0].Error == "" {
+		t.Errorf("finding = %+v", fd)
+	}
+}

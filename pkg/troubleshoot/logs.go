@@ -28,7 +28,7 @@ const logConcurrency = 4
 // one per failing workload, so this is one log per failure mode), in parallel, each capped
 // in lines and bytes.
 func (a *analysis) readLogs(findings []Finding) {
-	budget := a.opts.MaxLogs
+	budget := max(a.opts.MaxLogs, 0)
 	type job struct {
 		f   *Finding
 		req logRequest
@@ -38,7 +38,10 @@ func (a *analysis) readLogs(findings []Finding) {
 	for i := range findings {
 		for _, req := range findings[i].logs {
 			if budget == 0 {
-				break
+				// Over the cap: say so rather than show nothing silently.
+				findings[i].Evidence.Logs = append(findings[i].Evidence.Logs, LogExcerpt{Pod: req.pod.Name, Container: req.container, Previous: req.previous,
+					Error: "not read: --max-logs reached"})
+				continue
 			}
 			budget--
 			jobs = append(jobs, job{f: &findings[i], req: req, out: &LogExcerpt{Pod: req.pod.Name, Container: req.container, Previous: req.previous}})
