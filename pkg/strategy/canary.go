@@ -45,6 +45,18 @@ func deployCanary(ctx context.Context, env *Env, c *Component, opts DeployOption
 	if err != nil {
 		return nil, err
 	}
+	// A canary without pods goes to the first step: check, before any write, that the
+	// replicas can express it and that no HPA would fight it.
+	firstStep := c.Canary == nil || specReplicas(c.Canary) == 0
+	var plan CanaryPlan
+	if firstStep {
+		if plan, err = planCanary(specReplicas(c.Stable), steps[0]); err != nil {
+			return nil, fmt.Errorf("component %s: %w", c.Name(), err)
+		}
+		if err := refuseCanaryHPA(ctx, env, c, plan); err != nil {
+			return nil, err
+		}
+	}
 	if _, err := CheckWindow(ctx, env, c.Namespace()); err != nil {
 		return nil, err
 	}
@@ -93,19 +105,11 @@ func deployCanary(ctx context.Context, env *Env, c *Component, opts DeployOption
 		env.report("deployment %s already runs %s", target.Name, imagesText(res.Images))
 	}
 
-	if specReplicas(c.Canary) == 0 {
-		// No canary pods yet: go to the first step.
-		plan, err := planCanary(specReplicas(c.Stable), steps[0])
-		if err != nil {
-			return res, fmt.Errorf("component %s: %w", c.Name(), err)
-		}
+	if firstStep {
 		if plan.Note != "" {
 			env.report("%s", plan.Note)
 		}
 		res.Replicas = plan.Canary
-		if err := refuseCanaryHPA(ctx, env, c, plan); err != nil {
-			return res, fmt.Errorf("%w (%s)", err, appliedSoFar(&res.Result))
-		}
 		st := &canaryState{Phase: canaryPhaseStepping, Verb: "deploy", From: 0, Weight: steps[0], Total: plan.Total, Stable: plan.Stable, Canary: plan.Canary}
 		if err := recordCanaryState(ctx, env, c, st, "0%", fmt.Sprintf("%d%%", steps[0])); err != nil {
 			return res, err

@@ -326,7 +326,11 @@ func refuseCanaryHPA(ctx context.Context, env *Env, c *Component, plan CanaryPla
 	if err != nil || len(hpas) == 0 {
 		return err
 	}
-	what := fmt.Sprintf("deployment/%s %d→%d and deployment/%s %d→%d", c.Canary.Name, specReplicas(c.Canary), plan.Canary, c.Stable.Name, specReplicas(c.Stable), plan.Stable)
+	canaryName := c.Name() + "-" + TrackCanary
+	if c.Canary != nil {
+		canaryName = c.Canary.Name
+	}
+	what := fmt.Sprintf("deployment/%s %d→%d and deployment/%s %d→%d", canaryName, specReplicas(c.Canary), plan.Canary, c.Stable.Name, specReplicas(c.Stable), plan.Stable)
 	return fightingHPAError(hpas, "the canary step", what, fmt.Sprintf("a canary needs fixed replica counts on both tracks: delete it for the canary (kubectl delete hpa %s -n %s) and re-create it after promote with kubectl feastflow autoscale %s", hpas[0].Name, c.Namespace(), c.Name()))
 }
 

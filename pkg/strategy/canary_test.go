@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 )
 
@@ -134,4 +137,19 @@ func TestDeployCanaryCreatesAtFirstStep(t *testing.T) {
 	if !res.Ready || res.Replicas != 2 {
 		t.Errorf("result = %+v", res)
 	}
+}
+
+// An HPA on the stable track stops deploy before it creates the canary.
+func TestDeployCanaryRefusesHPABeforeWriting(t *testing.T) {
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: fxNS},
+		Spec:       autoscalingv2.HorizontalPodAutoscalerSpec{ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{Kind: "Deployment", Name: "web-stable"}, MaxReplicas: 10},
+	}
+	client := fxClient(append(fxCanary(10, -1, nil), hpa)...)
+	env, _ := fxEnv(client, audit.DryRunNone)
+	_, err := Deploy(t.Context(), env, fxLoad(t, client, "web"), DeployOptions{Images: []ImageSpec{{Image: "web:3"}}})
+	if err == nil || !strings.Contains(err.Error(), "horizontalpodautoscaler/web manages deployment/web-stable") || !strings.Contains(err.Error(), "deployment/web-canary 0→1") {
+		t.Fatalf("error = %v", err)
+	}
+	fxEqual(t, "writes", fxWrites(client), nil)
 }

@@ -268,7 +268,9 @@ func autoscalersFor(ctx context.Context, env *Env, namespace string, deps []*app
 	}
 	names := map[string]bool{}
 	for _, d := range deps {
-		names[d.Name] = true
+		if d != nil {
+			names[d.Name] = true
+		}
 	}
 	var out []autoscalingv2.HorizontalPodAutoscaler
 	for i := range list.Items {
