@@ -54,7 +54,7 @@ func (o *historyOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c, err := s.component(ctx, o.component, o.keys.keys(), anyStrategy...)
+	c, err := s.component(ctx, o.component, o.keys.keys())
 	if err != nil {
 		return componentError(err)
 	}

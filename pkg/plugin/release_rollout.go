@@ -25,9 +25,6 @@ func newRolloutCmds(getter genericclioptions.RESTClientGetter, streams genericio
 	}
 }
 
-// anyStrategy are the strategies the strategy-aware rollout verbs accept.
-var anyStrategy = []strategy.Kind{strategy.Rolling, strategy.Recreate, strategy.BlueGreen, strategy.Canary}
-
 // runResult runs a library call that returns a *strategy.Result and prints it: the result
 // is printed on success, and on failure when it recorded changes (what did change).
 func runResult(out *outputFlag, streams genericiooptions.IOStreams, call func() (*strategy.Result, error)) error {

@@ -90,7 +90,7 @@ func (o *restartOptions) run(ctx context.Context) error {
 			return fmt.Errorf("no component in namespace %s: nothing to restart", s.c.Namespace)
 		}
 	} else {
-		c, err := s.component(ctx, o.component, o.keys.keys(), anyStrategy...)
+		c, err := s.component(ctx, o.component, o.keys.keys())
 		if err != nil {
 			return componentError(err)
 		}

@@ -295,6 +295,9 @@ func CanaryStep(ctx context.Context, env *Env, c *Component, opts CanaryStepOpti
 		return res, err
 	}
 	res.Message = fmt.Sprintf("%s moved from %d %% to %d %%: %d canary, %d stable", c.Name(), from, target, plan.Canary, plan.Stable)
+	if !env.Writer.Live() {
+		res.Message = fmt.Sprintf("dry run (%s): %s would move from %d %% to %d %%: %d canary, %d stable", env.Writer.DryRun, c.Name(), from, target, plan.Canary, plan.Stable)
+	}
 	if plan.Note != "" {
 		res.Message += " (" + plan.Note + ")"
 	}
