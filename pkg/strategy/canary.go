@@ -143,13 +143,16 @@ func deployCanary(ctx context.Context, env *Env, c *Component, opts DeployOption
 		res.Failure = failureOf(err)
 		return res, canaryDeployFailed(ctx, env, c, res, opts, err)
 	}
-	// New canary pods: the health baseline starts again from them.
-	st := readCanaryState(c.Service)
-	if st == nil {
-		st = &canaryState{Verb: "deploy", Weight: setWeight(c), Total: specReplicas(c.Stable) + specReplicas(c.Canary), Stable: specReplicas(c.Stable), Canary: specReplicas(c.Canary)}
-	}
-	if err := finishCanaryStep(ctx, env, c, st); err != nil {
-		return res, err
+	// New canary pods: the health baseline starts again from them. A re-run that changed
+	// nothing writes nothing.
+	if res.Changed {
+		st := readCanaryState(c.Service)
+		if st == nil {
+			st = &canaryState{Verb: "deploy", Weight: setWeight(c), Total: specReplicas(c.Stable) + specReplicas(c.Canary), Stable: specReplicas(c.Stable), Canary: specReplicas(c.Canary)}
+		}
+		if err := finishCanaryStep(ctx, env, c, st); err != nil {
+			return res, err
+		}
 	}
 	res.Ready = true
 	res.Message = fmt.Sprintf("canary %s runs %s with %d pods, all ready, at %d %%", target.Name, imagesText(res.Images), res.Replicas, setWeight(c))

@@ -122,6 +122,12 @@ func rollbackRolling(ctx context.Context, env *Env, c *Component, opts RollbackO
 		}
 		hint := ""
 		if strings.Contains(err.Error(), "unable to find specified revision") {
+			// Rolling back to revision N makes it the newest revision; the controller keeps
+			// the old number in the ReplicaSet's revision-history: re-running is a no-op.
+			if now, ok := client.renumbered(d, opts.ToRevision); ok {
+				res.Message = fmt.Sprintf("deployment %s already runs revision %d (renumbered %d when it was rolled back to): nothing to change", d.Name, opts.ToRevision, now)
+				return res, nil
+			}
 			hint = fmt.Sprintf(" (list them with kubectl feastflow history %s)", c.Name())
 		}
 		return nil, fmt.Errorf("roll back deployment %s/%s: %s%s", d.Namespace, d.Name, err, hint)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -150,6 +152,25 @@ func (d *kubectlDeployments) Patch(_ context.Context, name string, pt types.Patc
 	}
 	k.patched = res
 	return res, nil
+}
+
+// renumbered reports whether d's current ReplicaSet once was revision rev (its
+// deployment.kubernetes.io/revision-history annotation lists it), and its revision now.
+func (k *kubectlClient) renumbered(d *appsv1.Deployment, rev int64) (int64, bool) {
+	want := strconv.FormatInt(rev, 10)
+	for i := range k.rs {
+		rs := &k.rs[i]
+		if !metav1.IsControlledBy(rs, d) || !EqualIgnoreHash(&rs.Spec.Template, &d.Spec.Template) {
+			continue
+		}
+		for _, old := range strings.Split(rs.Annotations[deploymentutil.RevisionHistoryAnnotation], ",") {
+			if strings.TrimSpace(old) == want {
+				now, err := deploymentutil.Revision(rs)
+				return now, err == nil
+			}
+		}
+	}
+	return 0, false
 }
 
 type kubectlReplicaSets struct {

@@ -192,3 +192,31 @@ func TestDeployRollingAutoRollback(t *testing.T) {
 		t.Errorf("image after auto-rollback = %s", got)
 	}
 }
+
+// Re-running rollback --to-revision N after it succeeded is a no-op: revision N was
+// renumbered to the newest one, and its ReplicaSet remembers the old number.
+func TestRollbackRollingRerunAfterRenumbering(t *testing.T) {
+	// After "rollback --to-revision 1" from revision 2: api:1's ReplicaSet is revision 3 and
+	// remembers 1; there is no revision 1 any more.
+	objs := fxRolling(2, false, "api:2", "api:1")
+	for _, o := range objs {
+		switch o := o.(type) {
+		case *appsv1.ReplicaSet:
+			if o.Name == "api-h1" {
+				o.Annotations["deployment.kubernetes.io/revision"] = "2"
+			} else {
+				o.Annotations["deployment.kubernetes.io/revision"] = "3"
+				o.Annotations["deployment.kubernetes.io/revision-history"] = "1"
+			}
+		case *appsv1.Deployment:
+			o.Annotations["deployment.kubernetes.io/revision"] = "3"
+		}
+	}
+	client := fxClient(objs...)
+	env, _ := fxEnv(client, audit.DryRunNone)
+	res, err := Rollback(t.Context(), env, fxLoad(t, client, "api"), RollbackOptions{ToRevision: 1})
+	if err != nil || res.Changed || !strings.Contains(res.Message, "already runs revision 1 (renumbered 3") {
+		t.Fatalf("re-run: %+v, %v", res, err)
+	}
+	fxEqual(t, "writes", fxWrites(client), nil)
+}
