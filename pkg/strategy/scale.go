@@ -381,3 +381,36 @@ func specReplicas(d *appsv1.Deployment) int32 {
 	}
 	return *d.Spec.Replicas
 }
+
+// RetargetAutoscaler moves the HPAs that scale from onto to (a blue-green switch moves the
+// component's HPA with the traffic), in one merge patch per HPA preconditioned on its
+// resourceVersion, with the last-operation record. It returns the changes (none when no
+// HPA targets from); nothing is sent in a client dry run.
+func RetargetAutoscaler(ctx context.Context, env *Env, from, to *appsv1.Deployment, verb string) ([]Change, error) {
+	hpas, err := autoscalersFor(ctx, env, from.Namespace, []*appsv1.Deployment{from})
+	if err != nil {
+		return nil, err
+	}
+	var changes []Change
+	for i := range hpas {
+		h := &hpas[i]
+		op := env.Writer.Operation(verb, "deployment/"+from.Name, "deployment/"+to.Name)
+		body := audit.AnnotationPatch(op, nil)
+		body["metadata"].(map[string]any)["resourceVersion"] = h.ResourceVersion
+		body["spec"] = map[string]any{"scaleTargetRef": map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "name": to.Name}}
+		changes = append(changes, Change{Object: "horizontalpodautoscaler/" + h.Name, Field: "spec.scaleTargetRef.name", From: from.Name, To: to.Name})
+		if env.Writer.Client() {
+			continue
+		}
+		patch, err := json.Marshal(body)
+		if err != nil {
+			return changes, fmt.Errorf("encode patch: %w", err)
+		}
+		out, err := env.Client.AutoscalingV2().HorizontalPodAutoscalers(h.Namespace).Patch(ctx, h.Name, types.MergePatchType, patch, env.Writer.PatchOptions())
+		if err != nil {
+			return changes[:len(changes)-1], writeError("patch", "horizontalpodautoscaler", h.Namespace, h.Name, err)
+		}
+		env.event(ctx, "HorizontalPodAutoscaler", "autoscaling/v2", out, "Retargeted", op)
+	}
+	return changes, nil
+}

@@ -126,3 +126,27 @@ func TestPauseResume(t *testing.T) {
 	}
 	fxEqual(t, "writes", fxWrites(client), []string{"patch deployments/shop-blue", "patch deployments/shop-green"})
 }
+
+func TestRetargetAutoscaler(t *testing.T) {
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: "shop", Namespace: fxNS, ResourceVersion: "7"},
+		Spec:       autoscalingv2.HorizontalPodAutoscalerSpec{ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{Kind: "Deployment", Name: "shop-blue", APIVersion: "apps/v1"}, MaxReplicas: 6},
+	}
+	client := fxClient(append(fxBlueGreen(2, 2), hpa)...)
+	env, _ := fxEnv(client, audit.DryRunNone)
+	c := fxLoad(t, client, "shop")
+	changes, err := RetargetAutoscaler(t.Context(), env, c.Colors["blue"], c.Colors["green"], "switch")
+	if err != nil || len(changes) != 1 {
+		t.Fatalf("changes %+v, %v", changes, err)
+	}
+	got, _ := client.AutoscalingV2().HorizontalPodAutoscalers(fxNS).Get(t.Context(), "shop", metav1.GetOptions{})
+	if got.Spec.ScaleTargetRef.Name != "shop-green" {
+		t.Errorf("target = %+v", got.Spec.ScaleTargetRef)
+	}
+	// Nothing targets blue any more: nothing to do.
+	client.ClearActions()
+	if changes, err = RetargetAutoscaler(t.Context(), env, c.Colors["blue"], c.Colors["green"], "switch"); err != nil || len(changes) != 0 {
+		t.Fatalf("second call: %+v, %v", changes, err)
+	}
+	fxEqual(t, "writes", fxWrites(client), nil)
+}
