@@ -64,7 +64,6 @@ waiting for the progress deadline. --image IMAGE without a container name sets t
 	cmd.Flags().Int32Var(&o.replicas, "replicas", 0, "Replicas of the new release (blue-green: default the live color's)")
 	cmd.Flags().StringVar(&o.color, "color", "", "Blue-green: the idle color to deploy to when there are several")
 	cmd.Flags().BoolVar(&o.autoRollback, "auto-rollback", false, "Undo the change when the rollout fails")
-	_ = cmd.MarkFlagRequired("image")
 	o.write.add(cmd, 10*time.Minute)
 	o.write.addWindow(cmd)
 	o.out.add(cmd)
@@ -82,6 +81,9 @@ func (o *deployOptions) complete(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	o.writer = w
+	if len(o.images) == 0 {
+		return usageErrorf("--image is required, e.g. --image ghcr.io/feastflow/backend:1.5.0 or --image CONTAINER=IMAGE")
+	}
 	for _, s := range o.images {
 		im, err := strategy.ParseImageSpec(s)
 		if err != nil {

@@ -46,9 +46,13 @@ type releaseSession struct {
 	env *strategy.Env
 }
 
+// releaseClients builds the clients of the core release verbs; command tests replace it
+// with a fake clientset.
+var releaseClients = newClients
+
 // newReleaseSession builds the clients and the environment; w may be nil for read-only verbs.
 func newReleaseSession(ctx context.Context, getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams, w *audit.Writer) (*releaseSession, error) {
-	c, err := newClients(getter)
+	c, err := releaseClients(getter)
 	if err != nil {
 		return nil, err
 	}

@@ -66,7 +66,7 @@ func (o *statusOptions) complete(args []string) error {
 }
 
 func (o *statusOptions) run(ctx context.Context) error {
-	c, err := newClients(o.getter)
+	c, err := releaseClients(o.getter)
 	if err != nil {
 		return err
 	}

@@ -117,7 +117,11 @@ func promoteBlueGreen(ctx context.Context, env *Env, c *Component, opts PromoteO
 			return nil, err
 		}
 	}
-	if wait := opts.ScaleDownDelay - env.now().Sub(st.switchedAt); wait > 0 && env.Writer.Live() {
+	elapsed := env.now().Sub(st.switchedAt)
+	if elapsed < 0 {
+		elapsed = 0 // a switch recorded by a clock ahead of ours: wait the whole delay, no more
+	}
+	if wait := opts.ScaleDownDelay - elapsed; wait > 0 && env.Writer.Live() {
 		env.report("waiting %s before scaling %s down, so that kube-proxy on every node has stopped sending it traffic (Ctrl-C keeps the switch; re-run to finish)", wait.Round(time.Second), old.Name)
 		t := time.NewTimer(wait)
 		select {

@@ -625,7 +625,7 @@ func (e *Env) patchSelector(ctx context.Context, svc *corev1.Service, key, from,
 	if _, err := e.Client.CoreV1().Services(svc.Namespace).Patch(ctx, svc.Name, types.JSONPatchType, body, e.Writer.PatchOptions()); err != nil {
 		werr := writeError("patch", "service", svc.Namespace, svc.Name, err)
 		if ce, ok := werr.(*ConflictError); ok {
-			return fmt.Errorf("%w (expected %s=%s: another switch or edit got there first)", ce, key, from)
+			return fmt.Errorf("%w (expected %s=%s: another switch or edit got there first%s)", ce, key, from, e.whoChanged(ctx, svc, key))
 		}
 		return werr
 	}
@@ -679,4 +679,18 @@ func describeTargets(ps []*switchPlan) string {
 		parts[i] = fmt.Sprintf("%s is %s", p.c.Name(), p.value)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// whoChanged reads the Service again after a failed precondition to say what it selects
+// now and who recorded the last operation: one request, only on this error path.
+func (e *Env) whoChanged(ctx context.Context, svc *corev1.Service, key string) string {
+	now, err := e.Client.CoreV1().Services(svc.Namespace).Get(ctx, svc.Name, metav1.GetOptions{})
+	if err != nil {
+		return ""
+	}
+	msg := fmt.Sprintf("; it now selects %s=%s", key, now.Spec.Selector[key])
+	if op, ok := audit.ParseOperation(now.Annotations); ok && op.Verb != "" {
+		msg += fmt.Sprintf(", last operation %s", op.Message())
+	}
+	return msg
 }

@@ -207,11 +207,10 @@ func TestSwitchForceGitOps(t *testing.T) {
 func TestSwitchConflict(t *testing.T) {
 	env, cs, _ := bgEnv(t, append(bgComponent("api", "blue", nil), bgNamespace(nil))...)
 	// Another switch got there first: the JSON patch test of the old color fails.
+	// The apiserver's answer to a failed JSON patch test: 422 with json-patch's message as
+	// the status cause.
 	cs.PrependReactor("patch", "services", func(k8stesting.Action) (bool, runtime.Object, error) {
-		return true, nil, apierrors.NewInvalid(schema.GroupKind{Kind: "Service"}, "api", nil)
-	})
-	cs.PrependReactor("patch", "services", func(k8stesting.Action) (bool, runtime.Object, error) {
-		return true, nil, apierrors.NewConflict(schema.GroupResource{Resource: "services"}, "api", errors.New("testing value /spec/selector/version failed"))
+		return true, nil, apierrors.NewGenericServerResponse(422, "", schema.GroupResource{}, "", "testing value /spec/selector/version failed: test failed", 0, false)
 	})
 	_, err := Switch(context.Background(), env, switchOpts("api", "green"))
 	var ce *ConflictError

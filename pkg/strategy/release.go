@@ -179,14 +179,27 @@ func writeError(verb, kind, ns, name string, err error) error {
 	switch {
 	case apierrors.IsForbidden(err):
 		return fmt.Errorf("%s %s: forbidden: missing permission `%s %ss` in namespace %s; ask for it (see deploy/rbac/) — nothing was written: %w", verb, obj, verb, kind, ns, err)
-	case apierrors.IsConflict(err), apierrors.IsInvalid(err) && isTestFailure(err), isTestFailure(err):
+	case apierrors.IsConflict(err), isTestFailure(err):
 		return &ConflictError{Object: obj, Err: err}
 	}
 	return fmt.Errorf("%s %s: %w", verb, obj, err)
 }
 
 // isTestFailure recognises a JSON patch whose "test" operation failed: the apiserver
-// answers 422 (or 500 on old servers) with "testing value ... failed".
+// answers 422 Invalid with the generic message "the server rejected our request due to an
+// error in our request" and no causes (json-patch's "testing value ... failed" is dropped),
+// whereas a validation failure names its fields in the causes.
 func isTestFailure(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "test operation") || err != nil && strings.Contains(err.Error(), "testing value")
+	if err == nil {
+		return false
+	}
+	if strings.Contains(err.Error(), "testing value") {
+		return true
+	}
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) || !apierrors.IsInvalid(err) {
+		return false
+	}
+	d := status.Status().Details
+	return d == nil || len(d.Causes) == 0
 }

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# bench/switch.sh — blue-green switch and status figures, as ratios against kubectl, in one run.
+#
+#   1. time from invocation to a verified `kubectl feastflow switch` vs a bare
+#      `kubectl patch service` of the selector (the floor: no preflight, no verification);
+#      goal ≤ 2×
+#   2. API requests of one verified switch, from -v=6 (goal ≤ 5, zero discovery)
+#   3. `kubectl feastflow status` on a namespace of 50 components vs
+#      `kubectl get deploy,svc,endpointslices`; goal ≤ 1.5×
+#
+# It starts its own cluster in a temporary state directory and stops it at the end.
+# Usage: bench/switch.sh [RUNS]   (make bench-switch; needs `make build cluster-bins`)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+RUNS=${1:-15}
+BIN=${FEASTFLOW_BIN:-$ROOT/.cache/bin}
+PLUGIN=${FEASTFLOW_PLUGIN:-$ROOT/bin/kubectl-feastflow}
+STATE=$(mktemp -d /tmp/feastflow-bench-switch.XXXXXX)
+WORK=$(mktemp -d /tmp/feastflow-bench-path.XXXXXX)
+export GOTOOLCHAIN=local
+
+cleanup() {
+	(cd "$ROOT" && go run ./hack/localcluster down --state "$STATE" >/dev/null 2>&1) || true
+	rm -rf "$STATE" "$WORK"
+}
+trap cleanup EXIT
+
+[ -x "$PLUGIN" ] || { echo "bench: $PLUGIN missing: run make build" >&2; exit 1; }
+# kubectl finds the plugin on PATH, as a user's would.
+cp "$PLUGIN" "$WORK/kubectl-feastflow"
+export PATH="$WORK:$BIN:$PATH"
+export KUBECONFIG="$STATE/kubeconfig"
+export KUBECACHEDIR="$STATE/kube-cache"
+
+echo "starting a cluster in $STATE" >&2
+(cd "$ROOT" && go run ./hack/localcluster up --bin "$BIN" --state "$STATE" >/dev/null)
+
+kubectl apply -f "$ROOT/examples/feastflow/" >/dev/null
+kubectl -n feastflow rollout status deploy/feastflow-backend-blue --timeout=120s >/dev/null
+kubectl feastflow -n feastflow deploy feastflow-backend --image ghcr.io/feastflow/backend:1.5.0 >/dev/null 2>&1
+kubectl get --raw /api >/dev/null # warm kubectl's discovery cache, as on a user's machine
+
+now() { date +%s%N; }
+# median of the numbers on stdin
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+ms() { awk -v n="$1" 'BEGIN {printf "%.1f", n/1e6}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
+
+# 1. switch vs kubectl patch, alternating colors so every run really moves traffic.
+plugin_times=() patch_times=()
+color=green
+for _ in $(seq "$RUNS"); do
+	t0=$(now)
+	kubectl feastflow -n feastflow switch "$color" feastflow-backend >/dev/null 2>&1
+	plugin_times+=($(($(now) - t0)))
+	[ "$color" = green ] && color=blue || color=green
+done
+for _ in $(seq "$RUNS"); do
+	t0=$(now)
+	kubectl -n feastflow patch service feastflow-backend --type=merge -p "{\"spec\":{\"selector\":{\"version\":\"$color\"}}}" >/dev/null
+	patch_times+=($(($(now) - t0)))
+	[ "$color" = green ] && color=blue || color=green
+done
+kubectl -n feastflow patch service feastflow-backend --type=merge -p '{"spec":{"selector":{"version":"blue"}}}' >/dev/null
+sw=$(printf '%s\n' "${plugin_times[@]}" | median)
+kp=$(printf '%s\n' "${patch_times[@]}" | median)
+
+# 2. requests of one verified switch.
+log=$(kubectl feastflow -n feastflow switch green feastflow-backend -v=6 2>&1 >/dev/null)
+requests=$(grep -c '"Response" verb=' <<<"$log" || true)
+discovery=$(grep '"Response" verb=' <<<"$log" | grep -cE 'url="[^"]*/(api|apis)(\?|")|openapi' || true)
+verbs=$(grep -o 'verb="[A-Z]*" url="[^"?]*' <<<"$log" | sed -E 's#verb="([A-Z]+)" url="https?://[^/]+#\1 #' | tr '\n' ';')
+
+# 3. status on 50 components.
+{
+	echo "apiVersion: v1
+kind: Namespace
+metadata: {name: bench50}"
+	for i in $(seq -w 1 50); do
+		cat <<EOF
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app$i, namespace: bench50}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: app$i}}
+  template:
+    metadata: {labels: {app: app$i}}
+    spec: {containers: [{name: app, image: "example/app:1", ports: [{name: http, containerPort: 8080}]}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: app$i, namespace: bench50}
+spec: {selector: {app: app$i}, ports: [{name: http, port: 80, targetPort: http}]}
+EOF
+	done
+} | kubectl apply -f - >/dev/null
+for i in $(seq -w 1 50); do kubectl -n bench50 rollout status deploy/app$i --timeout=120s >/dev/null; done
+status_times=() get_times=()
+for _ in $(seq "$RUNS"); do
+	t0=$(now)
+	kubectl feastflow -n bench50 status >/dev/null
+	status_times+=($(($(now) - t0)))
+	t0=$(now)
+	kubectl -n bench50 get deploy,svc,endpointslices >/dev/null
+	get_times+=($(($(now) - t0)))
+done
+st=$(printf '%s\n' "${status_times[@]}" | median)
+kg=$(printf '%s\n' "${get_times[@]}" | median)
+status_requests=$(kubectl feastflow -n bench50 status -v=6 2>&1 >/dev/null | grep -c '"Response" verb=' || true)
+get_requests=$(kubectl -n bench50 get deploy,svc,endpointslices -v=6 2>&1 >/dev/null | grep -c '"Response" verb=' || true)
+
+cat <<EOF
+bench/switch: medians of $RUNS runs each, local cluster, $(nproc) cores
+  switch (verified)       $(ms "$sw") ms   vs kubectl patch service  $(ms "$kp") ms   ratio $(ratio "$sw" "$kp")  (goal ≤ 2)
+  switch API requests     $requests (discovery: $discovery)   (goal ≤ 5, zero discovery)
+                          $verbs
+  status, 50 components   $(ms "$st") ms ($status_requests requests)   vs kubectl get deploy,svc,endpointslices  $(ms "$kg") ms ($get_requests requests)   ratio $(ratio "$st" "$kg")  (goal ≤ 1.5)
+EOF
