@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -248,6 +249,12 @@ func staleConfig(ctx context.Context, env *Env, md metadata.Interface, ns string
 		}
 		gvr := schema.GroupVersionResource{Version: "v1", Resource: strings.ToLower(kind) + "s"}
 		list, err := md.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{})
+		if apierrors.IsForbidden(err) {
+			// Even metadata needs `list` on the resource; a least-privilege Role may lack it
+			// for Secrets. Say what is not checked and go on with the rest.
+			env.report("warning: cannot list %s in %s (forbidden): changes to %ss are not considered; grant list on %s to include them", gvr.Resource, ns, kind, gvr.Resource)
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("list %s metadata in %s: %w", gvr.Resource, ns, err)
 		}

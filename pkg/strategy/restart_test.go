@@ -1,14 +1,18 @@
 package strategy
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	metadatafake "k8s.io/client-go/metadata/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 )
@@ -105,4 +109,30 @@ func TestRestartPausedIsAnError(t *testing.T) {
 		t.Fatalf("error = %v", err)
 	}
 	fxEqual(t, "writes", fxWrites(client), nil)
+}
+
+// Without `list secrets` the ConfigMap changes still count, and the gap is said.
+func TestRestartChangedConfigWithoutSecretAccess(t *testing.T) {
+	labels := map[string]string{"app": "api"}
+	d := fxDeployment("api", 1, "api:1", labels)
+	d.Spec.Template.Spec.Containers[0].EnvFrom = []corev1.EnvFromSource{
+		{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "app-config"}}},
+		{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "db"}}},
+	}
+	objs := append([]runtime.Object{fxNamespace(), fxService("api", labels, nil), d}, fxPods("api", labels, 1, 0)...)
+	client := fxClient(objs...)
+	scheme := runtime.NewScheme()
+	_ = metav1.AddMetaToScheme(scheme)
+	md := metadatafake.NewSimpleMetadataClient(scheme, fxMeta("ConfigMap", "app-config", fxNow.Add(-10*time.Minute)))
+	md.PrependReactor("list", "secrets", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"}, "", errors.New("no"))
+	})
+	env, rec := fxEnv(client, audit.DryRunNone)
+	res, err := Restart(t.Context(), env, []*Component{fxLoad(t, client, "api")}, RestartOptions{ChangedConfig: true, Metadata: md})
+	if err != nil || len(res.Restarted) != 1 {
+		t.Fatalf("restart: %+v, %v", res, err)
+	}
+	if !containsLine(rec.Messages(), "cannot list secrets in shop (forbidden): changes to Secrets are not considered") {
+		t.Errorf("progress = %q", rec.Messages())
+	}
 }
