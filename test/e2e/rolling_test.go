@@ -106,8 +106,13 @@ func TestRollingHistoryAndRollback(t *testing.T) {
 	if fmt.Sprint(causes) != fmt.Sprint(kubectlHistory()) {
 		t.Errorf("after rollback: history %v, kubectl rollout history %v", causes, kubectlHistory())
 	}
-	// Already at that template (now revision 4): a no-op that writes nothing.
+	// Re-running it is a no-op (kubectl would say revision 1 is not found: it is revision 4
+	// now), and so is rolling back to revision 4 itself. Neither writes.
 	before := cnRV(h, ns, "deploy", rlName)
+	r0 := cnRun(t, h, 0, "rollback", rlName, "--to-revision", "1", "-n", ns)
+	if !strings.Contains(r0.Stdout, "already runs revision 1 (renumbered 4") {
+		t.Errorf("re-run of rollback --to-revision 1:\n%s", r0.Stdout)
+	}
 	r := cnRun(t, h, 0, "rollback", rlName, "--to-revision", "4", "-n", ns)
 	if !strings.Contains(r.Stdout, "current template already matches revision 4") || cnRV(h, ns, "deploy", rlName) != before {
 		t.Errorf("rollback to the current revision:\n%s", r.Stdout)
