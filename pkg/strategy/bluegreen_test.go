@@ -10,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -74,9 +75,36 @@ func TestSwitchRequests(t *testing.T) {
 	for _, a := range cs.Actions() {
 		got = append(got, a.GetVerb()+" "+a.GetResource().Resource)
 	}
-	// GET service, LIST deployments, GET namespace (any order), LIST pods, PATCH, WATCH, Event.
-	if len(got) != 7 {
-		t.Errorf("a verified switch should cost 7 requests, got %d: %v", len(got), got)
+	// GET service, LIST deployments, GET namespace (in parallel), LIST pods, PATCH, then
+	// WATCH endpointslices, the Event and LIST autoscalers (in parallel).
+	if len(got) != 8 {
+		t.Errorf("a verified switch should cost 8 requests, got %d: %v", len(got), got)
+	}
+}
+
+func TestSwitchMovesTheAutoscaler(t *testing.T) {
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: bgNS, ResourceVersion: "3"},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "api-blue"},
+			MaxReplicas:    5,
+		},
+	}
+	env, cs, _ := bgEnv(t, append(bgComponent("api", "blue", nil), bgNamespace(nil), hpa)...)
+	res, err := Switch(context.Background(), env, switchOpts("api", "green"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := cs.Tracker().Get(autoscalingv2.SchemeGroupVersion.WithResource("horizontalpodautoscalers"), bgNS, "api")
+	if err != nil || obj.(*autoscalingv2.HorizontalPodAutoscaler).Spec.ScaleTargetRef.Name != "api-green" {
+		t.Fatalf("the HPA still targets %v (%v)", obj, err)
+	}
+	found := false
+	for _, ch := range res.Components[0].Changes {
+		found = found || ch.Object == "horizontalpodautoscaler/api"
+	}
+	if !found {
+		t.Errorf("the HPA move is not in the result: %+v", res.Components[0].Changes)
 	}
 }
 
