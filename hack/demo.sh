@@ -73,6 +73,14 @@ if verb_exists canary-step; then
   run kubectl feastflow deploy feastflow-frontend --image ghcr.io/feastflow/frontend:notfound --auto-rollback -n "$NS" || true
   run kubectl feastflow history feastflow-frontend -n "$NS" || true
 fi
+if verb_exists switch; then
+  step "Blue-green release of the backend: deploy green, switch, promote, then roll back to blue"
+  run kubectl feastflow deploy feastflow-backend --image ghcr.io/feastflow/backend:1.5.0 -n "$NS" --reason "demo" || true
+  run kubectl feastflow switch green feastflow-backend -n "$NS" --reason "demo" || true
+  run kubectl feastflow promote feastflow-backend --scale-down-delay 5s --yes -n "$NS" || true
+  run kubectl feastflow rollback feastflow-backend -n "$NS" || true
+  run kubectl feastflow status feastflow-backend -n "$NS" || true
+fi
 # --- end of VERBS ----------------------------------------------------------------------------
 
 step "Done. Try it yourself:"
