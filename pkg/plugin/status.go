@@ -120,6 +120,9 @@ func renderStatus(w io.Writer, rep *strategy.StatusReport, now time.Time) error 
 				set = fmt.Sprintf("%d%%", *c.Canary.SetWeight)
 			}
 			canary = fmt.Sprintf("%s/%d%%", set, c.Canary.ActualWeight)
+			if len(c.Canary.Steps) > 0 {
+				canary += fmt.Sprintf(" steps %s", strings.Trim(strings.Join(strings.Fields(fmt.Sprint(c.Canary.Steps)), ","), "[]"))
+			}
 		}
 		t.row(c.Name, string(c.Strategy), c.LiveColor, strings.Join(c.IdleColors, ","), canary, opText(c.LastOperation, now))
 	}

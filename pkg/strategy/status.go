@@ -68,6 +68,8 @@ type CanaryWeight struct {
 	ActualWeight int  `json:"actualWeight"`
 	ReadyCanary  int  `json:"readyCanary"`
 	ReadyTotal   int  `json:"readyTotal"`
+	// Steps are the canary steps (the Service's annotation or the defaults).
+	Steps []int `json:"steps,omitempty"`
 }
 
 // DeploymentStatus is one Deployment of a component.
@@ -302,6 +304,9 @@ func componentStatus(c *Component, inv *StatusInventory, pods map[string][]*core
 		}
 		if w.ReadyTotal > 0 {
 			w.ActualWeight = (w.ReadyCanary*100 + w.ReadyTotal/2) / w.ReadyTotal
+		}
+		if steps, err := CanarySteps(c, nil); err == nil {
+			w.Steps = steps
 		}
 		cs.Canary = w
 	}
