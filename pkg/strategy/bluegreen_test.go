@@ -12,6 +12,7 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -675,5 +676,20 @@ func TestStatusReport(t *testing.T) {
 	}
 	if _, err := BuildStatus(inv, "nope", Keys{}, bgNow); err == nil || !strings.Contains(err.Error(), "components: api (blue-green)") {
 		t.Errorf("unknown component: %v", err)
+	}
+}
+
+func TestEndpointState(t *testing.T) {
+	yes, no := true, false
+	ep := func(pod string, ready, terminating *bool) discoveryv1.Endpoint {
+		return discoveryv1.Endpoint{Conditions: discoveryv1.EndpointConditions{Ready: ready, Terminating: terminating}, TargetRef: &corev1.ObjectReference{Kind: "Pod", Name: pod}}
+	}
+	slices := map[string]*discoveryv1.EndpointSlice{
+		"v4": {Endpoints: []discoveryv1.Endpoint{ep("g-1", &yes, nil), ep("g-2", nil, nil), ep("g-3", &no, &yes)}},
+		"v6": {Endpoints: []discoveryv1.Endpoint{ep("g-1", &yes, nil), ep("b-1", &no, nil)}},
+	}
+	st := endpointState(slices, map[string]bool{"g-1": true, "g-2": true})
+	if strings.Join(st.Ready, ",") != "g-1,g-2" || len(st.NotReady) != 0 || strings.Join(st.Foreign, ",") != "b-1" {
+		t.Errorf("state = %+v", st)
 	}
 }

@@ -136,6 +136,9 @@ func endpointState(slices map[string]*discoveryv1.EndpointSlice, expected map[st
 	ready := map[string]bool{}
 	for _, s := range slices {
 		for _, ep := range s.Endpoints {
+			if t := ep.Conditions.Terminating; t != nil && *t && (ep.Conditions.Ready == nil || !*ep.Conditions.Ready) {
+				continue // a pod being deleted: kube-proxy sends it no new connections
+			}
 			name := "<no pod>"
 			if ep.TargetRef != nil && ep.TargetRef.Kind == "Pod" {
 				name = ep.TargetRef.Name
