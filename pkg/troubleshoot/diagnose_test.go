@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -595,5 +596,67 @@ func TestDiagnoseMaxLogs(t *testing.T) {
 	}
 	if fd := find(r, "Deployment", "api", CategoryCrashLoop); fd == nil || len(fd.Evidence.Logs) != 1 || fd.Evidence.Logs[0].Error == "" {
 		t.Errorf("finding = %+v", fd)
+	}
+}
+
+// TestDiagnoseNegatives: healthy variants of every workload, service and node rule report
+// nothing.
+func TestDiagnoseNegatives(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(objs []runtime.Object) []runtime.Object
+	}{
+		{"PDB that allows a disruption", func(o []runtime.Object) []runtime.Object {
+			return append(o, &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
+				Status: policyv1.PodDisruptionBudgetStatus{ExpectedPods: 2, DesiredHealthy: 1, CurrentHealthy: 2, DisruptionsAllowed: 1}})
+		}},
+		{"PDB blocking only because a pod is down (not by configuration)", func(o []runtime.Object) []runtime.Object {
+			return append(o, &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
+				Status: policyv1.PodDisruptionBudgetStatus{ExpectedPods: 2, DesiredHealthy: 2, CurrentHealthy: 1, DisruptionsAllowed: 0}})
+		}},
+		{"ReplicaSet with an old FailedCreate but all replicas", func(o []runtime.Object) []runtime.Object {
+			return append(o, event("ReplicaSet", "web-5d8f", "FailedCreate", "Warning", "exceeded quota: q, requested: cpu=1, used: cpu=1, limited: cpu=1", 1, time.Minute))
+		}},
+		{"Deployment progressing normally", func(o []runtime.Object) []runtime.Object {
+			o[0].(*appsv1.Deployment).Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable"}}
+			return o
+		}},
+		{"node without pressure, another node NotReady without our pods", func(o []runtime.Object) []runtime.Object {
+			n := node("node-9", "4", "8Gi")
+			n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionFalse}}
+			return append(o, n)
+		}},
+		{"bound PVC", func(o []runtime.Object) []runtime.Object {
+			p := o[2].(*corev1.Pod)
+			p.Spec.Volumes = []corev1.Volume{{Name: "d", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "d"}}}}
+			return append(o, &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "d", Namespace: ns}, Status: corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimBound}})
+		}},
+		{"every referenced key exists; optional missing ones ignored", func(o []runtime.Object) []runtime.Object {
+			p := o[2].(*corev1.Pod)
+			p.Spec.Containers[0].Env = []corev1.EnvVar{
+				{Name: "A", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "s"}, Key: "a"}}},
+				{Name: "B", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "nope"}, Key: "b", Optional: ptr(true)}}},
+			}
+			return append(o, configMeta("Secret", "s", testNow.Add(-5*time.Hour), "a"))
+		}},
+		{"blue-green Service on an existing color", func(o []runtime.Object) []runtime.Object {
+			blue := map[string]string{"app": "b", "version": "blue"}
+			d := deployment("b-blue", blue, 1)
+			rs := replicaSet(d, "1", 1, 1)
+			return append(o, d, rs, pod("b-blue-1-a", rs, blue), service("b", blue, intstr.FromString("http")), slice("b", map[string]bool{"b-blue-1-a": true}))
+		}},
+		{"terminating endpoint not counted as not ready", func(o []runtime.Object) []runtime.Object {
+			es := o[5].(*discoveryv1.EndpointSlice)
+			es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{Addresses: []string{"10.0.0.9"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr(false), Terminating: ptr(true)}})
+			return o
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newFixture(t, tt.mutate(healthyWeb())...).diagnose(t, Scope{})
+			if len(r.Findings) != 0 {
+				t.Errorf("findings:%s", dump(r))
+			}
+		})
 	}
 }
