@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 
@@ -120,7 +121,7 @@ func Preflight(ctx context.Context, client kubernetes.Interface, ns, component s
 		opts.Now = time.Now
 	}
 	r := &PreflightReport{TypeMeta: report.TypeMeta("PreflightReport"), Namespace: ns, Components: []string{}, Checks: []Check{}}
-	v, err := client.Discovery().ServerVersion()
+	v, err := discovery.ToServerVersionInterfaceWithContext(client.Discovery()).ServerVersionWithContext(ctx)
 	if err != nil {
 		r.add(Check{Name: "cluster", Status: CheckFail, Message: "cluster not reachable: " + oneLine(err.Error()), Fix: "kubectl cluster-info  # check --context, --kubeconfig and the network"})
 		r.summarize()

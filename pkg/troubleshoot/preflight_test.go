@@ -2,6 +2,7 @@ package troubleshoot
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -196,5 +197,21 @@ func TestPreflightUnknownComponent(t *testing.T) {
 	allowAll(f)
 	if _, err := Preflight(context.Background(), f.kube, ns, "nope", PreflightOptions{Metadata: f.meta}); err == nil || !strings.Contains(err.Error(), `Service "nope" not found`) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+func TestPreflightUnreachable(t *testing.T) {
+	f := newFixture(t, preflightObjects()...)
+	f.kube.PrependReactor("get", "version", func(clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, errors.New("dial tcp 127.0.0.1:6443: connect: connection refused")
+	})
+	r := preflight(t, f, "web")
+	if len(r.Checks) != 1 || r.Checks[0].Status != CheckFail || !strings.Contains(r.Checks[0].Message, "cluster not reachable: dial tcp") || r.AtLeast(SeverityError) != 1 {
+		t.Errorf("report = %+v", r)
+	}
+	for _, a := range f.kube.Actions() {
+		if a.GetVerb() != "get" {
+			t.Errorf("request after the cluster proved unreachable: %v", a)
+		}
 	}
 }
