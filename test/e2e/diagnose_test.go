@@ -242,6 +242,28 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {name: evicted, labels: {app: evicted}}
+spec:
+  containers: [{name: app, image: ghcr.io/feastflow/backend:1.4.0}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: slowstart}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: slowstart}}
+  template:
+    metadata:
+      labels: {app: slowstart, sim.feastflow.dev/state: crashloop}
+      annotations: {sim.feastflow.dev/exit-code: "137"}
+    spec:
+      containers:
+      - name: app
+        image: ghcr.io/feastflow/backend:1.4.0
+        livenessProbe: {httpGet: {path: /api/health, port: 5000}, initialDelaySeconds: 2, periodSeconds: 2, failureThreshold: 3}
+---
+apiVersion: v1
+kind: Pod
 metadata: {name: ghost, labels: {app: ghost}}
 spec:
   nodeName: node-that-was-deleted
@@ -276,6 +298,8 @@ var brokenShopWants = []want{
 	{"Service", "stale", troubleshoot.CategoryTargetPort, `targetPort "web"`},
 	{"Deployment", "stale", troubleshoot.CategoryStaleConfig, "ConfigMap stale-config changed"},
 	{"PodDisruptionBudget", "stale", troubleshoot.CategoryPDBBlocking, "allows 0 disruptions"},
+	{"Pod", "evicted", troubleshoot.CategoryEvicted, "low on resource: memory"},
+	{"Deployment", "slowstart", troubleshoot.CategoryProbeFailing, "no startupProbe"},
 }
 
 func TestDiagnoseBrokenNamespace(t *testing.T) {
@@ -291,6 +315,20 @@ func TestDiagnoseBrokenNamespace(t *testing.T) {
 	// Change the ConfigMap after the pods started (managedFields times have one-second
 	// resolution; the waits above take longer than that).
 	h.MustKubectl("patch", "configmap", "stale-config", "-n", ns, "--type=merge", "-p", `{"data":{"MODE":"two"}}`)
+	// Kwok has no kubelet: the test plays it for an eviction (the pod's status) and for a
+	// liveness probe that kills a slow start (the kubelet's Unhealthy event).
+	h.WaitForPod(ns, "evicted", "Ready", harness.PodReady)
+	h.MustKubectl("patch", "pod", "evicted", "-n", ns, "--subresource=status", "--type=merge", "-p",
+		`{"status":{"phase":"Failed","reason":"Evicted","message":"The node was low on resource: memory. Threshold quantity: 100Mi, available: 48Mi."}}`)
+	slow := harness.WaitFor(ctx, h.Pods(ns, "app=slowstart"), "slowstart pod", func(ps []*corev1.Pod) (bool, error) { return len(ps) == 1, nil })
+	if _, err := h.Client.CoreV1().Events(ns).Create(ctx, &corev1.Event{
+		ObjectMeta:     metav1.ObjectMeta{GenerateName: "slowstart-"},
+		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: slow[0].Name, UID: slow[0].UID, FieldPath: "spec.containers{app}"},
+		Reason:         "Unhealthy", Type: "Warning", Message: `Liveness probe failed: Get "http://10.101.0.9:5000/api/health": dial tcp 10.101.0.9:5000: connect: connection refused`,
+		Count: 9, FirstTimestamp: metav1.Now(), LastTimestamp: metav1.Now(), Source: corev1.EventSource{Component: "kubelet"},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	// Server text with terminal escapes, on an Event of a crashing pod.
 	crashPod := h.Pods(ns, "app=crash")
 	pods := harness.WaitFor(ctx, crashPod, "crash pods", func(ps []*corev1.Pod) (bool, error) { return len(ps) > 0, nil })
@@ -429,7 +467,8 @@ func waitBroken(ctx context.Context, h *harness.H, ns string) {
 	}
 	for sel, cond := range map[string]func(*corev1.Pod) bool{
 		"app=crash": waiting("CrashLoopBackOff"), "app=oom": waiting("CrashLoopBackOff"), "app=migrate": waiting("CrashLoopBackOff"),
-		"app=pull": waiting("ImagePullBackOff"), "app=pullsecret": waiting("ErrImagePull"), "app=config": waiting("CreateContainerConfigError"),
+		"app=slowstart": waiting("CrashLoopBackOff"),
+		"app=pull":      waiting("ImagePullBackOff"), "app=pullsecret": waiting("ErrImagePull"), "app=config": waiting("CreateContainerConfigError"),
 		"app=big": unschedulable, "app=picky": unschedulable, "app=spread": unschedulable, "app=claim": unschedulable,
 	} {
 		harness.WaitFor(ctx, h.Pods(ns, sel), sel+" broken", func(ps []*corev1.Pod) (bool, error) {
