@@ -120,7 +120,9 @@ func bgSlice(t *testing.T, cs *fake.Clientset, svcName string) *discoveryv1.Endp
 	pods, _ := cs.Tracker().List(corev1.SchemeGroupVersion.WithResource("pods"), corev1.SchemeGroupVersion.WithKind("Pod"), bgNS)
 	slice := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: svcName + "-abc", Namespace: bgNS, Labels: map[string]string{discoveryv1.LabelServiceName: svcName}}}
 	sel := labels.SelectorFromSet(svc.Spec.Selector)
-	for _, p := range pods.(*corev1.PodList).Items {
+	items := pods.(*corev1.PodList).Items
+	for i := range items {
+		p := &items[i]
 		if sel.Matches(labels.Set(p.Labels)) {
 			ready := true
 			slice.Endpoints = append(slice.Endpoints, discoveryv1.Endpoint{

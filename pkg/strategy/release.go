@@ -32,9 +32,6 @@ func (e *Env) now() time.Time {
 
 func (e *Env) report(format string, args ...any) { progress.Printf(e.Progress, format, args...) }
 
-// errNotImplemented marks a strategy branch that is still being written.
-var errNotImplemented = errors.New("not implemented yet")
-
 // Promote finishes a release: blue-green switches (if not yet) and scales the old color
 // down; canary rolls stable to the canary's template and retires the canary.
 func Promote(ctx context.Context, env *Env, c *Component, opts PromoteOptions) (*Result, error) {
