@@ -141,7 +141,7 @@ func promoteBlueGreen(ctx context.Context, env *Env, c *Component, opts PromoteO
 		return &res, err
 	}
 	res.Changes = append(res.Changes, *ch)
-	res.Changed = true
+	res.Changed = env.Writer.Live()
 	res.Message = fmt.Sprintf("%s promoted: %s is live, %s (%s) scaled to 0", c.Name(), live, st.old, old.Name)
 	if !env.Writer.Live() {
 		res.Message = fmt.Sprintf("dry run (%s): would scale %s (%s) to 0", env.Writer.DryRun, st.old, old.Name)
@@ -176,7 +176,7 @@ func abortBlueGreen(ctx context.Context, env *Env, c *Component, opts AbortOptio
 			return &res, err
 		}
 		res.Changes = append(res.Changes, *ch)
-		res.Changed = true
+		res.Changed = env.Writer.Live()
 	}
 	res.Message = fmt.Sprintf("aborted: %v scaled to 0; %s stays live on %s", st.pending, c.Name(), c.LiveColor)
 	if !env.Writer.Live() {
@@ -220,7 +220,7 @@ func rollbackBlueGreen(ctx context.Context, env *Env, c *Component, opts Rollbac
 			return nil, err
 		}
 		res.Changes = append(res.Changes, *ch)
-		res.Changed = true
+		res.Changed = env.Writer.Live()
 		if !env.Writer.Live() {
 			res.Changes = append(res.Changes, Change{Object: "service/" + c.Name(), Field: "spec.selector." + c.ColorKey, From: c.LiveColor, To: prev})
 			res.Message = fmt.Sprintf("dry run (%s): would scale %s to %d, wait until it is available, then switch %s back to %s", env.Writer.DryRun, target.Name, replicas, c.Name(), prev)

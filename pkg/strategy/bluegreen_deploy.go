@@ -66,7 +66,7 @@ func deployBlueGreen(ctx context.Context, env *Env, c *Component, opts DeployOpt
 		if err != nil {
 			return nil, err
 		}
-		res.Changed = true
+		res.Changed = env.Writer.Live()
 		if patched != nil {
 			minGen = patched.Generation
 			env.warn(env.Writer.Event(ctx, env.Client, audit.Ref("Deployment", "apps/v1", patched), corev1.EventTypeNormal, "Deployed", op))

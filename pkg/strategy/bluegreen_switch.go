@@ -167,7 +167,7 @@ func switchColor(ctx context.Context, env *Env, opts SwitchOptions, verb string)
 			undone := env.undoSwitches(ctx, done)
 			return nil, fmt.Errorf("%w%s", err, undone)
 		}
-		p.out.Changed, res.Changed = true, true
+		p.out.Changed, res.Changed = env.Writer.Live(), env.Writer.Live()
 		done = append(done, p)
 		if env.Writer.Live() {
 			env.report("service %s: selector %s=%s → %s", p.c.Name(), p.c.ColorKey, p.c.LiveColor, p.value)
