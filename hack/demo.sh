@@ -50,6 +50,12 @@ fi
 if verb_exists diagnose; then
   step "Diagnose the namespace"
   run kubectl feastflow diagnose -n "$NS" || true
+  step "Break something (a crash-looping Deployment, simulated by the cluster) and diagnose it"
+  run kubectl -n "$NS" create deployment demo-broken --image=ghcr.io/feastflow/backend:crashloop
+  run kubectl -n "$NS" wait pod -l app=demo-broken --timeout=60s \
+    --for=jsonpath='{.status.containerStatuses[0].state.waiting.reason}'=CrashLoopBackOff || true
+  run kubectl feastflow diagnose deploy/demo-broken -n "$NS" || true
+  run kubectl -n "$NS" delete deployment demo-broken --wait=false
 fi
 if verb_exists maintenance; then
   step "Node maintenance: plan, drain (PDB-paced, replacements Ready), status, uncordon"
