@@ -434,6 +434,12 @@ func TestDiagnoseBrokenNamespace(t *testing.T) {
 	if o := h.Feastflow("diagnose", "pod/big", "-n", ns, "-o", "json"); o.ExitCode != 3 || !strings.Contains(o.Stdout, `"InsufficientResources"`) || strings.Contains(o.Stdout, `"CrashLoopBackOff"`) {
 		t.Errorf("pod scope: exit %d\n%s", o.ExitCode, o.Stdout)
 	}
+	if o := h.Feastflow("diagnose", "node/"+pods[0].Spec.NodeName, "-o", "json"); o.ExitCode != 3 || !strings.Contains(o.Stdout, `"name": "crash"`) {
+		t.Errorf("node scope: exit %d\n%s", o.ExitCode, o.Stdout)
+	}
+	if o := h.Feastflow("diagnose", "node/no-such-node"); o.ExitCode != 1 || !strings.Contains(o.Stderr, `Node "no-such-node" not found`) {
+		t.Errorf("unknown node: exit %d, %s", o.ExitCode, o.Stderr)
+	}
 	if o := h.Feastflow("diagnose", "svc/nope", "-n", ns); o.ExitCode != 1 || !strings.Contains(o.Stderr, `Service "nope" not found`) {
 		t.Errorf("unknown service: exit %d, %s", o.ExitCode, o.Stderr)
 	}
