@@ -161,6 +161,12 @@ func TestBlueGreenFailFast(t *testing.T) {
 	if !strings.Contains(r.Stderr, "CrashLoopBackOff") || !strings.Contains(r.Stderr, "rolled back") {
 		t.Errorf("auto-rollback: %s", r.Stderr)
 	}
+	// Abort scales the failed idle color back to 0, traffic untouched; again: nothing.
+	ff(t, h, 0, "abort", bgSvc, "-n", ns, "--yes")
+	if n := h.MustKubectl("-n", ns, "get", "deploy", bgGreen, "-o", "jsonpath={.spec.replicas}"); n != "0" || selectorColor(h, ns) != "blue" {
+		t.Errorf("abort left green at %s replicas, service on %s", n, selectorColor(h, ns))
+	}
+	unchanged(t, h, ns, "abort", bgSvc, "--yes")
 	// The unknown container is bad usage, listing the containers.
 	r = ff(t, h, 2, "deploy", bgSvc, "-n", ns, "--image", "nope=x:1")
 	if !strings.Contains(r.Stderr, "backend, db-migrations (init)") {
