@@ -137,7 +137,7 @@ func TestSwitchCommand(t *testing.T) {
 	})
 	t.Run("switch to the live color", func(t *testing.T) {
 		out, _, code, cs := runRelease(t, cmdObjects(), "switch", "blue", "api")
-		if code != 0 || patches(cs) != 0 || !strings.Contains(out, "api is blue already live: nothing to do") {
+		if code != 0 || patches(cs) != 0 || !strings.Contains(out, "api is already live on blue: nothing to do") {
 			t.Fatalf("exit %d:\n%s", code, out)
 		}
 	})

@@ -150,7 +150,7 @@ func switchColor(ctx context.Context, env *Env, opts SwitchOptions, verb string)
 		}
 	}
 	if len(todo) == 0 {
-		res.Message = fmt.Sprintf("%s already live: nothing to do", describeTargets(plans))
+		res.Message = fmt.Sprintf("%s: nothing to do", describeTargets(plans))
 		return res, nil
 	}
 	if len(todo) > 1 && env.Writer.Live() {
@@ -687,7 +687,7 @@ func describeSwitches(ps []*switchPlan) string {
 func describeTargets(ps []*switchPlan) string {
 	parts := make([]string, len(ps))
 	for i, p := range ps {
-		parts[i] = fmt.Sprintf("%s is %s", p.c.Name(), p.value)
+		parts[i] = fmt.Sprintf("%s is already live on %s", p.c.Name(), p.value)
 	}
 	return strings.Join(parts, ", ")
 }
