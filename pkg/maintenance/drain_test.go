@@ -174,9 +174,11 @@ func TestDrainTimeoutLeavesNodeCordonedAndListsPods(t *testing.T) {
 		pod("shop", "backend-2", "n2", ownedBy("ReplicaSet", "backend"), labeled("app", "backend")),
 		pdb("shop", "backend", "backend", 2, 2, 0, 2))
 	opts := drainOpts("n1")
-	opts.Timeout = 300 * time.Millisecond
+	// Long enough for the eviction and the pod's deletion on a loaded CI machine under -race
+	// (300ms was not); the replacement never becomes Ready, so the test waits it out.
+	opts.Timeout = 3 * time.Second
 	res, err := Drain(context.Background(), c, opts, nil)
-	want := "drain timed out after 300ms: node n1: 1 pod(s) left: shop/backend-1 (blocked by poddisruptionbudget shop/backend, disruptionsAllowed 0); node n1 stays cordoned: re-run the drain to continue, or `kubectl feastflow maintenance uncordon n1` to give up"
+	want := "drain timed out after 3s: node n1: 1 pod(s) left: shop/backend-1 (blocked by poddisruptionbudget shop/backend, disruptionsAllowed 0); node n1 stays cordoned: re-run the drain to continue, or `kubectl feastflow maintenance uncordon n1` to give up"
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v\nwant  %s", err, want)
 	}
@@ -393,9 +395,11 @@ func TestDrainWaitReadyTimeoutNamesTheWorkload(t *testing.T) {
 		pod("shop", "backend-2", "n2", ownedBy("ReplicaSet", "backend")))
 	opts := drainOpts("n1")
 	opts.WaitReady = true
-	opts.Timeout = 300 * time.Millisecond
+	// Long enough for the eviction and the pod's deletion on a loaded CI machine under -race
+	// (300ms was not); the replacement never becomes Ready, so the test waits it out.
+	opts.Timeout = 3 * time.Second
 	res, err := Drain(context.Background(), c, opts, nil)
-	want := "drain timed out after 300ms: node n1: evicted pods are gone, replacements not Ready elsewhere: shop/ReplicaSet/backend 1/2; node n1 stays cordoned: re-run the drain to continue, or `kubectl feastflow maintenance uncordon n1` to give up"
+	want := "drain timed out after 3s: node n1: evicted pods are gone, replacements not Ready elsewhere: shop/ReplicaSet/backend 1/2; node n1 stays cordoned: re-run the drain to continue, or `kubectl feastflow maintenance uncordon n1` to give up"
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v\nwant  %s", err, want)
 	}
