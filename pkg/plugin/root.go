@@ -51,11 +51,18 @@ node maintenance, from the client, with no controller installed in the cluster.`
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: rootName},
 		SilenceErrors: true,
 		SilenceUsage:  true,
-		// Everything before PersistentPreRunE (flag parsing, argument and required-flag
-		// validation) is bad usage; see Execute.
+		// Everything before PersistentPreRunE (flag parsing, argument validation) is bad
+		// usage; see Execute. Cobra checks required flags and flag groups only after the
+		// persistent pre-run, so they are checked here, before the command counts as started.
 		PersistentPreRunE: func(c *cobra.Command, _ []string) error {
 			if err := g.validate(); err != nil {
 				return err
+			}
+			if err := c.ValidateRequiredFlags(); err != nil {
+				return asUsage(err)
+			}
+			if err := c.ValidateFlagGroups(); err != nil {
+				return asUsage(err)
 			}
 			markStarted(c)
 			return nil
