@@ -208,7 +208,10 @@ func TestDrainInterruptStopsAndRerunContinues(t *testing.T) {
 		cancel()
 	}()
 	res, err := Drain(ctx, c, drainOpts("n1"), rec)
-	if err == nil || !strings.HasPrefix(err.Error(), "drain interrupted: node n1: 1 pod(s) left: shop/backend-1") {
+	// web-1 was evicted; whether the drain saw it disappear before the cancel is a race, so
+	// it may still be listed as terminating. backend-1, blocked by the PDB, is always left.
+	if err == nil || !strings.HasPrefix(err.Error(), "drain interrupted: node n1: ") ||
+		!strings.Contains(err.Error(), "shop/backend-1 (blocked by poddisruptionbudget shop/backend") {
 		t.Fatalf("err = %v", err)
 	}
 	if res.Nodes[0].State != NodeInterrupted || strings.Join(res.Nodes[0].Evicted, ",") != "shop/web-1" {
