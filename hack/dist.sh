@@ -32,7 +32,8 @@ FEASTFLOW_COMMIT_TIMESTAMP=$(git log -1 --format=%ct)
 
 step "goreleaser snapshot into dist/ ..."
 # syft must be on PATH for the sboms section.
-PATH=$TOOLS:$PATH "$TOOLS/goreleaser" release --snapshot --clean --skip=publish
+# A cold build of six targets on 2 cores takes long; goreleaser gives up after 1h by default.
+PATH=$TOOLS:$PATH "$TOOLS/goreleaser" release --snapshot --clean --skip=publish --timeout=3h
 
 generated=dist/krew/feastflow.yaml
 [ -f "$generated" ] || die "goreleaser wrote no krew manifest at $generated"
@@ -46,7 +47,7 @@ step "snapshot $version: $(ls dist/*.tar.gz dist/*.zip | wc -l) archives, checks
 
 # Every archive: the binary, LICENSE and the completion helper, nothing else.
 for a in dist/*.tar.gz; do
-  got=$(tar -tzf "$a" | sort | tr '\n' ' ')
+  got=$(tar -tzf "$a" | LC_ALL=C sort | tr '\n' ' ')
   [ "$got" = "LICENSE kubectl-feastflow kubectl_complete-feastflow " ] || die "$a holds: $got"
 done
 
@@ -92,13 +93,17 @@ install() {
   ln -s "$KUBECTL" "$tmp/path/kubectl"
   export KREW_ROOT=$tmp/krew
   step "kubectl krew install --manifest=$m --archive=$archive (KREW_ROOT=$KREW_ROOT)"
-  PATH=$tmp/path:$PATH kubectl krew install --manifest="$m" --archive="$archive" 2>&1 | sed 's/^/  /' >&2
+  PATH=$tmp/path:$PATH kubectl krew install --manifest="$m" --archive="$archive" </dev/null 2>&1 | sed 's/^/  /' >&2
   local out
   out=$(PATH=$KREW_ROOT/bin:$tmp/path:/usr/bin:/bin kubectl feastflow version) || die "kubectl feastflow version failed after krew install"
   echo "  kubectl feastflow version: $out" >&2
   [[ $out == *"$version"* ]] || die "installed plugin reports '$out', want version $version"
-  PATH=$KREW_ROOT/bin:$tmp/path:/usr/bin:/bin kubectl plugin list 2>/dev/null | grep -q "$KREW_ROOT/bin/kubectl-feastflow" ||
-    die "kubectl plugin list does not find the krew-installed plugin"
+  # plugin list exits 1 on any warning about other plugins on PATH; its listing is what counts.
+  local list
+  list=$(PATH=$KREW_ROOT/bin:$tmp/path:/usr/bin:/bin kubectl plugin list 2>&1 || true)
+  [[ $list == *"$KREW_ROOT/bin/kubectl-feastflow"* ]] || die "kubectl plugin list does not find the krew-installed plugin: $list"
+  [ -x "$KREW_ROOT/store/feastflow/$version/kubectl_complete-feastflow" ] && [ -f "$KREW_ROOT/store/feastflow/$version/LICENSE" ] ||
+    die "krew did not install LICENSE and kubectl_complete-feastflow next to the plugin"
   unset KREW_ROOT
 }
 install "$generated"
