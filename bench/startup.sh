@@ -43,7 +43,7 @@ stripped() {
     echo "stripping unknown"
   fi
 }
-kver() { "$1" version --client 2>/dev/null | head -1 | sed 's/^Client Version: //'; }
+kver() { "$1" version --client 2>/dev/null | sed -n '1s/^Client Version: //p'; }
 
 echo "== size (goal: plugin <= 0.6x kubectl)"
 psize=$(size "$PLUGIN")
