@@ -84,10 +84,11 @@ for m in "$generated" "$rendered"; do
 done
 
 # install MANIFEST: a real krew install into a fresh KREW_ROOT, then the plugin through kubectl.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 install() {
   local m=$1 tmp
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' RETURN
+  tmp=$(mktemp -d "$work/krew.XXXX")
   mkdir -p "$tmp/path"
   ln -s "$TOOLS/krew" "$tmp/path/kubectl-krew"
   ln -s "$KUBECTL" "$tmp/path/kubectl"
