@@ -62,7 +62,7 @@ waiting for the progress deadline. --image IMAGE without a container name sets t
 	}
 	cmd.Flags().StringArrayVar(&o.images, "image", nil, "[CONTAINER=]IMAGE to deploy (repeatable)")
 	cmd.Flags().Int32Var(&o.replicas, "replicas", 0, "Replicas of the new release (blue-green: default the live color's)")
-	cmd.Flags().StringVar(&o.color, "color", "", "Blue-green: the idle color to deploy to when there are several")
+	cmd.Flags().StringVar(&o.color, "target-color", "", "Blue-green: the idle color to deploy to when there are several")
 	cmd.Flags().BoolVar(&o.autoRollback, "auto-rollback", false, "Undo the change when the rollout fails")
 	o.write.add(cmd, 10*time.Minute)
 	o.write.addWindow(cmd)

@@ -125,13 +125,7 @@ is ever fetched or printed. Exit code 3 when a finding at or above --fail-on exi
 
 // colorDecider reads the root's --color flag when the command runs.
 func colorDecider(cmd *cobra.Command, w io.Writer) func() bool {
-	return func() bool {
-		mode := term.ColorAuto
-		if f := cmd.Flags().Lookup("color"); f != nil {
-			mode = term.ColorMode(f.Value.String())
-		}
-		return term.UseColor(mode, w, getenv)
-	}
+	return func() bool { return palette(cmd, w).Enabled }
 }
 
 // parseScopeArg reads `pod/NAME`, `deploy/NAME`, `svc/NAME`, `node/NAME` or a bare

@@ -21,8 +21,7 @@ func reporter(streams genericiooptions.IOStreams) progress.Reporter {
 }
 
 // palette is the colouring for w: the root's --color (auto: only on a terminal, never with
-// NO_COLOR or TERM=dumb). On a verb with a flag of its own named color (deploy's target
-// color) the global flag cannot be set, and auto applies.
+// NO_COLOR or TERM=dumb).
 func palette(cmd *cobra.Command, w io.Writer) term.Palette {
 	mode := term.ColorAuto
 	if f := cmd.Root().PersistentFlags().Lookup("color"); f != nil {

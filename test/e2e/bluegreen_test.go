@@ -243,8 +243,8 @@ func TestBlueGreenConcurrentSwitch(t *testing.T) {
 	delete(obj, "status")
 	b, _ := json.Marshal(obj)
 	h.Apply(ns, string(b))
-	ff(t, h, 0, "deploy", bgSvc, "-n", ns, "--image", "ghcr.io/feastflow/backend:1.5.0", "--color", "green")
-	ff(t, h, 0, "deploy", bgSvc, "-n", ns, "--image", "ghcr.io/feastflow/backend:1.5.0", "--color", "red")
+	ff(t, h, 0, "deploy", bgSvc, "-n", ns, "--image", "ghcr.io/feastflow/backend:1.5.0", "--target-color", "green")
+	ff(t, h, 0, "deploy", bgSvc, "-n", ns, "--image", "ghcr.io/feastflow/backend:1.5.0", "--target-color", "red")
 
 	conflicts := 0
 	for attempt := 0; attempt < 8 && conflicts == 0; attempt++ {
