@@ -8,24 +8,16 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 	"github.com/feastflow/kubectl-feastflow/pkg/strategy"
 )
 
 type autoscaleOptions struct {
-	getter  genericclioptions.RESTClientGetter
-	streams genericiooptions.IOStreams
-	out     outputFlag
-	write   writeFlags
-	keys    keyFlags
-
-	opts      strategy.AutoscaleOptions
-	component string
-	writer    *audit.Writer
+	componentCmd
+	opts strategy.AutoscaleOptions
 }
 
 func newAutoscaleCmd(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &autoscaleOptions{getter: getter, streams: streams}
+	o := &autoscaleOptions{componentCmd: componentCmd{getter: getter, streams: streams}}
 	cmd := &cobra.Command{
 		Use:   "autoscale COMPONENT --min N --max M --cpu-percent P [--memory-percent Q]",
 		Short: "Create or update the component's HorizontalPodAutoscaler on the Deployment that serves traffic",
@@ -68,17 +60,7 @@ instead of adding a second one. Re-running with the same values changes nothing.
 }
 
 func (o *autoscaleOptions) run(ctx context.Context) error {
-	s, err := newReleaseSession(ctx, o.getter, o.streams, o.writer)
-	if err != nil {
-		return err
-	}
-	c, err := s.component(ctx, o.component, o.keys.keys())
-	if err != nil {
-		return componentError(err)
-	}
-	ctx, cancel := o.write.withTimeout(ctx)
-	defer cancel()
-	return runResult(&o.out, o.streams, func() (*strategy.Result, error) {
-		return strategy.Autoscale(ctx, s.env, c, o.opts)
+	return o.runOnComponent(ctx, func(ctx context.Context, env *strategy.Env, c *strategy.Component) (*strategy.Result, error) {
+		return strategy.Autoscale(ctx, env, c, o.opts)
 	})
 }

@@ -8,25 +8,17 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 	"github.com/feastflow/kubectl-feastflow/pkg/strategy"
 )
 
 type pauseOptions struct {
-	getter  genericclioptions.RESTClientGetter
-	streams genericiooptions.IOStreams
-	out     outputFlag
-	write   writeFlags
-	keys    keyFlags
-	pause   bool
-
-	component string
-	writer    *audit.Writer
+	componentCmd
+	pause bool
 }
 
 // newPauseCmd builds pause (pause=true) or resume.
 func newPauseCmd(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams, pause bool) *cobra.Command {
-	o := &pauseOptions{getter: getter, streams: streams, pause: pause}
+	o := &pauseOptions{componentCmd: componentCmd{getter: getter, streams: streams}, pause: pause}
 	cmd := &cobra.Command{
 		Use:   "pause [COMPONENT]",
 		Short: "Pause the rollouts of every Deployment of a component, as kubectl rollout pause",
@@ -65,20 +57,10 @@ checked (--override-window=REASON).`
 }
 
 func (o *pauseOptions) run(ctx context.Context) error {
-	s, err := newReleaseSession(ctx, o.getter, o.streams, o.writer)
-	if err != nil {
-		return err
-	}
-	c, err := s.component(ctx, o.component, o.keys.keys())
-	if err != nil {
-		return componentError(err)
-	}
-	ctx, cancel := o.write.withTimeout(ctx)
-	defer cancel()
-	return runResult(&o.out, o.streams, func() (*strategy.Result, error) {
+	return o.runOnComponent(ctx, func(ctx context.Context, env *strategy.Env, c *strategy.Component) (*strategy.Result, error) {
 		if o.pause {
-			return strategy.Pause(ctx, s.env, c)
+			return strategy.Pause(ctx, env, c)
 		}
-		return strategy.Resume(ctx, s.env, c)
+		return strategy.Resume(ctx, env, c)
 	})
 }

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"context"
 	"errors"
 	"net/url"
 
@@ -9,6 +10,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 	"github.com/feastflow/kubectl-feastflow/pkg/strategy"
 )
 
@@ -23,6 +25,35 @@ func newRolloutCmds(getter genericclioptions.RESTClientGetter, streams genericio
 		newPauseCmd(getter, streams, false),
 		newRestartCmd(getter, streams),
 	}
+}
+
+// componentCmd is what a verb acting on one component with a *strategy.Result shares:
+// kubectl's flags, -o, the write flags, the label keys and the component argument.
+type componentCmd struct {
+	getter  genericclioptions.RESTClientGetter
+	streams genericiooptions.IOStreams
+	out     outputFlag
+	write   writeFlags
+	keys    keyFlags
+
+	component string
+	writer    *audit.Writer
+}
+
+// runOnComponent opens a release session, resolves the component, bounds ctx by --timeout
+// and prints the result of op on it.
+func (o *componentCmd) runOnComponent(ctx context.Context, op func(ctx context.Context, env *strategy.Env, c *strategy.Component) (*strategy.Result, error)) error {
+	s, err := newReleaseSession(ctx, o.getter, o.streams, o.writer)
+	if err != nil {
+		return err
+	}
+	c, err := s.component(ctx, o.component, o.keys.keys())
+	if err != nil {
+		return componentError(err)
+	}
+	ctx, cancel := o.write.withTimeout(ctx)
+	defer cancel()
+	return runResult(&o.out, o.streams, func() (*strategy.Result, error) { return op(ctx, s.env, c) })
 }
 
 // runResult runs a library call that returns a *strategy.Result and prints it: the result

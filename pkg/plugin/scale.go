@@ -8,24 +8,16 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 	"github.com/feastflow/kubectl-feastflow/pkg/strategy"
 )
 
 type scaleOptions struct {
-	getter  genericclioptions.RESTClientGetter
-	streams genericiooptions.IOStreams
-	out     outputFlag
-	write   writeFlags
-	keys    keyFlags
-
-	replicas  int32
-	component string
-	writer    *audit.Writer
+	componentCmd
+	replicas int32
 }
 
 func newScaleCmd(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &scaleOptions{getter: getter, streams: streams}
+	o := &scaleOptions{componentCmd: componentCmd{getter: getter, streams: streams}}
 	cmd := &cobra.Command{
 		Use:   "scale COMPONENT --replicas N",
 		Short: "Set a component's capacity, strategy-aware (live and idle colors, canary total at the current weight)",
@@ -70,17 +62,7 @@ what it would change and how to change the HPA instead.`,
 }
 
 func (o *scaleOptions) run(ctx context.Context) error {
-	s, err := newReleaseSession(ctx, o.getter, o.streams, o.writer)
-	if err != nil {
-		return err
-	}
-	c, err := s.component(ctx, o.component, o.keys.keys())
-	if err != nil {
-		return componentError(err)
-	}
-	ctx, cancel := o.write.withTimeout(ctx)
-	defer cancel()
-	return runResult(&o.out, o.streams, func() (*strategy.Result, error) {
-		return strategy.Scale(ctx, s.env, c, strategy.ScaleOptions{Replicas: o.replicas})
+	return o.runOnComponent(ctx, func(ctx context.Context, env *strategy.Env, c *strategy.Component) (*strategy.Result, error) {
+		return strategy.Scale(ctx, env, c, strategy.ScaleOptions{Replicas: o.replicas})
 	})
 }
