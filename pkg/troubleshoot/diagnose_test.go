@@ -272,6 +272,25 @@ func TestDiagnoseScheduling(t *testing.T) {
 			cat: CategoryUntoleratedTaint, details: []string{"node node-gpu: untolerated taint dedicated=gpu:NoSchedule", "toleration"},
 		},
 		{
+			// The selector picks the tainted node on purpose; the other nodes do not match it.
+			// What blocks the pod is the taint, though more nodes fail the selector.
+			name: "selector matches only a tainted node",
+			objs: []runtime.Object{tainted, node("node-1", "8", "8Gi"), node("node-2", "8", "8Gi"), pendingPod(func(p *corev1.Pod) {
+				p.Spec.NodeSelector = map[string]string{"kubernetes.io/hostname": "node-gpu"}
+				unschedMsg(p, "0/3 nodes are available: 1 node(s) had untolerated taint(s), 2 node(s) didn't match Pod's node affinity/selector.")
+			})},
+			cat: CategoryUntoleratedTaint, details: []string{"node node-gpu: untolerated taint dedicated=gpu:NoSchedule"},
+		},
+		{
+			// A selector no node matches is the cause, even when a tainted node also refuses.
+			name: "selector matches no node beside a tainted one",
+			objs: []runtime.Object{tainted, node("node-1", "8", "8Gi"), pendingPod(func(p *corev1.Pod) {
+				p.Spec.NodeSelector = map[string]string{"disktype": "ssdd"}
+				unschedMsg(p, "0/2 nodes are available: 1 node(s) had untolerated taint(s), 1 node(s) didn't match Pod's node affinity/selector.")
+			})},
+			cat: CategoryNodeAffinity, details: []string{"node node-1: node selector/affinity does not match"},
+		},
+		{
 			name: "node selector mismatch",
 			objs: []runtime.Object{node("node-1", "8", "8Gi"), pendingPod(func(p *corev1.Pod) {
 				p.Spec.NodeSelector = map[string]string{"disktype": "ssd"}

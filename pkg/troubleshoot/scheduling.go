@@ -95,13 +95,23 @@ func schedulingCategory(reason string) Category {
 func (a *analysis) unschedulable(fd *Finding, p *corev1.Pod) {
 	msg := fd.Failure.Message
 	total, reasons := ParseFailedScheduling(msg)
+	// Nodes the pod's selector/affinity excludes are excluded on purpose: when some node does
+	// match it, what blocks the pod is on those nodes (a taint, capacity), not the selector.
+	affinityIntended := a.affinityMatchesSomeNode(p)
 	best := SchedulingReason{}
 	for _, r := range reasons {
 		fd.Details = append(fd.Details, schedReasonLine(r, total))
 		// The reason that rules out most nodes is the one to fix first; a volume problem
 		// rules out every node by itself.
-		if schedulingCategory(r.Reason) == CategoryUnboundPVC {
+		switch schedulingCategory(r.Reason) {
+		case CategoryUnboundPVC:
 			r.Nodes = 1 << 30
+		case CategoryNodeAffinity:
+			if affinityIntended {
+				r.Nodes = -1
+			} else {
+				r.Nodes = 1 << 29 // no node matches: nothing else can be fixed first
+			}
 		}
 		if r.Nodes > best.Nodes || best.Reason == "" {
 			best = r
@@ -170,6 +180,18 @@ func schedReasonLine(r SchedulingReason, total int) string {
 		return "scheduler: " + r.Reason
 	}
 	return fmt.Sprintf("scheduler: %d of %d nodes: %s", r.Nodes, total, r.Reason)
+}
+
+// affinityMatchesSomeNode reports whether the pod's node selector and required node
+// affinity match at least one node of the listed nodes.
+func (a *analysis) affinityMatchesSomeNode(p *corev1.Pod) bool {
+	aff := nodeaffinity.GetRequiredNodeAffinity(p)
+	for i := range a.s.nodes {
+		if ok, _ := aff.Match(&a.s.nodes[i]); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // perNode checks the pod against every node and says, per node, why it does not fit.
