@@ -19,26 +19,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${1:-5}
 DEADLINE=${DEADLINE:-10}
 DELAY=${DELAY:-2}
-BIN=${FEASTFLOW_BIN:-$ROOT/.cache/bin}
-PLUGIN=${FEASTFLOW_PLUGIN:-$ROOT/bin/kubectl-feastflow}
-STATE=$(mktemp -d /tmp/feastflow-bench-rollout.XXXXXX)
-WORK=$(mktemp -d /tmp/feastflow-bench-path.XXXXXX)
-export GOTOOLCHAIN=local
-
-cleanup() {
-	(cd "$ROOT" && go run ./hack/localcluster down --state "$STATE" >/dev/null 2>&1) || true
-	rm -rf "$STATE" "$WORK"
-}
-trap cleanup EXIT
-
-[ -x "$PLUGIN" ] || { echo "bench: $PLUGIN missing: run make build" >&2; exit 1; }
-cp "$PLUGIN" "$WORK/kubectl-feastflow"
-export PATH="$WORK:$BIN:$PATH"
-export KUBECONFIG="$STATE/kubeconfig"
-export KUBECACHEDIR="$STATE/kube-cache"
-
-echo "starting a cluster in $STATE" >&2
-(cd "$ROOT" && go run ./hack/localcluster up --bin "$BIN" --state "$STATE" >/dev/null)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+bench_cluster rollout
 
 now() { date +%s%N; }
 median() { sort -n | awk '{a[NR]=$1} END {printf "%.0f\n", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }

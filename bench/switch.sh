@@ -14,27 +14,9 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${1:-15}
-BIN=${FEASTFLOW_BIN:-$ROOT/.cache/bin}
-PLUGIN=${FEASTFLOW_PLUGIN:-$ROOT/bin/kubectl-feastflow}
-STATE=$(mktemp -d /tmp/feastflow-bench-switch.XXXXXX)
-WORK=$(mktemp -d /tmp/feastflow-bench-path.XXXXXX)
-export GOTOOLCHAIN=local
-
-cleanup() {
-	(cd "$ROOT" && go run ./hack/localcluster down --state "$STATE" >/dev/null 2>&1) || true
-	rm -rf "$STATE" "$WORK"
-}
-trap cleanup EXIT
-
-[ -x "$PLUGIN" ] || { echo "bench: $PLUGIN missing: run make build" >&2; exit 1; }
-# kubectl finds the plugin on PATH, as a user's would.
-cp "$PLUGIN" "$WORK/kubectl-feastflow"
-export PATH="$WORK:$BIN:$PATH"
-export KUBECONFIG="$STATE/kubeconfig"
-export KUBECACHEDIR="$STATE/kube-cache"
-
-echo "starting a cluster in $STATE" >&2
-(cd "$ROOT" && go run ./hack/localcluster up --bin "$BIN" --state "$STATE" >/dev/null)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+bench_cluster switch
 
 kubectl apply -f "$ROOT/examples/feastflow/" >/dev/null
 kubectl -n feastflow rollout status deploy/feastflow-backend-blue --timeout=120s >/dev/null
