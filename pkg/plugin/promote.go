@@ -55,7 +55,7 @@ canary: copy the canary's pod template into stable, roll stable to full capacity
 	cmd.Flags().DurationVar(&o.delay, "scale-down-delay", 30*time.Second, "Blue-green: wait this long after the switch before scaling the old color to 0")
 	cmd.Flags().BoolVar(&o.keepOld, "keep-old", false, "Blue-green: keep the old color scaled up")
 	cmd.Flags().BoolVar(&o.deleteCanary, "delete-canary", false, "Canary: delete the canary Deployment instead of scaling it to 0")
-	cmd.Flags().BoolVar(&o.force, "force", false, "Blue-green: switch even when a GitOps controller manages the Service")
+	cmd.Flags().BoolVar(&o.force, "force", false, "Blue-green: switch even when a GitOps controller manages the Service, and promote even when the live color's pod template changed since the switch")
 	o.write.add(cmd, 10*time.Minute)
 	o.write.addWindow(cmd)
 	o.write.addYes(cmd)

@@ -194,14 +194,15 @@ func TestPromoteNeedsYes(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	out, stderr, code, cs := runRelease(t, objs, "promote", "api", "--scale-down-delay", "0s", "--yes")
-	if code != 0 || patches(cs) != 1 || !strings.Contains(out, "api promoted: green is live, blue (api-blue) scaled to 0") {
+	// The release record (promote in progress), the scale-down, the record (promoted).
+	if code != 0 || patches(cs) != 3 || !strings.Contains(out, "api promoted: green is live, blue (api-blue) scaled to 0") {
 		t.Fatalf("exit %d: %s\n%s", code, stderr, out)
 	}
 }
 
 func TestRollbackCommandRefusal(t *testing.T) {
 	_, stderr, code, cs := runRelease(t, cmdObjects(), "rollback", "api")
-	if code != 1 || patches(cs) != 0 || !strings.Contains(stderr, "no feastflow.dev/previous-color annotation") {
+	if code != 1 || patches(cs) != 0 || !strings.Contains(stderr, "names no previous color") {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 }

@@ -32,8 +32,8 @@ func newRollbackCmd(getter genericclioptions.RESTClientGetter, streams genericio
 		Short: "Return to the previous release: blue-green switches back, rolling undoes the rollout, canary aborts",
 		Long: `Return to the previous release.
 
-blue-green: switch back to the color recorded in the Service's feastflow.dev/previous-color
-annotation by the last switch; when that color was scaled to 0, scale it up to the live color's
+blue-green: switch back to the previous color of the Service's release record (annotation
+feastflow.dev/release, written by the last switch); when that color was scaled to 0, scale it up to the live color's
 replicas first and wait until it is available. Re-running it after success does nothing.
 rolling/recreate: undo the rollout like "kubectl rollout undo" (--to-revision N).
 canary: abort.`,
@@ -58,7 +58,7 @@ canary: abort.`,
 		},
 	}
 	cmd.Flags().Int64Var(&o.toRevision, "to-revision", 0, "Rolling: the revision to return to (default: the previous one)")
-	cmd.Flags().BoolVar(&o.force, "force", false, "Blue-green: switch back even when a GitOps controller manages the Service")
+	cmd.Flags().BoolVar(&o.force, "force", false, "Blue-green: switch back even when a GitOps controller manages the Service, or when the previous color's pod template changed since it was live")
 	o.write.add(cmd, 10*time.Minute)
 	o.write.addWindow(cmd)
 	o.out.add(cmd)

@@ -158,6 +158,15 @@ func renderStatus(w io.Writer, rep *strategy.StatusReport, now time.Time) error 
 	if len(notReady) > 0 {
 		fmt.Fprintf(w, "\nPods not ready:\n%s\n", strings.Join(notReady, "\n"))
 	}
+	var warnings []string
+	for _, c := range rep.Components {
+		for _, msg := range c.Warnings {
+			warnings = append(warnings, term.Escape(fmt.Sprintf("  %s: %s", c.Name, msg)))
+		}
+	}
+	if len(warnings) > 0 {
+		fmt.Fprintf(w, "\nRelease warnings:\n%s\n", strings.Join(warnings, "\n"))
+	}
 	return nil
 }
 

@@ -19,69 +19,42 @@ const (
 	verbRollback = "rollback"
 )
 
-// releaseState is where a blue-green release stands, read from the objects alone.
-type releaseState struct {
-	// switchedAt is when traffic last moved to the live color (zero when not recorded).
-	switchedAt time.Time
-	lastVerb   string
-	// old is the color traffic moved away from, still scaled up and unchanged since.
-	old string
-	// pending are idle colors scaled up and changed since the last switch: releases that
-	// wait for a switch.
-	pending []string
-}
-
-// readReleaseState tells a pending release (an idle color deployed after the last
-// switch) from the old color of a finished switch (scaled up, untouched since): by the
-// Service's last-operation time and the time of the last spec change of each idle
-// Deployment (its managedFields, which every writer updates).
-func readReleaseState(c *Component) releaseState {
-	var st releaseState
-	if op, ok := audit.ParseOperation(c.Service.Annotations); ok && (op.Verb == verbSwitch || op.Verb == verbPromote || op.Verb == verbRollback) && op.To == c.LiveColor {
-		st.switchedAt, st.lastVerb = op.Time, op.Verb
-	}
-	prev := c.Service.Annotations[PreviousColorAnnotation]
-	for _, color := range c.IdleColors() {
-		d := c.Colors[color]
-		if desiredReplicas(d) == 0 {
-			continue
-		}
-		changed := lastSpecChange(d)
-		if color == prev && !st.switchedAt.IsZero() && !changed.After(st.switchedAt) {
-			st.old = color
-			continue
-		}
-		st.pending = append(st.pending, color)
-	}
-	return st
-}
-
-// lastSpecChange is the latest time any manager changed the Deployment (status excluded).
-func lastSpecChange(d *appsv1.Deployment) time.Time {
-	var t time.Time
-	for _, mf := range d.ManagedFields {
-		if mf.Subresource == "" && mf.Time != nil && mf.Time.After(t) {
-			t = mf.Time.Time
-		}
-	}
-	if t.IsZero() {
-		t = d.CreationTimestamp.Time
-	}
-	return t
-}
-
-// promoteBlueGreen switches to the pending release (when there is one), waits the
-// scale-down delay, asks, and scales the old color to 0. Interrupted during the delay, the
-// switch stays and a re-run finishes the scale-down (the delay counts from the switch).
+// promoteBlueGreen finishes the release the record names: it switches to the pending
+// color when the record says one was deployed and not switched to, then, after the
+// scale-down delay (counted from the recorded switch), re-reads the Service and both
+// colors and scales the old color (the record's previous one) to 0. Which color is old is
+// never inferred from the Deployments: a label, a scale or a new image on either color does
+// not change it. When the live color's pod template changed since the switch, promote
+// refuses (unless Force): the release switched to is no longer what serves.
 func promoteBlueGreen(ctx context.Context, env *Env, c *Component, opts PromoteOptions) (*Result, error) {
 	res := newResult("PromoteResult", c, "promote", env)
-	st := readReleaseState(c)
+	rec, err := c.Release()
+	if err != nil {
+		return nil, err
+	}
+	if err := selectorMatchesRecord(c, rec); err != nil {
+		return nil, err
+	}
+	if op := rec.Operation; op != nil && op.Verb != verbPromote {
+		return nil, operationInProgressError(c, rec)
+	}
+	var old, live string
+	var switchedAt time.Time
+	justSwitched := false
 	switch {
-	case len(st.pending) > 1:
-		return nil, fmt.Errorf("component %s has %d idle colors scaled up (%v): switch to the one to promote first (`kubectl feastflow switch COLOR %s`)", c.Name(), len(st.pending), st.pending, c.Name())
-	case len(st.pending) == 1:
-		to := st.pending[0]
-		sw, err := switchColor(ctx, env, SwitchOptions{Namespace: c.Namespace(), Component: c.Name(), Color: to, Keys: Keys{ColorKey: c.ColorKey}, Force: opts.Force, VerifyTimeout: opts.VerifyTimeout}, verbPromote)
+	case rec.Phase == PhaseDeployed && rec.Pending != "" && rec.Pending != c.LiveColor:
+		to := rec.Pending
+		if c.Colors[to] == nil {
+			return nil, fmt.Errorf("the release record of %s names %s as deployed, but no deployment carries %s=%s (colors: %s): deploy it again or abort", c.Name(), to, c.ColorKey, to, orNoneList(c.ColorNames()))
+		}
+		old, live = c.LiveColor, to
+		sw, err := switchColor(ctx, env, SwitchOptions{
+			Namespace: c.Namespace(), Component: c.Name(), Color: to, Keys: Keys{ColorKey: c.ColorKey}, Force: opts.Force, VerifyTimeout: opts.VerifyTimeout,
+			record: func(r *Release) {
+				r.Phase = PhasePromoting
+				r.begin(env, verbPromote, old, old+"=0")
+			},
+		}, verbPromote)
 		if sw != nil {
 			for _, sc := range sw.Components {
 				res.Changes = append(res.Changes, sc.Changes...)
@@ -91,112 +64,284 @@ func promoteBlueGreen(ctx context.Context, env *Env, c *Component, opts PromoteO
 		if err != nil {
 			return nil, err
 		}
-		st.old, st.switchedAt = c.LiveColor, env.now()
+		justSwitched, switchedAt = true, env.now()
 		if !env.Writer.Live() {
 			// Nothing moved: the scale-down would act on the old color after the delay.
-			res.Changes = append(res.Changes, Change{Object: "deployment/" + c.Colors[c.LiveColor].Name, Field: "spec.replicas", From: fmt.Sprint(desiredReplicas(c.Colors[c.LiveColor])), To: "0"})
-			res.Message = fmt.Sprintf("dry run (%s): would switch %s to %s, then scale %s down after %s", env.Writer.DryRun, c.Name(), to, c.LiveColor, opts.ScaleDownDelay)
+			res.Changes = append(res.Changes, Change{Object: "deployment/" + c.Colors[old].Name, Field: "spec.replicas", From: fmt.Sprint(desiredReplicas(c.Colors[old])), To: "0"})
+			res.Message = fmt.Sprintf("dry run (%s): would switch %s to %s, then scale %s down after %s", env.Writer.DryRun, c.Name(), to, old, opts.ScaleDownDelay)
 			return &res, nil
 		}
 		env.report("%s switched to %s", c.Name(), to)
-	case st.old == "":
-		res.Message = fmt.Sprintf("%s is promoted: %s is live and no other color is scaled up; nothing to do", c.Name(), c.LiveColor)
+		// The switch re-read the component: go on from the objects it saw.
+		if fresh, err := Load(ctx, env.Client, c.Namespace(), c.Name(), Keys{ColorKey: c.ColorKey}); err == nil {
+			*c = *fresh
+		} else {
+			return &res, err
+		}
+		if rec, err = c.Release(); err != nil {
+			return &res, err
+		}
+	case rec.Phase == PhaseSwitched || rec.Phase == PhaseRolledBack || rec.Phase == PhasePromoting:
+		old, live = rec.Previous, c.LiveColor
+		if rec.SwitchedAt != nil {
+			switchedAt = *rec.SwitchedAt
+		}
+	default:
+		res.Message = fmt.Sprintf("%s is promoted: %s is live and no release is pending (%s); nothing to do", c.Name(), c.LiveColor, describeRelease(rec))
 		return &res, nil
 	}
-	old := c.Colors[st.old]
-	live := c.LiveColor
-	if len(st.pending) == 1 {
-		live = st.pending[0]
+	oldD, liveD := c.Colors[old], c.Colors[live]
+	if liveD == nil {
+		return &res, fmt.Errorf("no deployment carries the live color %s=%s of %s: fix the service selector", c.ColorKey, live, c.Name())
+	}
+	if !justSwitched && !opts.Force {
+		if w, ok := rec.Workloads[live]; ok {
+			if d := Drift(w, liveD); d != "" {
+				return nil, fmt.Errorf("promote of %s refused, nothing changed: the live color %s no longer runs the release switched to: %s; roll back with `kubectl feastflow rollback %s` (to %s), or promote what %s runs now with --force", c.Name(), live, d, c.Name(), orNoneText(old), live)
+			}
+		}
+	}
+	if old == "" || old == live || oldD == nil || desiredReplicas(oldD) == 0 {
+		if rec.Phase == PhasePromoted || !env.Writer.Live() {
+			res.Message = fmt.Sprintf("%s is promoted: %s is live and the old color has no replicas; nothing to do", c.Name(), live)
+			return &res, nil
+		}
+		next := rec.clone()
+		next.Phase, next.Operation = PhasePromoted, nil
+		if err := finishRelease(ctx, env, c, next, rec.Operation); err != nil {
+			return &res, err
+		}
+		res.Message = fmt.Sprintf("%s is promoted: %s is live and %s has no replicas; recorded", c.Name(), live, orNoneText(old))
+		return &res, nil
 	}
 	if opts.KeepOld {
-		res.Message = fmt.Sprintf("%s is live on %s; %s (%s) kept scaled up (--keep-old)", c.Name(), live, st.old, old.Name)
+		res.Message = fmt.Sprintf("%s is live on %s; %s (%s) kept scaled up (--keep-old)", c.Name(), live, old, oldD.Name)
 		return &res, nil
 	}
-	if len(st.pending) == 0 {
+	if !justSwitched {
 		if _, err := CheckWindow(ctx, env, c.Namespace()); err != nil {
 			return nil, err
 		}
 	}
-	elapsed := env.now().Sub(st.switchedAt)
+	if !env.Writer.Live() {
+		res.Changes = append(res.Changes, Change{Object: "deployment/" + oldD.Name, Field: "spec.replicas", From: fmt.Sprint(desiredReplicas(oldD)), To: "0"})
+		res.Message = fmt.Sprintf("dry run (%s): would scale %s (%s) to 0", env.Writer.DryRun, old, oldD.Name)
+		return &res, nil
+	}
+	if opts.Confirm != nil {
+		if err := opts.Confirm(fmt.Sprintf("scale %s (color %s, %s) from %d replicas to 0", oldD.Name, old, imagesText(TemplateImages(&oldD.Spec.Template)), desiredReplicas(oldD))); err != nil {
+			return &res, fmt.Errorf("%w; %s is live on %s", err, c.Name(), live)
+		}
+	}
+	started := rec.Operation
+	if started == nil || started.Verb != verbPromote {
+		next := rec.clone()
+		next.Phase = PhasePromoting
+		started = next.begin(env, verbPromote, old, old+"=0")
+		op := env.Writer.Operation(verbPromote, old, live)
+		if err := writeRelease(ctx, env, c, next, &op, ""); err != nil {
+			return nil, err
+		}
+		rec = next
+	}
+	oldPlanned, livePlanned := oldD.DeepCopy(), liveD.DeepCopy()
+	startReady := readyReplicas(liveD)
+	elapsed := env.now().Sub(switchedAt)
 	if elapsed < 0 {
 		elapsed = 0 // a switch recorded by a clock ahead of ours: wait the whole delay, no more
 	}
-	if wait := opts.ScaleDownDelay - elapsed; wait > 0 && env.Writer.Live() {
-		env.report("waiting %s before scaling %s down, so that kube-proxy on every node has stopped sending it traffic (Ctrl-C keeps the switch; re-run to finish)", wait.Round(time.Second), old.Name)
+	if wait := opts.ScaleDownDelay - elapsed; wait > 0 {
+		env.report("waiting %s before scaling %s down, so that kube-proxy on every node has stopped sending it traffic (Ctrl-C keeps the switch; re-run to finish)", wait.Round(time.Second), oldD.Name)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return &res, fmt.Errorf("interrupted before scaling %s down: %s stays live on %s and %s keeps %d replicas; re-run `kubectl feastflow promote %s` to finish: %w", old.Name, c.Name(), live, st.old, desiredReplicas(old), c.Name(), ctx.Err())
+			return &res, fmt.Errorf("interrupted before scaling %s down: %s stays live on %s and %s keeps %d replicas; re-run `kubectl feastflow promote %s` to finish: %w", oldD.Name, c.Name(), live, old, desiredReplicas(oldD), c.Name(), ctx.Err())
 		case <-t.C:
 		}
 	}
-	if opts.Confirm != nil {
-		if err := opts.Confirm(fmt.Sprintf("scale %s (color %s, %s) from %d replicas to 0", old.Name, st.old, imagesText(TemplateImages(&old.Spec.Template)), desiredReplicas(old))); err != nil {
-			return &res, fmt.Errorf("%w; %s is live on %s", err, c.Name(), live)
-		}
-	}
-	ch, err := env.scaleColor(ctx, old, 0, verbPromote, "Promoted")
+	// Check before the cut: the Service still selects the live color, neither color changed
+	// since the plan, and the live color has no fewer ready pods than at the start.
+	svc, now, err := reread(ctx, env, c, oldD.Name, liveD.Name)
 	if err != nil {
 		return &res, err
 	}
-	res.Changes = append(res.Changes, *ch)
-	res.Changed = env.Writer.Live()
-	res.Message = fmt.Sprintf("%s promoted: %s is live, %s (%s) scaled to 0", c.Name(), live, st.old, old.Name)
-	if !env.Writer.Live() {
-		res.Message = fmt.Sprintf("dry run (%s): would scale %s (%s) to 0", env.Writer.DryRun, st.old, old.Name)
+	stopped := fmt.Sprintf("%s is live on %s and %s keeps its replicas; re-run `kubectl feastflow promote %s` once it is settled", c.Name(), live, oldD.Name, c.Name())
+	if got := svc.Spec.Selector[c.ColorKey]; got != live {
+		return &res, &ForeignChangeError{Object: "service/" + c.Name(), Field: "spec.selector." + c.ColorKey, From: live, To: got, Manager: lastServiceManager(svc), Done: fmt.Sprintf("%s not scaled down", oldD.Name)}
 	}
+	for _, chk := range []*appsv1.Deployment{oldPlanned, livePlanned} {
+		if err := checkUnchanged(chk, now[chk.Name], desiredReplicas(chk)); err != nil {
+			err.(*ForeignChangeError).Done = stopped
+			return &res, err
+		}
+	}
+	if got := readyReplicas(now[liveD.Name]); got < startReady {
+		return &res, fmt.Errorf("the live color %s (%s) has %d ready pods, fewer than the %d when promote started: %s", live, liveD.Name, got, startReady, stopped)
+	}
+	ch, err := scaleGuarded(ctx, env, now[oldD.Name], 0, verbPromote, "Promoted")
+	if err != nil {
+		return &res, err
+	}
+	if ch != nil {
+		res.Changes = append(res.Changes, *ch)
+	}
+	res.Changed = true
+	next := rec.clone()
+	next.Phase, next.Operation = PhasePromoted, nil
+	next.recordWorkload(env, old, now[oldD.Name], "")
+	if err := finishRelease(ctx, env, c, next, started); err != nil {
+		return &res, err
+	}
+	res.Message = fmt.Sprintf("%s promoted: %s is live, %s (%s) scaled to 0", c.Name(), live, old, oldD.Name)
 	return &res, nil
 }
 
-// abortBlueGreen scales a pending release (an idle color deployed but not switched to)
-// back to 0.
+// selectorMatchesRecord refuses to act when the Service selects another color than the
+// release record says is live: someone changed the selector outside the plugin.
+func selectorMatchesRecord(c *Component, rec *Release) error {
+	if rec.Live == "" || rec.Live == c.LiveColor {
+		return nil
+	}
+	who := lastServiceManager(c.Service)
+	if who != "" {
+		who = " (" + who + ")"
+	}
+	return fmt.Errorf("service %s/%s selects %s=%s but its release record says %s is live: the selector was changed outside kubectl feastflow%s; nothing changed: record the switch with `kubectl feastflow switch %s %s`, or switch back with `kubectl feastflow switch %s %s`", c.Namespace(), c.Name(), c.ColorKey, c.LiveColor, rec.Live, who, c.LiveColor, c.Name(), rec.Live, c.Name())
+}
+
+// operationInProgressError refuses a verb while the record holds another verb's operation.
+func operationInProgressError(c *Component, rec *Release) error {
+	op := rec.Operation
+	by := ""
+	if op.User != "" {
+		by = " by " + op.User
+	}
+	return fmt.Errorf("component %s: a %s to %s started %s%s is recorded in progress (annotation %s on service/%s): wait for it, or, if it was interrupted, complete it with `kubectl feastflow %s %s`", c.Name(), op.Verb, op.Target, op.Start.Format(time.RFC3339), by, ReleaseAnnotation, c.Name(), op.Verb, c.Name())
+}
+
+// lastServiceManager names who last wrote the Service's selector (managedFields).
+func lastServiceManager(svc *corev1.Service) string {
+	return lastManagerOf(svc.ManagedFields, "f:selector")
+}
+
+// abortBlueGreen scales the pending release (the color the record says was deployed and
+// not switched to) back to 0, after re-reading that the Service does not select it and
+// that nobody changed it since it was read.
 func abortBlueGreen(ctx context.Context, env *Env, c *Component, opts AbortOptions) (*Result, error) {
 	res := newResult("AbortResult", c, "abort", env)
-	st := readReleaseState(c)
-	if len(st.pending) == 0 {
-		if st.old != "" {
-			return nil, fmt.Errorf("nothing to abort on %s: traffic was already switched from %s to %s at %s; use `kubectl feastflow rollback %s` to switch back, or `promote` to finish", c.Name(), st.old, c.LiveColor, st.switchedAt.Format(time.RFC3339), c.Name())
+	rec, err := c.Release()
+	if err != nil {
+		return nil, err
+	}
+	if err := selectorMatchesRecord(c, rec); err != nil {
+		return nil, err
+	}
+	if op := rec.Operation; op != nil && op.Verb != "abort" {
+		return nil, operationInProgressError(c, rec)
+	}
+	if rec.Phase != PhaseDeployed || rec.Pending == "" {
+		if rec.Phase == PhaseSwitched || rec.Phase == PhasePromoting || rec.Phase == PhaseRolledBack {
+			at := ""
+			if rec.SwitchedAt != nil {
+				at = " at " + rec.SwitchedAt.Format(time.RFC3339)
+			}
+			return nil, fmt.Errorf("nothing to abort on %s: traffic was already switched from %s to %s%s; use `kubectl feastflow rollback %s` to switch back, or `promote` to finish", c.Name(), orNoneText(rec.Previous), c.LiveColor, at, c.Name())
 		}
-		res.Message = fmt.Sprintf("nothing to abort on %s: %s is live and no idle color is scaled up", c.Name(), c.LiveColor)
+		res.Message = fmt.Sprintf("nothing to abort on %s: %s is live and no release is pending", c.Name(), c.LiveColor)
+		return &res, nil
+	}
+	pending := rec.Pending
+	if pending == c.LiveColor {
+		return nil, fmt.Errorf("cannot abort %s on %s: the service selects it (it is live); switch away from it first", pending, c.Name())
+	}
+	d := c.Colors[pending]
+	if d == nil || desiredReplicas(d) == 0 {
+		if env.Writer.Live() {
+			next := rec.clone()
+			next.Phase, next.Pending, next.Operation = PhaseAborted, "", nil
+			if err := finishRelease(ctx, env, c, next, rec.Operation); err != nil {
+				return &res, err
+			}
+		}
+		res.Message = fmt.Sprintf("nothing to abort on %s: %s has no replicas; %s stays live on %s", c.Name(), pending, c.Name(), c.LiveColor)
 		return &res, nil
 	}
 	if _, err := CheckWindow(ctx, env, c.Namespace()); err != nil {
 		return nil, err
 	}
-	for _, color := range st.pending {
-		d := c.Colors[color]
-		if opts.Confirm != nil {
-			if err := opts.Confirm(fmt.Sprintf("scale %s (idle color %s, %s) from %d replicas to 0", d.Name, color, imagesText(TemplateImages(&d.Spec.Template)), desiredReplicas(d))); err != nil {
-				return &res, err
-			}
-		}
-		ch, err := env.scaleColor(ctx, d, 0, "abort", "Aborted")
-		if err != nil {
+	if opts.Confirm != nil {
+		if err := opts.Confirm(fmt.Sprintf("scale %s (idle color %s, %s) from %d replicas to 0", d.Name, pending, imagesText(TemplateImages(&d.Spec.Template)), desiredReplicas(d))); err != nil {
 			return &res, err
 		}
-		res.Changes = append(res.Changes, *ch)
-		res.Changed = env.Writer.Live()
 	}
-	res.Message = fmt.Sprintf("aborted: %v scaled to 0; %s stays live on %s", st.pending, c.Name(), c.LiveColor)
 	if !env.Writer.Live() {
-		res.Message = fmt.Sprintf("dry run (%s): would scale %v to 0", env.Writer.DryRun, st.pending)
+		res.Changes = append(res.Changes, Change{Object: "deployment/" + d.Name, Field: "spec.replicas", From: fmt.Sprint(desiredReplicas(d)), To: "0"})
+		res.Message = fmt.Sprintf("dry run (%s): would scale %s (%s) to 0", env.Writer.DryRun, pending, d.Name)
+		return &res, nil
 	}
+	planned := d.DeepCopy()
+	next := rec.clone()
+	started := next.begin(env, "abort", pending, pending+"=0")
+	op := env.Writer.Operation("abort", pending, c.LiveColor)
+	if err := writeRelease(ctx, env, c, next, &op, ""); err != nil {
+		return nil, err
+	}
+	svc, now, err := reread(ctx, env, c, d.Name)
+	if err != nil {
+		return &res, err
+	}
+	if got := svc.Spec.Selector[c.ColorKey]; got == pending {
+		return &res, &ForeignChangeError{Object: "service/" + c.Name(), Field: "spec.selector." + c.ColorKey, From: c.LiveColor, To: got, Manager: lastServiceManager(svc), Done: d.Name + " not scaled down: it takes traffic now"}
+	}
+	if err := checkUnchanged(planned, now[d.Name], desiredReplicas(planned)); err != nil {
+		err.(*ForeignChangeError).Done = fmt.Sprintf("%s not scaled down; re-run `kubectl feastflow abort %s` once it is settled", d.Name, c.Name())
+		return &res, err
+	}
+	ch, err := scaleGuarded(ctx, env, now[d.Name], 0, "abort", "Aborted")
+	if err != nil {
+		return &res, err
+	}
+	if ch != nil {
+		res.Changes = append(res.Changes, *ch)
+	}
+	res.Changed = true
+	done := next.clone()
+	done.Phase, done.Pending, done.Operation = PhaseAborted, "", nil
+	if err := finishRelease(ctx, env, c, done, started); err != nil {
+		return &res, err
+	}
+	res.Message = fmt.Sprintf("aborted: %s (%s) scaled to 0; %s stays live on %s", pending, d.Name, c.Name(), c.LiveColor)
 	return &res, nil
 }
 
-// rollbackBlueGreen switches back to the previous color recorded by the last switch,
-// scaling it up first (to the live color's replicas) and waiting for it when it was
-// scaled down. Re-running it after success does nothing: the Service then records a
-// rollback to the live color.
+// rollbackBlueGreen switches back to the previous color the record names, scaling it up
+// first (to the live color's replicas) and waiting for that many Ready pods of its
+// template when it was scaled down. Re-running it after success does nothing: the record
+// then says rolled-back with the live color. It refuses (unless Force) when the previous
+// color's template changed since it was live: that would not be a rollback.
 func rollbackBlueGreen(ctx context.Context, env *Env, c *Component, opts RollbackOptions) (*Result, error) {
 	res := newResult("RollbackResult", c, "rollback", env)
-	prev := c.Service.Annotations[PreviousColorAnnotation]
-	if prev == "" {
-		return nil, fmt.Errorf("cannot roll back %s: service %s/%s has no %s annotation (it is written by `kubectl feastflow switch`); switch explicitly with `kubectl feastflow switch COLOR %s` (colors: %s)", c.Name(), c.Namespace(), c.Name(), PreviousColorAnnotation, c.Name(), orNoneList(c.ColorNames()))
+	rec, err := c.Release()
+	if err != nil {
+		return nil, err
 	}
-	if op, ok := audit.ParseOperation(c.Service.Annotations); ok && op.Verb == verbRollback && op.To == c.LiveColor {
-		res.Message = fmt.Sprintf("%s was already rolled back to %s at %s; nothing to do (to go forward again: `kubectl feastflow switch %s %s`)", c.Name(), c.LiveColor, op.Time.Format(time.RFC3339), prev, c.Name())
+	if err := selectorMatchesRecord(c, rec); err != nil {
+		return nil, err
+	}
+	if op := rec.Operation; op != nil && op.Verb != verbRollback {
+		return nil, operationInProgressError(c, rec)
+	}
+	prev := rec.Previous
+	if prev == "" {
+		return nil, fmt.Errorf("cannot roll back %s: its release record (annotation %s on service %s/%s) names no previous color: no switch was recorded; switch explicitly with `kubectl feastflow switch COLOR %s` (colors: %s)", c.Name(), ReleaseAnnotation, c.Namespace(), c.Name(), c.Name(), orNoneList(c.ColorNames()))
+	}
+	if rec.Phase == PhaseRolledBack && rec.Operation == nil {
+		at := ""
+		if rec.SwitchedAt != nil {
+			at = " at " + rec.SwitchedAt.Format(time.RFC3339)
+		}
+		res.Message = fmt.Sprintf("%s was already rolled back to %s%s; nothing to do (to go forward again: `kubectl feastflow switch %s %s`)", c.Name(), c.LiveColor, at, prev, c.Name())
 		return &res, nil
 	}
 	if prev == c.LiveColor {
@@ -205,7 +350,12 @@ func rollbackBlueGreen(ctx context.Context, env *Env, c *Component, opts Rollbac
 	}
 	target, _, err := c.ColorDeployment(prev, nil)
 	if err != nil {
-		return nil, fmt.Errorf("cannot roll back %s to %s (from %s): %w", c.Name(), prev, PreviousColorAnnotation, err)
+		return nil, fmt.Errorf("cannot roll back %s to %s (the previous color in its release record): %w", c.Name(), prev, err)
+	}
+	if w, ok := rec.Workloads[prev]; ok && !opts.Force {
+		if d := Drift(w, target); d != "" {
+			return nil, fmt.Errorf("rollback of %s refused, nothing changed: the previous color %s no longer runs the release that was live: %s; switch to it explicitly with `kubectl feastflow switch %s %s`, or pass --force", c.Name(), prev, d, prev, c.Name())
+		}
 	}
 	if desiredReplicas(target) == 0 {
 		if _, err := CheckWindow(ctx, env, c.Namespace()); err != nil {
@@ -215,19 +365,29 @@ func rollbackBlueGreen(ctx context.Context, env *Env, c *Component, opts Rollbac
 		if replicas < 1 {
 			replicas = 1
 		}
+		if !env.Writer.Live() {
+			res.Changes = append(res.Changes,
+				Change{Object: "deployment/" + target.Name, Field: "spec.replicas", From: "0", To: fmt.Sprint(replicas)},
+				Change{Object: "service/" + c.Name(), Field: "spec.selector." + c.ColorKey, From: c.LiveColor, To: prev})
+			res.Message = fmt.Sprintf("dry run (%s): would scale %s to %d, wait until it is available, then switch %s back to %s", env.Writer.DryRun, target.Name, replicas, c.Name(), prev)
+			return &res, nil
+		}
+		if rec.Operation == nil {
+			next := rec.clone()
+			next.begin(env, verbRollback, c.LiveColor, prev)
+			op := env.Writer.Operation(verbRollback, c.LiveColor, prev)
+			if err := writeRelease(ctx, env, c, next, &op, ""); err != nil {
+				return nil, err
+			}
+		}
 		ch, err := env.scaleColor(ctx, target, replicas, verbRollback, "ScaledUpForRollback")
 		if err != nil {
 			return nil, err
 		}
 		res.Changes = append(res.Changes, *ch)
-		res.Changed = env.Writer.Live()
-		if !env.Writer.Live() {
-			res.Changes = append(res.Changes, Change{Object: "service/" + c.Name(), Field: "spec.selector." + c.ColorKey, From: c.LiveColor, To: prev})
-			res.Message = fmt.Sprintf("dry run (%s): would scale %s to %d, wait until it is available, then switch %s back to %s", env.Writer.DryRun, target.Name, replicas, c.Name(), prev)
-			return &res, nil
-		}
-		env.report("scaled %s up to %d replicas to roll back to it; waiting until it is available", target.Name, replicas)
-		if _, err := WaitForDeployment(ctx, env, c.Namespace(), target.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: target.Generation + 1}); err != nil {
+		res.Changed = true
+		env.report("scaled %s up to %d replicas to roll back to it; waiting for %d ready pods", target.Name, replicas, replicas)
+		if _, err := WaitForReady(ctx, env, target, replicas, opts.Timeout); err != nil {
 			return &res, fmt.Errorf("%w; %s was scaled up but traffic stays on %s: fix and re-run `kubectl feastflow rollback %s`", err, target.Name, c.LiveColor, c.Name())
 		}
 	}
@@ -261,6 +421,9 @@ func (e *Env) scaleColor(ctx context.Context, d *appsv1.Deployment, replicas int
 	out, err := e.patchDeployment(ctx, d, types.MergePatchType, patch)
 	if err != nil {
 		return nil, err
+	}
+	if out != nil && e.Writer.Live() {
+		*d = *out
 	}
 	if out != nil {
 		e.warn(e.Writer.Event(ctx, e.Client, audit.Ref("Deployment", "apps/v1", out), corev1.EventTypeNormal, reason, op))

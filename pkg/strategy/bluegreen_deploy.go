@@ -50,8 +50,40 @@ func deployBlueGreen(ctx context.Context, env *Env, c *Component, opts DeployOpt
 		res.Changes = append(res.Changes, Change{Object: obj, Field: "spec.replicas", From: fmt.Sprint(oldReplicas), To: fmt.Sprint(replicas)})
 	}
 
+	// Record the release before acting: this color is pending (deployed, not switched to),
+	// and the deploy is the operation in progress.
+	rec, err := c.Release()
+	if err != nil {
+		return nil, err
+	}
+	if op := rec.Operation; op != nil && op.Verb != "deploy" {
+		return nil, operationInProgressError(c, rec)
+	}
+	next := rec.clone()
+	next.Strategy, next.Phase, next.Pending = BlueGreen, PhaseDeployed, color
+	if next.Live == "" {
+		next.Live = c.LiveColor
+	}
+	if next.Previous == color {
+		next.Previous = "" // its release is replaced: rollback can no longer return to it
+	}
+	next.MigratedFrom = nil
+	started := next.begin(env, "deploy", "", color)
+	recorded := rec.Phase == PhaseDeployed && rec.Pending == color && rec.Operation == nil
+	began := !recorded || len(res.Changes) > 0
+	if began {
+		res.Changes = append(res.Changes, Change{Object: "service/" + c.Name(), Field: "metadata.annotations." + ReleaseAnnotation, From: describeRelease(rec), To: describeRelease(&Release{Phase: PhaseDeployed, Live: next.Live, Previous: next.Previous, Pending: color})})
+		if env.Writer.Live() {
+			op := env.Writer.Operation("deploy", "", color)
+			if err := writeRelease(ctx, env, c, next, &op, ""); err != nil {
+				return nil, err
+			}
+			res.Changed = true
+		}
+	}
+	written := target
 	minGen := target.Generation
-	if len(res.Changes) == 0 {
+	if len(changes) == 0 && oldReplicas == replicas {
 		env.report("deployment %s already runs %s with %d replicas", d.Name, imagesText(res.Images), replicas)
 	} else {
 		op := env.Writer.Operation("deploy", imagesText(TemplateImages(&target.Spec.Template)), imagesText(res.Images))
@@ -68,7 +100,7 @@ func deployBlueGreen(ctx context.Context, env *Env, c *Component, opts DeployOpt
 		}
 		res.Changed = env.Writer.Live()
 		if patched != nil {
-			minGen = patched.Generation
+			minGen, written = patched.Generation, patched
 			env.warn(env.Writer.Event(ctx, env.Client, audit.Ref("Deployment", "apps/v1", patched), corev1.EventTypeNormal, "Deployed", op))
 		}
 		env.report("deployment %s: %s, %d replicas (color %s, no traffic moved)", d.Name, imagesText(res.Images), replicas, color)
@@ -77,21 +109,43 @@ func deployBlueGreen(ctx context.Context, env *Env, c *Component, opts DeployOpt
 		res.Message = fmt.Sprintf("dry run (%s): would deploy %s to %s (%s) with %d replicas; no traffic moved", env.Writer.DryRun, imagesText(res.Images), color, d.Name, replicas)
 		return res, nil
 	}
-	_, err = WaitForDeployment(ctx, env, c.Namespace(), d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: minGen})
+	var expect *appsv1.Deployment
+	if written != target {
+		expect = written
+	}
+	_, w, err := waitDeployment(ctx, env, c.Namespace(), d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: minGen, Expect: expect})
 	if err != nil {
 		res.Failure = failureOf(err)
+		done := next.clone()
+		done.Operation = nil
 		if opts.AutoRollback && res.Changed {
 			if uerr := env.undoDeploy(ctx, target, changes, oldReplicas); uerr != nil {
 				return res, fmt.Errorf("%w; auto-rollback failed too: %v", err, uerr)
+			}
+			done = rec.clone()
+			done.Operation = nil
+			if began {
+				env.warn(finishRelease(ctx, env, c, done, started))
 			}
 			res.RolledBack = true
 			res.Message = fmt.Sprintf("deploy to %s failed and was rolled back to %s, %d replicas", color, imagesText(TemplateImages(&target.Spec.Template)), oldReplicas)
 			return res, fmt.Errorf("%w; rolled back deployment %s to %s with %d replicas", err, d.Name, imagesText(TemplateImages(&target.Spec.Template)), oldReplicas)
 		}
+		if began && !res.RolledBack {
+			env.warn(finishRelease(ctx, env, c, done, started))
+		}
 		if res.Changed {
 			return res, fmt.Errorf("%w; deployment %s was updated and left as it is (no traffic moved): fix and re-run, or `kubectl feastflow abort %s` to scale it to 0", err, d.Name, c.Name())
 		}
 		return res, err
+	}
+	done := next.clone()
+	done.Operation = nil
+	done.recordWorkload(env, color, written, w.hash)
+	if began {
+		if err := finishRelease(ctx, env, c, done, started); err != nil {
+			return res, err
+		}
 	}
 	res.Ready = true
 	res.Message = fmt.Sprintf("%s (%s) runs %s with %d replicas, all available; live color is still %s: run `kubectl feastflow switch %s %s` to move traffic", color, d.Name, imagesText(res.Images), replicas, c.LiveColor, color, c.Name())

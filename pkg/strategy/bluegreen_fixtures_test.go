@@ -194,6 +194,9 @@ func bgAutoReady(cs *fake.Clientset) {
 		r := desiredReplicas(d)
 		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: r, UpdatedReplicas: r, ReadyReplicas: r, AvailableReplicas: r}
 		d.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: audit.FieldManager, Time: &metav1.Time{Time: bgNow}}}
-		return true, d, cs.Tracker().Update(appsv1.SchemeGroupVersion.WithResource("deployments"), d, bgNS)
+		if err := cs.Tracker().Update(appsv1.SchemeGroupVersion.WithResource("deployments"), d, bgNS); err != nil {
+			return true, nil, err
+		}
+		return true, d, fxReconcile(cs.Tracker(), d)
 	})
 }

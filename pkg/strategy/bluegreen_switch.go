@@ -41,6 +41,10 @@ type SwitchOptions struct {
 	Force bool
 	// VerifyTimeout bounds the EndpointSlice verification (0: DefaultVerifyTimeout).
 	VerifyTimeout time.Duration
+
+	// record, when set, amends the release record the switch writes (promote records
+	// its scale-down as the operation in progress in the same patch).
+	record func(*Release)
 }
 
 // SwitchResult is the report of Switch.
@@ -107,6 +111,13 @@ type switchPlan struct {
 	ready    map[string]bool
 	noop     bool
 	out      *SwitchComponent
+
+	// recRaw is the release annotation as read ("" when absent: the patch then tests the
+	// resourceVersion); next is the record the switch writes, nextRaw its annotation.
+	recRaw  string
+	prev    *Release
+	next    *Release
+	nextRaw string
 }
 
 func switchColor(ctx context.Context, env *Env, opts SwitchOptions, verb string) (*SwitchResult, error) {
@@ -163,7 +174,10 @@ func switchColor(ctx context.Context, env *Env, opts SwitchOptions, verb string)
 	var done []*switchPlan
 	for _, p := range todo {
 		op := env.Writer.Operation(verb, p.c.LiveColor, p.value)
-		if err := env.patchSelector(ctx, p.c.Service, p.c.ColorKey, p.c.LiveColor, p.value, p.c.LiveColor, op); err != nil {
+		if err := p.recordSwitch(env, verb, op, opts.record); err != nil {
+			return nil, err
+		}
+		if err := env.patchSelector(ctx, p.c.Service, p.c.ColorKey, p.c.LiveColor, p.value, p.recRaw, p.nextRaw, op); err != nil {
 			undone := env.undoSwitches(ctx, done)
 			return nil, fmt.Errorf("%w%s", err, undone)
 		}
@@ -357,7 +371,8 @@ func listTargetPods(ctx context.Context, env *Env, s *switchInventory, comps []*
 	if len(comps) == 1 {
 		c := comps[0]
 		_, value, err := c.ColorDeployment(color, s.inv.Deployments)
-		if err != nil || value == c.LiveColor {
+		rec, rerr := c.Release()
+		if err != nil || rerr != nil || value == c.LiveColor && (rec.Live == "" || rec.Live == value) {
 			return nil // preflight reports it; a no-op needs no pods
 		}
 		sel = labels.SelectorFromSet(switchedSelector(c, value)).String()
@@ -383,16 +398,20 @@ func preflightSwitch(env *Env, c *Component, opts SwitchOptions, s *switchInvent
 	if err != nil {
 		return nil, []string{err.Error()}
 	}
-	p := &switchPlan{c: c, target: target, value: value, ready: map[string]bool{}}
+	p := &switchPlan{c: c, target: target, value: value, ready: map[string]bool{}, recRaw: c.Service.Annotations[ReleaseAnnotation]}
 	p.out = &SwitchComponent{Component: c.Name(), From: c.LiveColor, To: value, Deployment: target.Name, Changes: []Change{}}
-	if value == c.LiveColor {
+	rec, err := c.Release()
+	if err != nil {
+		return nil, []string{err.Error()}
+	}
+	p.prev = rec
+	if value == c.LiveColor && (rec.Live == "" || rec.Live == value) {
 		p.noop = true
 		return p, nil
 	}
-	p.out.Changes = append(p.out.Changes,
-		Change{Object: "service/" + c.Name(), Field: "spec.selector." + c.ColorKey, From: c.LiveColor, To: value},
-		Change{Object: "service/" + c.Name(), Field: "metadata.annotations." + PreviousColorAnnotation, From: c.Service.Annotations[PreviousColorAnnotation], To: c.LiveColor},
-	)
+	if value != c.LiveColor {
+		p.out.Changes = append(p.out.Changes, Change{Object: "service/" + c.Name(), Field: "spec.selector." + c.ColorKey, From: c.LiveColor, To: value})
+	}
 	var problems []string
 	name := fmt.Sprintf("%s: deployment %s", c.Name(), target.Name)
 	if owner := GitOpsOwner(c.Service); owner != "" {
@@ -602,30 +621,76 @@ func canPatchServices(ctx context.Context, env *Env, ns string) error {
 	return nil
 }
 
-// patchSelector sends the switch: one JSON patch that tests the old color, replaces it
-// and records the previous color and the operation, so a concurrent switch fails on the
-// test instead of overwriting. prev is the previous-color annotation to record.
-func (e *Env) patchSelector(ctx context.Context, svc *corev1.Service, key, from, to, prev string, op audit.Operation) error {
-	esc := func(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1") }
+// recordSwitch computes the release record the switch writes: live the target, previous
+// the color traffic leaves (or, when the selector was already moved by hand, the color the
+// record had live), phase switched (rolled-back for a rollback), the target's identity,
+// template and pod-template-hash (from the pods the preflight listed), the time.
+func (p *switchPlan) recordSwitch(env *Env, verb string, op audit.Operation, amend func(*Release)) error {
+	c := p.c
+	next := p.prev.clone()
+	next.Strategy = BlueGreen
+	from := c.LiveColor
+	if from == p.value {
+		from = p.prev.Live // the selector was moved outside the plugin: record that switch
+	}
+	next.Live, next.Previous = p.value, from
+	if next.Pending == p.value || next.Pending == from {
+		next.Pending = ""
+	}
+	now := env.now().UTC().Truncate(time.Second)
+	next.SwitchedAt = &now
+	next.Phase, next.Operation = PhaseSwitched, nil
+	if verb == verbRollback {
+		next.Phase = PhaseRolledBack
+	}
+	next.recordWorkload(env, p.value, p.target, podsHash(p.pods))
+	if old := c.Colors[from]; old != nil {
+		if w, ok := next.Workloads[from]; !ok || w.UID != old.UID {
+			next.recordWorkload(env, from, old, "")
+		}
+	}
+	last := op
+	next.Last = &last
+	next.MigratedFrom = nil
+	if amend != nil {
+		amend(next)
+	}
+	raw, err := next.encode()
+	if err != nil {
+		return err
+	}
+	p.next, p.nextRaw = next, raw
+	p.out.Changes = append(p.out.Changes, Change{Object: "service/" + c.Name(), Field: "metadata.annotations." + ReleaseAnnotation, From: describeRelease(p.prev), To: describeRelease(next)})
+	return nil
+}
+
+// patchSelector sends the switch: one JSON patch that tests the old color and the release
+// record as read (or, with none, the resourceVersion), replaces the color, stores the new
+// record and the operation and removes the older annotations the record replaces, so a
+// concurrent switch or release operation fails on the test instead of overwriting.
+func (e *Env) patchSelector(ctx context.Context, svc *corev1.Service, key, from, to, wantRecord, newRecord string, op audit.Operation) error {
+	esc := jsonPointerEscape
 	ops := []map[string]any{
 		{"op": "test", "path": "/spec/selector/" + esc(key), "value": from},
 		{"op": "replace", "path": "/spec/selector/" + esc(key), "value": to},
 	}
+	switch {
+	case wantRecord != "":
+		ops = append(ops, map[string]any{"op": "test", "path": "/metadata/annotations/" + esc(ReleaseAnnotation), "value": wantRecord})
+	default:
+		ops = append(ops, map[string]any{"op": "test", "path": "/metadata/resourceVersion", "value": svc.ResourceVersion})
+	}
 	if svc.Annotations == nil {
-		// Adding the whole map would drop annotations written since the read: test that
-		// there were none by the resourceVersion.
-		ops = append(ops,
-			map[string]any{"op": "test", "path": "/metadata/resourceVersion", "value": svc.ResourceVersion},
-			map[string]any{"op": "add", "path": "/metadata/annotations", "value": map[string]string{}})
+		ops = append(ops, map[string]any{"op": "add", "path": "/metadata/annotations", "value": map[string]string{}})
 	}
-	if prev == "" {
-		if _, ok := svc.Annotations[PreviousColorAnnotation]; ok {
-			ops = append(ops, map[string]any{"op": "remove", "path": "/metadata/annotations/" + esc(PreviousColorAnnotation)})
+	for _, k := range legacyAnnotations {
+		if _, ok := svc.Annotations[k]; ok {
+			ops = append(ops, map[string]any{"op": "remove", "path": "/metadata/annotations/" + esc(k)})
 		}
-	} else {
-		ops = append(ops, map[string]any{"op": "add", "path": "/metadata/annotations/" + esc(PreviousColorAnnotation), "value": prev})
 	}
-	ops = append(ops, map[string]any{"op": "add", "path": "/metadata/annotations/" + esc(audit.LastOperationAnnotation), "value": op.Annotation()})
+	ops = append(ops,
+		map[string]any{"op": "add", "path": "/metadata/annotations/" + esc(ReleaseAnnotation), "value": newRecord},
+		map[string]any{"op": "add", "path": "/metadata/annotations/" + esc(audit.LastOperationAnnotation), "value": op.Annotation()})
 	if e.Writer.Client() {
 		return nil
 	}
@@ -636,7 +701,7 @@ func (e *Env) patchSelector(ctx context.Context, svc *corev1.Service, key, from,
 	if _, err := e.Client.CoreV1().Services(svc.Namespace).Patch(ctx, svc.Name, types.JSONPatchType, body, e.Writer.PatchOptions()); err != nil {
 		werr := writeError("patch", "service", svc.Namespace, svc.Name, err)
 		if ce, ok := werr.(*ConflictError); ok {
-			return fmt.Errorf("%w (expected %s=%s: another switch or edit got there first%s)", ce, key, from, e.whoChanged(ctx, svc, key))
+			return fmt.Errorf("%w (expected %s=%s and the release record as read: another switch, release operation or edit got there first%s)", ce, key, from, e.whoChanged(ctx, svc, key))
 		}
 		return werr
 	}
@@ -654,11 +719,12 @@ func (e *Env) undoSwitches(ctx context.Context, done []*switchPlan) string {
 		p := done[i]
 		op := e.Writer.Operation("switch-undo", p.value, p.c.LiveColor)
 		after := p.c.Service.DeepCopy()
-		if after.Annotations == nil {
-			after.Annotations = map[string]string{}
+		after.Annotations = map[string]string{ReleaseAnnotation: p.nextRaw}
+		orig, err := p.prev.encode()
+		if err == nil {
+			err = e.patchSelector(ctx, after, p.c.ColorKey, p.value, p.c.LiveColor, p.nextRaw, orig, op)
 		}
-		after.Annotations[PreviousColorAnnotation] = p.c.LiveColor
-		if err := e.patchSelector(ctx, after, p.c.ColorKey, p.value, p.c.LiveColor, p.c.Service.Annotations[PreviousColorAnnotation], op); err != nil {
+		if err != nil {
 			failed = append(failed, fmt.Sprintf("%s (%v)", p.c.Name(), err))
 			continue
 		}

@@ -47,7 +47,7 @@ func TestSwitchVerified(t *testing.T) {
 		t.Errorf("patch has no precondition on the old color: %s", patch)
 	}
 	svc := getService(t, cs, "api")
-	if svc.Spec.Selector["version"] != "green" || svc.Annotations[PreviousColorAnnotation] != "blue" {
+	if r := fxRelease(t, svc); svc.Spec.Selector["version"] != "green" || r.Previous != "blue" || r.Live != "green" || r.Phase != PhaseSwitched || r.Workloads["green"].UID == "" {
 		t.Errorf("service after switch: selector %v, annotations %v", svc.Spec.Selector, svc.Annotations)
 	}
 	op, ok := audit.ParseOperation(svc.Annotations)
@@ -453,8 +453,12 @@ func TestPromoteBlueGreen(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
 		_, err := Promote(ctx, env, loadBG(t, env, "api"), PromoteOptions{ScaleDownDelay: 2 * time.Hour})
-		if err == nil || !strings.Contains(err.Error(), "re-run `kubectl feastflow promote api` to finish") || len(writeActions(cs)) != 0 {
+		if err == nil || !strings.Contains(err.Error(), "re-run `kubectl feastflow promote api` to finish") || len(writeActions(cs)) != 1 {
 			t.Fatalf("%v %v", err, writeActions(cs))
+		}
+		// Only the record was written: the promote in progress, for the re-run to finish.
+		if r := fxRelease(t, getService(t, cs, "api")); r.Phase != PhasePromoting || r.Operation == nil || r.Operation.Target != "blue=0" {
+			t.Errorf("record = %+v", r)
 		}
 	})
 }
@@ -481,7 +485,7 @@ func TestRollbackBlueGreen(t *testing.T) {
 	t.Run("no previous color", func(t *testing.T) {
 		env, cs, _ := bgEnv(t, append(bgComponent("api", "blue", nil), bgNamespace(nil))...)
 		_, err := Rollback(context.Background(), env, loadBG(t, env, "api"), RollbackOptions{})
-		if err == nil || !strings.Contains(err.Error(), "no feastflow.dev/previous-color annotation") || len(writeActions(cs)) != 0 {
+		if err == nil || !strings.Contains(err.Error(), "names no previous color") || len(writeActions(cs)) != 0 {
 			t.Fatalf("%v", err)
 		}
 	})

@@ -2,7 +2,6 @@ package strategy
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -23,7 +22,9 @@ func deployCanary(ctx context.Context, env *Env, c *Component, opts DeployOption
 	if c.Stable == nil {
 		return nil, fmt.Errorf("component %s has no stable deployment", c.Name())
 	}
-	if st := readCanaryState(c.Service); st != nil && st.Phase == canaryPhaseStepping {
+	if st, err := readCanaryState(c); err != nil {
+		return nil, err
+	} else if st.Phase == canaryPhaseStepping {
 		return nil, stepInProgressError(c, st)
 	}
 	steps, err := CanarySteps(c, nil)
@@ -146,9 +147,9 @@ func deployCanary(ctx context.Context, env *Env, c *Component, opts DeployOption
 	// New canary pods: the health baseline starts again from them. A re-run that changed
 	// nothing writes nothing.
 	if res.Changed {
-		st := readCanaryState(c.Service)
-		if st == nil {
-			st = &canaryState{Verb: "deploy", Weight: setWeight(c), Total: specReplicas(c.Stable) + specReplicas(c.Canary), Stable: specReplicas(c.Stable), Canary: specReplicas(c.Canary)}
+		st, err := readCanaryState(c)
+		if err != nil {
+			return res, err
 		}
 		if err := finishCanaryStep(ctx, env, c, st); err != nil {
 			return res, err
@@ -235,12 +236,15 @@ func promoteCanary(ctx context.Context, env *Env, c *Component, opts PromoteOpti
 		res.Message = fmt.Sprintf("%s has no canary deployment: nothing to promote", c.Name())
 		return res, nil
 	}
-	st := readCanaryState(c.Service)
-	if st != nil && st.Phase == canaryPhaseStepping && st.Verb != "promote" {
+	st, err := readCanaryState(c)
+	if err != nil {
+		return nil, err
+	}
+	if st.Phase == canaryPhaseStepping && st.Verb != "promote" {
 		return nil, stepInProgressError(c, st)
 	}
 	total := specReplicas(c.Stable) + specReplicas(c.Canary)
-	if st != nil && st.Phase == canaryPhaseStepping && st.Total > 0 {
+	if st.Phase == canaryPhaseStepping && st.Total > 0 {
 		total = st.Total // an interrupted promote: the stable may already be at full capacity
 	}
 	if total == 0 {
@@ -250,6 +254,8 @@ func promoteCanary(ctx context.Context, env *Env, c *Component, opts PromoteOpti
 		return nil, fmt.Errorf("deployment %s/%s uses strategy Recreate: promote would stop every stable pod at once; set strategy RollingUpdate (maxUnavailable 0) on it first", c.Namespace(), c.Stable.Name)
 	}
 	tpl := c.Canary.Spec.Template.DeepCopy()
+	canaryPlanned := c.Canary.DeepCopy()
+	startReady := readyReplicas(c.Stable) + readyReplicas(c.Canary)
 	if v, ok := c.Stable.Spec.Template.Labels[c.TrackKey]; ok {
 		tpl.Labels[c.TrackKey] = v
 	} else {
@@ -258,7 +264,7 @@ func promoteCanary(ctx context.Context, env *Env, c *Component, opts PromoteOpti
 	delete(tpl.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
 	sameTemplate := EqualIgnoreHash(tpl, &c.Stable.Spec.Template)
 	canaryGone := specReplicas(c.Canary) == 0 && !opts.DeleteCanary
-	if sameTemplate && specReplicas(c.Stable) == total && canaryGone && (st == nil || st.Phase != canaryPhaseStepping) {
+	if sameTemplate && specReplicas(c.Stable) == total && canaryGone && st.Phase != canaryPhaseStepping {
 		res.Message = fmt.Sprintf("%s is promoted already: deployment/%s runs the canary's template with %d replicas and the canary has 0: nothing to change", c.Name(), c.Stable.Name, total)
 		return res, nil
 	}
@@ -275,7 +281,7 @@ func promoteCanary(ctx context.Context, env *Env, c *Component, opts PromoteOpti
 		return nil, err
 	}
 	from := setWeight(c)
-	if st == nil || st.Phase != canaryPhaseStepping {
+	if st.Phase != canaryPhaseStepping {
 		rec := &canaryState{Phase: canaryPhaseStepping, Verb: "promote", From: from, Weight: 0, Total: total, Stable: total, Canary: 0}
 		if err := recordCanaryState(ctx, env, c, rec, fmt.Sprintf("%d%%", from), "promoted"); err != nil {
 			return nil, err
@@ -326,24 +332,47 @@ func promoteCanary(ctx context.Context, env *Env, c *Component, opts PromoteOpti
 		res.Message = fmt.Sprintf("dry run (%s): would roll deployment/%s to the canary's template with %d replicas, then %s", env.Writer.DryRun, c.Stable.Name, total, retire)
 		return res, nil
 	}
-	env.report("waiting for deployment/%s to roll out before retiring the canary", c.Stable.Name)
-	if _, err := WaitForDeployment(ctx, env, c.Namespace(), c.Stable.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: c.Stable.Generation}); err != nil {
+	env.report("waiting for %d ready pods of deployment/%s's new template before retiring the canary", total, c.Stable.Name)
+	if _, err := WaitForReady(ctx, env, c.Stable, total, opts.Timeout); err != nil {
 		return res, fmt.Errorf("%w; the canary still serves: fix and re-run promote, or abort (%s)", err, appliedSoFar(res))
+	}
+	// Check before the cut: the canary and the stable track as planned, and no fewer ready
+	// pods than at the start once the canary is gone.
+	_, now, err := reread(ctx, env, c, c.Stable.Name, c.Canary.Name)
+	if err != nil {
+		return res, err
+	}
+	stopped := fmt.Sprintf("%s; deployment/%s not retired: check who changed it, then re-run promote", appliedSoFar(res), c.Canary.Name)
+	for _, chk := range []struct {
+		want     *appsv1.Deployment
+		replicas int32
+	}{{c.Stable, total}, {canaryPlanned, specReplicas(canaryPlanned)}} {
+		if err := checkUnchanged(chk.want, now[chk.want.Name], chk.replicas); err != nil {
+			err.(*ForeignChangeError).Done = stopped
+			return res, err
+		}
+	}
+	if got := readyReplicas(now[c.Stable.Name]); got < startReady {
+		return res, fmt.Errorf("deployment/%s has %d ready pods, fewer than the %d ready when promote started: the canary is kept; %s", c.Stable.Name, got, startReady, stopped)
 	}
 	if opts.DeleteCanary {
 		env.report("deleting deployment/%s", c.Canary.Name)
-		if err := env.Client.AppsV1().Deployments(c.Namespace()).Delete(ctx, c.Canary.Name, env.Writer.DeleteOptions()); err != nil {
+		pre := metav1.Preconditions{UID: &now[c.Canary.Name].UID}
+		del := env.Writer.DeleteOptions()
+		del.Preconditions = &pre
+		if err := env.Client.AppsV1().Deployments(c.Namespace()).Delete(ctx, c.Canary.Name, del); err != nil {
 			return res, writeError("delete", "deployment", c.Namespace(), c.Canary.Name, err)
 		}
 		addChange(res, &Change{Object: "deployment/" + c.Canary.Name, Field: "metadata", From: c.Canary.Name, To: "deleted"})
 	} else {
-		ch, err := scaleDeployment(ctx, env, c.Canary, 0, "promote")
+		ch, err := scaleGuarded(ctx, env, now[c.Canary.Name], 0, "promote", "Scaled")
 		if err != nil {
 			return res, fmt.Errorf("%w (%s)", err, appliedSoFar(res))
 		}
+		*c.Canary = *now[c.Canary.Name]
 		addChange(res, ch)
 	}
-	if err := clearCanaryState(ctx, env, c); err != nil {
+	if err := clearCanaryState(ctx, env, c, PhasePromoted); err != nil {
 		return res, err
 	}
 	res.Message = fmt.Sprintf("promoted %s: deployment/%s runs %s with %d replicas; the canary is retired", c.Name(), c.Stable.Name, imagesText(TemplateImages(tpl)), total)
@@ -386,13 +415,16 @@ func abortCanary(ctx context.Context, env *Env, c *Component, opts AbortOptions)
 		res.Message = fmt.Sprintf("%s has no canary deployment: nothing to abort", c.Name())
 		return res, nil
 	}
-	st := readCanaryState(c.Service)
+	st, err := readCanaryState(c)
+	if err != nil {
+		return nil, err
+	}
 	total := specReplicas(c.Stable) + specReplicas(c.Canary)
-	if st != nil && st.Phase == canaryPhaseStepping && st.Total > 0 {
+	if st.Phase == canaryPhaseStepping && st.Total > 0 {
 		total = st.Total // an interrupted step may have both tracks scaled up
 	}
 	plan := CanaryPlan{Weight: 0, Total: total, Stable: total, Canary: 0}
-	if specReplicas(c.Canary) == 0 && specReplicas(c.Stable) == total && (st == nil || st.Phase != canaryPhaseStepping) {
+	if specReplicas(c.Canary) == 0 && specReplicas(c.Stable) == total && st.Phase != canaryPhaseStepping {
 		res.Message = fmt.Sprintf("%s has no canary pods and deployment/%s has %d: nothing to abort", c.Name(), c.Stable.Name, total)
 		return res, nil
 	}
@@ -412,7 +444,7 @@ func abortCanary(ctx context.Context, env *Env, c *Component, opts AbortOptions)
 	if err := applyCanaryPlan(ctx, env, c, res, plan, "abort", opts.Timeout); err != nil {
 		return res, err
 	}
-	if err := clearCanaryState(ctx, env, c); err != nil {
+	if err := clearCanaryState(ctx, env, c, PhaseAborted); err != nil {
 		return res, err
 	}
 	res.Message = fmt.Sprintf("aborted the canary of %s: deployment/%s has %d replicas, deployment/%s 0", c.Name(), c.Stable.Name, total, c.Canary.Name)
@@ -420,22 +452,4 @@ func abortCanary(ctx context.Context, env *Env, c *Component, opts AbortOptions)
 		res.Message = "dry run (" + string(env.Writer.DryRun) + "): would have " + res.Message
 	}
 	return res, nil
-}
-
-// clearCanaryState removes the step record and sets the weight to 0 once the canary is
-// retired (promote, abort).
-func clearCanaryState(ctx context.Context, env *Env, c *Component) error {
-	if !env.Writer.Live() {
-		return nil
-	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{CanaryStateAnnotation: nil, CanaryWeightAnnotation: "0"}}})
-	if err != nil {
-		return fmt.Errorf("encode patch: %w", err)
-	}
-	svc, err := env.Client.CoreV1().Services(c.Namespace()).Patch(ctx, c.Name(), types.MergePatchType, patch, env.Writer.PatchOptions())
-	if err != nil {
-		return fmt.Errorf("clear the canary record on service %s/%s: %w (the deployments are right; re-run to finish)", c.Namespace(), c.Name(), err)
-	}
-	c.Service = svc
-	return nil
 }

@@ -92,6 +92,7 @@ func fxPods(d string, labels map[string]string, n int, restarts int32) []runtime
 func fxClient(objs ...runtime.Object) *fake.Clientset {
 	c := fake.NewClientset(objs...)
 	tracker := c.Tracker()
+
 	ready := func(action k8stesting.Action) (bool, runtime.Object, error) {
 		handled, obj, err := k8stesting.ObjectReaction(tracker)(action)
 		if err != nil || obj == nil {
@@ -106,6 +107,9 @@ func fxClient(objs ...runtime.Object) *fake.Clientset {
 			d.Status = fxReadyStatus(specReplicas(d), d.Generation)
 			if uerr := tracker.Update(appsv1.SchemeGroupVersion.WithResource("deployments"), d, d.Namespace); uerr != nil {
 				return true, nil, uerr
+			}
+			if rerr := fxReconcile(tracker, d); rerr != nil {
+				return true, nil, rerr
 			}
 			return true, d, nil
 		}
@@ -146,7 +150,14 @@ func fxWrites(client *fake.Clientset) []string {
 		case k8stesting.PatchAction:
 			name = a.GetName()
 			p := string(a.GetPatch())
-			if i := strings.Index(p, `"replicas":`); i >= 0 && a.GetResource().Resource == "deployments" && !strings.Contains(p, `"/spec/template"`) {
+			if i := strings.Index(p, `"path":"/spec/replicas","value":`); i >= 0 && !strings.Contains(p, `"/spec/template"`) {
+				j := i + len(`"path":"/spec/replicas","value":`)
+				k := j
+				for k < len(p) && p[k] >= '0' && p[k] <= '9' {
+					k++
+				}
+				detail = " replicas=" + p[j:k]
+			} else if i := strings.Index(p, `"replicas":`); i >= 0 && a.GetResource().Resource == "deployments" && !strings.Contains(p, `"/spec/template"`) {
 				j := i + len(`"replicas":`)
 				k := j
 				for k < len(p) && p[k] >= '0' && p[k] <= '9' {
@@ -195,4 +206,17 @@ func fxEqual(t *testing.T, what string, got, want []string) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("%s:\n got: %q\nwant: %q", what, got, want)
 	}
+}
+
+// fxClientRunning is fxClient with every Deployment's ReplicaSet and Ready pods in place.
+func fxClientRunning(objs ...runtime.Object) *fake.Clientset {
+	c := fxClient(objs...)
+	for _, o := range objs {
+		if d, ok := o.(*appsv1.Deployment); ok {
+			if err := fxReconcile(c.Tracker(), d); err != nil {
+				panic(err)
+			}
+		}
+	}
+	return c
 }

@@ -2,7 +2,6 @@ package strategy
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -10,16 +9,10 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
-
-	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 )
 
-// CanaryStateAnnotation on a canary Service records the step under way (written before the
-// first scale operation, so that an interrupted run is completed by the next one) and,
-// once a step is done, the health baseline of the canary pods (restart counts and the time
-// after which Warning events count).
+// CanaryStateAnnotation on a canary Service was the step record of older versions; the
+// release record (ReleaseAnnotation) replaces it and is migrated from it.
 const CanaryStateAnnotation = "feastflow.dev/canary-state"
 
 const (
@@ -31,7 +24,8 @@ const (
 // Service's feastflow.dev/canary-steps annotation says otherwise.
 func DefaultCanarySteps() []int { return []int{10, 25, 50, 100} }
 
-// canaryState is the JSON of CanaryStateAnnotation.
+// canaryState is the canary part of the release record as the step logic uses it (and the
+// JSON of the older CanaryStateAnnotation).
 type canaryState struct {
 	Phase  string `json:"phase"`
 	Verb   string `json:"verb"`
@@ -46,16 +40,22 @@ type canaryState struct {
 	Restarts map[string]int32 `json:"restarts,omitempty"`
 }
 
-func readCanaryState(svc interface{ GetAnnotations() map[string]string }) *canaryState {
-	raw, ok := svc.GetAnnotations()[CanaryStateAnnotation]
-	if !ok {
-		return nil
+// readCanaryState is the canary view of the component's release record: "stepping" while
+// an operation is recorded in progress, else "done" at the weight set.
+func readCanaryState(c *Component) (*canaryState, error) {
+	rec, err := c.Release()
+	if err != nil {
+		return nil, err
 	}
-	var st canaryState
-	if err := json.Unmarshal([]byte(raw), &st); err != nil {
-		return nil
+	st := &canaryState{Phase: canaryPhaseDone, Weight: rec.WeightSet()}
+	if rec.Health != nil {
+		st.Since, st.Restarts = rec.Health.Since, rec.Health.Restarts
 	}
-	return &st
+	if op := rec.Operation; op != nil {
+		st.Phase, st.Verb, st.From, st.Weight = canaryPhaseStepping, op.Verb, op.FromWeight, op.Weight
+		st.Total, st.Stable, st.Canary, st.Forced = op.Total, op.Stable, op.Canary, op.Forced
+	}
+	return st, nil
 }
 
 // ValidateWeight checks a --weight value (no I/O).
@@ -103,14 +103,17 @@ func CanarySteps(c *Component, override []int) ([]int, error) {
 	return DefaultCanarySteps(), nil
 }
 
-// setWeight is the canary weight last set: the Service's annotation, or else the share of
-// canary replicas in the Deployments' specs.
+// setWeight is the canary weight last set: the release record's, or else (no record, no
+// older annotation) the share of canary replicas in the Deployments' specs.
 func setWeight(c *Component) int {
-	if raw, ok := c.Service.Annotations[CanaryWeightAnnotation]; ok {
-		if w, err := strconv.Atoi(strings.TrimSpace(raw)); err == nil && w >= 0 && w <= 100 {
-			return w
-		}
+	if rec, err := c.Release(); err == nil && rec.Weight != nil {
+		return *rec.Weight
 	}
+	return specWeight(c)
+}
+
+// specWeight is the share of canary replicas in the Deployments' specs, in percent.
+func specWeight(c *Component) int {
 	total := specReplicas(c.Stable) + specReplicas(c.Canary)
 	if total == 0 || c.Canary == nil {
 		return 0
@@ -210,11 +213,14 @@ func CanaryStep(ctx context.Context, env *Env, c *Component, opts CanaryStepOpti
 		return nil, err
 	}
 	res := &CanaryStepResult{Result: *newRolloutResult("CanaryStepResult", "canary-step", c, env), Steps: steps}
-	st := readCanaryState(c.Service)
-	if st != nil && st.Phase == canaryPhaseStepping && (st.Verb == "promote" || st.Verb == "abort") {
+	st, err := readCanaryState(c)
+	if err != nil {
+		return nil, err
+	}
+	if st.Phase == canaryPhaseStepping && (st.Verb == "promote" || st.Verb == "abort") {
 		return nil, stepInProgressError(c, st)
 	}
-	if st != nil && st.Phase == canaryPhaseStepping {
+	if st.Phase == canaryPhaseStepping {
 		res.Resumed, res.FromWeight = true, st.From
 		res.Plan, _ = planCanary(st.Total, st.Weight)
 		res.Plan.Stable, res.Plan.Canary = st.Stable, st.Canary
@@ -287,7 +293,7 @@ func CanaryStep(ctx context.Context, env *Env, c *Component, opts CanaryStepOpti
 	if err := recordCanaryState(ctx, env, c, next, fmt.Sprintf("%d%%", from), fmt.Sprintf("%d%%", target)); err != nil {
 		return nil, err
 	}
-	addChange(&res.Result, &Change{Object: "service/" + c.Name(), Field: "metadata.annotations." + CanaryWeightAnnotation, From: strconv.Itoa(from), To: strconv.Itoa(target)})
+	addChange(&res.Result, &Change{Object: "service/" + c.Name(), Field: "metadata.annotations." + ReleaseAnnotation + ".weight", From: strconv.Itoa(from), To: strconv.Itoa(target)})
 	if err := applyCanaryPlan(ctx, env, c, &res.Result, plan, "canary-step", opts.Timeout); err != nil {
 		return res, err
 	}
@@ -337,39 +343,34 @@ func refuseCanaryHPA(ctx context.Context, env *Env, c *Component, plan CanaryPla
 	return fightingHPAError(hpas, "the canary step", what, fmt.Sprintf("a canary needs fixed replica counts on both tracks: delete it for the canary (kubectl delete hpa %s -n %s) and re-create it after promote with kubectl feastflow autoscale %s", hpas[0].Name, c.Namespace(), c.Name()))
 }
 
-// recordCanaryState writes the step about to be made on the Service, with the weight and
-// the last-operation record, in one merge patch preconditioned on the Service's
-// resourceVersion: of two concurrent runs, the second fails here before scaling anything.
+// recordCanaryState records the step about to be made as the operation in progress of the
+// release record, with the last-operation record, in one merge patch preconditioned on the
+// Service's resourceVersion: of two concurrent runs, the second fails here before scaling
+// anything.
 func recordCanaryState(ctx context.Context, env *Env, c *Component, st *canaryState, from, to string) error {
-	raw, err := json.Marshal(st)
+	cur, err := c.Release()
 	if err != nil {
-		return fmt.Errorf("encode canary state: %w", err)
+		return err
 	}
-	state, weight := string(raw), strconv.Itoa(st.Weight)
+	rec := cur.clone()
+	rec.Strategy, rec.Phase = Canary, PhaseCanary
+	if rec.Weight == nil {
+		w := st.From
+		rec.Weight = &w
+	}
+	started := rec.begin(env, st.Verb, from, to)
+	started.FromWeight, started.Weight, started.Total, started.Stable, started.Canary, started.Forced = st.From, st.Weight, st.Total, st.Stable, st.Canary, st.Forced
 	op := env.Writer.Operation(st.Verb, from, to)
 	if st.Forced {
 		op.Reason = joinSentences(op.Reason, "health gate skipped with --force")
 	}
-	body := audit.AnnotationPatch(op, map[string]*string{CanaryStateAnnotation: &state, CanaryWeightAnnotation: &weight})
-	body["metadata"].(map[string]any)["resourceVersion"] = c.Service.ResourceVersion
-	if env.Writer.Client() {
-		return nil
-	}
-	patch, err := json.Marshal(body)
-	if err != nil {
-		return fmt.Errorf("encode patch: %w", err)
-	}
-	svc, err := env.Client.CoreV1().Services(c.Namespace()).Patch(ctx, c.Name(), types.MergePatchType, patch, env.Writer.PatchOptions())
-	if apierrors.IsConflict(err) {
-		return fmt.Errorf("service %s/%s changed since it was read (another canary operation?): nothing changed; re-run to continue from its new state", c.Namespace(), c.Name())
-	}
-	if err != nil {
+	if err := writeRelease(ctx, env, c, rec, &op, canaryEventReason(st.Verb)); err != nil {
+		var ce *ConflictError
+		if asConflict(err, &ce) {
+			return fmt.Errorf("service %s/%s changed since it was read (another canary operation?): nothing changed; re-run to continue from its new state", c.Namespace(), c.Name())
+		}
 		return fmt.Errorf("record canary step on service %s/%s: %w", c.Namespace(), c.Name(), err)
 	}
-	if env.Writer.Live() {
-		c.Service = svc
-	}
-	env.event(ctx, "Service", "v1", svc, canaryEventReason(st.Verb), op)
 	return nil
 }
 
@@ -385,9 +386,13 @@ func canaryEventReason(verb string) string {
 	return "CanaryStep"
 }
 
-// applyCanaryPlan scales the track that gains pods, waits until its pods are Ready, then
-// scales the track that loses pods. Re-running it converges: a track already at its count
-// is not patched again, and the wait returns at once when the pods are Ready.
+// applyCanaryPlan scales the track that gains pods, waits until that many of its pods of
+// its pod template are Ready, re-reads both tracks and scales the track that loses pods,
+// keeping the total. Before that scale-down it stops, with a *ForeignChangeError, when
+// someone changed either track's replicas or template since the plan was made, and it
+// never takes the ready pods of the component below their count at the start. Re-running
+// it converges: a track already at its count is not patched again, and the wait returns
+// at once when the pods are Ready.
 func applyCanaryPlan(ctx context.Context, env *Env, c *Component, res *Result, plan CanaryPlan, verb string, timeout time.Duration) error {
 	grow, growTo, growName := c.Canary, plan.Canary, TrackCanary
 	shrink, shrinkTo := c.Stable, plan.Stable
@@ -395,80 +400,117 @@ func applyCanaryPlan(ctx context.Context, env *Env, c *Component, res *Result, p
 		grow, growTo, growName = c.Stable, plan.Stable, TrackStable
 		shrink, shrinkTo = c.Canary, plan.Canary
 	}
+	// The ready count this operation must keep: the ready pods at its start, at most the
+	// total it keeps (a resumed step may find both tracks scaled up).
+	startReady := min(readyReplicas(c.Stable)+readyReplicas(c.Canary), plan.Total)
+	shrinkPlanned := shrink.DeepCopy() // what the scale-down was planned on
 	ch, err := scaleDeployment(ctx, env, grow, growTo, verb)
 	if err != nil {
 		return fmt.Errorf("%w (%s)", err, appliedSoFar(res))
 	}
 	addChange(res, ch)
-	if growTo > 0 && env.Writer.Live() {
+	if !env.Writer.Live() {
+		ch, err = scaleDeployment(ctx, env, shrink, shrinkTo, verb)
+		addChange(res, ch)
+		return err
+	}
+	if growTo > 0 {
 		env.report("waiting for %s deployment/%s to have %d ready pods before scaling deployment/%s to %d", growName, grow.Name, growTo, shrink.Name, shrinkTo)
-		if _, err := WaitForDeployment(ctx, env, grow.Namespace, grow.Name, WaitOptions{Timeout: timeout, MinGeneration: grow.Generation}); err != nil {
-			return fmt.Errorf("%w; %s, deployment/%s not scaled down yet: re-run to complete the step or abort", err, appliedSoFar(res), shrink.Name)
+		if _, err := WaitForReady(ctx, env, grow, growTo, timeout); err != nil {
+			return fmt.Errorf("%w; %s, deployment/%s not scaled down: re-run to complete the step or abort", err, appliedSoFar(res), shrink.Name)
 		}
 	}
-	ch, err = scaleDeployment(ctx, env, shrink, shrinkTo, verb)
+	if specReplicas(shrink) == shrinkTo {
+		return nil
+	}
+	_, now, err := reread(ctx, env, c, grow.Name, shrink.Name)
+	if err != nil {
+		return err
+	}
+	stopped := fmt.Sprintf("%s, deployment/%s not scaled down; check who changed it, then re-run to continue from the new state, or abort", appliedSoFar(res), shrink.Name)
+	if err := checkUnchanged(grow, now[grow.Name], growTo); err != nil {
+		err.(*ForeignChangeError).Done = stopped
+		return err
+	}
+	if err := checkUnchanged(shrinkPlanned, now[shrink.Name], specReplicas(shrinkPlanned)); err != nil {
+		err.(*ForeignChangeError).Done = stopped
+		return err
+	}
+	after := readyReplicas(now[grow.Name]) + min(readyReplicas(now[shrink.Name]), shrinkTo)
+	if after < startReady {
+		return fmt.Errorf("scaling deployment/%s to %d would leave %d ready pods, fewer than the %d ready when this %s started (deployment/%s has %d ready of %d): stopped; %s", shrink.Name, shrinkTo, after, startReady, verb, grow.Name, readyReplicas(now[grow.Name]), growTo, stopped)
+	}
+	ch, err = scaleGuarded(ctx, env, now[shrink.Name], shrinkTo, verb, "Scaled")
 	if err != nil {
 		return fmt.Errorf("%w (%s)", err, appliedSoFar(res))
 	}
+	*shrink = *now[shrink.Name]
 	addChange(res, ch)
 	return nil
 }
 
-// finishCanaryStep marks the recorded step done and stores the health baseline for the
-// next step: the canary pods' restart counts now, and now as the time after which Warning
-// events count.
+// readyReplicas is the Deployment's ready pods (0 for none).
+func readyReplicas(d *appsv1.Deployment) int32 {
+	if d == nil {
+		return 0
+	}
+	return d.Status.ReadyReplicas
+}
+
+// finishCanaryStep marks the recorded step done (the weight set, its place in the steps,
+// each track's identity and template) and stores the health baseline for the next step:
+// the canary pods' restart counts now, and now as the time after which Warning events count.
 func finishCanaryStep(ctx context.Context, env *Env, c *Component, st *canaryState) error {
 	if !env.Writer.Live() {
 		return nil
 	}
-	done := *st
-	done.Phase = canaryPhaseDone
-	done.Since = env.now().UTC().Truncate(time.Second)
-	done.Restarts = map[string]int32{}
+	cur, err := c.Release()
+	if err != nil {
+		return err
+	}
+	rec := cur.clone()
+	started := cur.Operation
+	rec.Strategy, rec.Phase, rec.Operation = Canary, PhaseCanary, nil
+	w := st.Weight
+	rec.Weight, rec.Step = &w, 0
+	if steps, err := CanarySteps(c, nil); err == nil {
+		for i, s := range steps {
+			if s == w {
+				rec.Step = i + 1
+			}
+		}
+	}
+	base := &CanaryBaseline{Since: env.now().UTC().Truncate(time.Second), Restarts: map[string]int32{}}
 	if specReplicas(c.Canary) > 0 {
 		pods, err := listDeploymentPods(ctx, env, c.Canary)
 		if err != nil {
 			return err
 		}
 		for i := range pods {
-			done.Restarts[pods[i].Name] = podRestarts(&pods[i])
+			base.Restarts[pods[i].Name] = podRestarts(&pods[i])
 		}
 	}
-	raw, err := json.Marshal(done)
-	if err != nil {
-		return fmt.Errorf("encode canary state: %w", err)
-	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{CanaryStateAnnotation: string(raw)}}})
-	if err != nil {
-		return fmt.Errorf("encode patch: %w", err)
-	}
-	svc, err := env.Client.CoreV1().Services(c.Namespace()).Patch(ctx, c.Name(), types.MergePatchType, patch, env.Writer.PatchOptions())
-	if err != nil {
-		return fmt.Errorf("record the completed step on service %s/%s: %w (the replicas are right; the next canary-step re-checks them)", c.Namespace(), c.Name(), err)
-	}
-	c.Service = svc
-	return nil
+	rec.Health = base
+	rec.recordWorkload(env, TrackStable, c.Stable, "")
+	rec.recordWorkload(env, TrackCanary, c.Canary, "")
+	return finishRelease(ctx, env, c, rec, started)
 }
 
-// updateCanaryTotal keeps the recorded total in step with `scale`, so that the next step
-// uses the new capacity.
-func updateCanaryTotal(ctx context.Context, env *Env, c *Component, total int32) error {
-	st := readCanaryState(c.Service)
-	if st == nil || !env.Writer.Live() {
+// clearCanaryState records the canary retired (promote, abort): weight 0, no operation in
+// progress, no baseline.
+func clearCanaryState(ctx context.Context, env *Env, c *Component, phase Phase) error {
+	if !env.Writer.Live() {
 		return nil
 	}
-	st.Total = total
-	st.Stable, st.Canary = specReplicas(c.Stable), specReplicas(c.Canary)
-	raw, err := json.Marshal(st)
+	cur, err := c.Release()
 	if err != nil {
-		return fmt.Errorf("encode canary state: %w", err)
+		return err
 	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{CanaryStateAnnotation: string(raw)}}})
-	if err != nil {
-		return fmt.Errorf("encode patch: %w", err)
-	}
-	if _, err := env.Client.CoreV1().Services(c.Namespace()).Patch(ctx, c.Name(), types.MergePatchType, patch, env.Writer.PatchOptions()); err != nil {
-		return fmt.Errorf("record the new total on service %s/%s: %w", c.Namespace(), c.Name(), err)
-	}
-	return nil
+	rec := cur.clone()
+	started := cur.Operation
+	zero := 0
+	rec.Strategy, rec.Phase, rec.Operation, rec.Weight, rec.Step, rec.Health = Canary, phase, nil, &zero, 0, nil
+	rec.recordWorkload(env, TrackStable, c.Stable, "")
+	rec.recordWorkload(env, TrackCanary, c.Canary, "")
+	return finishRelease(ctx, env, c, rec, started)
 }

@@ -139,12 +139,12 @@ func TestCanaryStepOrderAndRecord(t *testing.T) {
 		t.Errorf("message does not explain the rounding: %s", res.Message)
 	}
 	svc := fxGetService(t, client, "web")
-	if svc.Annotations[CanaryWeightAnnotation] != "25" {
-		t.Errorf("weight annotation = %q", svc.Annotations[CanaryWeightAnnotation])
+	recd := fxRelease(t, svc)
+	if recd.Phase != PhaseCanary || recd.WeightSet() != 25 || recd.Step != 2 || recd.Operation != nil || recd.Health == nil || !recd.Health.Since.Equal(fxNow) {
+		t.Errorf("release record = %+v", recd)
 	}
-	st := readCanaryState(svc)
-	if st == nil || st.Phase != canaryPhaseDone || st.Total != 10 || !st.Since.Equal(fxNow) {
-		t.Errorf("state = %+v", st)
+	if _, ok := svc.Annotations[CanaryWeightAnnotation]; ok {
+		t.Errorf("the older weight annotation is still there: %v", svc.Annotations)
 	}
 	op, ok := audit.ParseOperation(fxGetDeployment(t, client, "web-canary").Annotations)
 	if !ok || op.Verb != "canary-step" || op.User != "alice" || op.To != "replicas=3" {
@@ -193,7 +193,7 @@ func TestCanaryStepDownGrowsStableFirst(t *testing.T) {
 func TestCanaryStepResumes(t *testing.T) {
 	state := `{"phase":"stepping","verb":"canary-step","from":10,"weight":25,"total":10,"stable":7,"canary":3}`
 	objs := fxCanary(9, 3, map[string]string{CanaryStateAnnotation: state, CanaryWeightAnnotation: "25"})
-	client := fxClient(objs...)
+	client := fxClientRunning(objs...)
 	env, rec := fxEnv(client, audit.DryRunNone)
 	res, err := CanaryStep(t.Context(), env, fxLoad(t, client, "web"), CanaryStepOptions{Weight: -1})
 	if err != nil {
@@ -209,8 +209,8 @@ func TestCanaryStepResumes(t *testing.T) {
 	if !containsLine(rec.Messages(), "resuming the interrupted canary-step of web to 25 %") {
 		t.Errorf("progress = %q", rec.Messages())
 	}
-	if st := readCanaryState(fxGetService(t, client, "web")); st.Phase != canaryPhaseDone {
-		t.Errorf("state after resume = %+v", st)
+	if r := fxRelease(t, fxGetService(t, client, "web")); r.Operation != nil || r.WeightSet() != 25 {
+		t.Errorf("record after resume = %+v", r)
 	}
 }
 

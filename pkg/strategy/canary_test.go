@@ -41,7 +41,7 @@ func TestPromoteCanaryOrder(t *testing.T) {
 		t.Errorf("stable last-operation = %+v", op)
 	}
 	svc := fxGetService(t, client, "web")
-	if _, ok := svc.Annotations[CanaryStateAnnotation]; ok || svc.Annotations[CanaryWeightAnnotation] != "0" {
+	if r := fxRelease(t, svc); r.Phase != PhasePromoted || r.WeightSet() != 0 || r.Operation != nil || svc.Annotations[CanaryWeightAnnotation] != "" {
 		t.Errorf("service annotations after promote = %v", svc.Annotations)
 	}
 	if len(res.Changes) != 4 {
@@ -104,7 +104,7 @@ func TestAbortCanaryOrder(t *testing.T) {
 // An abort interrupted after the stable scale-up keeps the recorded total.
 func TestAbortCanaryResumesWithRecordedTotal(t *testing.T) {
 	state := `{"phase":"stepping","verb":"abort","from":25,"weight":0,"total":10,"stable":10,"canary":0}`
-	client := fxClient(fxCanary(10, 3, map[string]string{CanaryStateAnnotation: state})...)
+	client := fxClientRunning(fxCanary(10, 3, map[string]string{CanaryStateAnnotation: state})...)
 	env, _ := fxEnv(client, audit.DryRunNone)
 	if _, err := Abort(t.Context(), env, fxLoad(t, client, "web"), AbortOptions{}); err != nil {
 		t.Fatal(err)

@@ -74,6 +74,31 @@ type Component struct {
 
 	// Deployment is the single Deployment of a rolling or recreate component.
 	Deployment *appsv1.Deployment
+
+	// rec is the release record read from Service (at resourceVersion recRV), or the one
+	// this run last wrote.
+	rec   *Release
+	recRV string
+}
+
+// Release is the component's recorded release state (ReleaseAnnotation on its Service,
+// or the record migrated from the older annotations), read once per version of the
+// Service.
+func (c *Component) Release() (*Release, error) {
+	if c.rec != nil && c.recRV == c.Service.ResourceVersion {
+		return c.rec, nil
+	}
+	rec, err := ReadRelease(c)
+	if err != nil {
+		return nil, err
+	}
+	c.rec, c.recRV = rec, c.Service.ResourceVersion
+	return rec, nil
+}
+
+// setRelease makes rec the component's record (after a write, or as planned in a dry run).
+func (c *Component) setRelease(rec *Release) {
+	c.rec, c.recRV = rec, c.Service.ResourceVersion
 }
 
 // Name is the component's name: its Service's.

@@ -52,9 +52,12 @@ func Scale(ctx context.Context, env *Env, c *Component, opts ScaleOptions) (*Res
 			}
 		}
 	case Canary:
-		st := readCanaryState(c.Service)
-		if st != nil && st.Phase == canaryPhaseStepping {
-			return nil, fmt.Errorf("component %s: a canary step to %d %% is in progress (annotation %s): complete it with `kubectl feastflow canary-step %s` (or abort) before scaling", c.Name(), st.Weight, CanaryStateAnnotation, c.Name())
+		st, err := readCanaryState(c)
+		if err != nil {
+			return nil, err
+		}
+		if st.Phase == canaryPhaseStepping {
+			return nil, fmt.Errorf("component %s: a canary step to %d %% is in progress (annotation %s): complete it with `kubectl feastflow canary-step %s` (or abort) before scaling", c.Name(), st.Weight, ReleaseAnnotation, c.Name())
 		}
 		weight := setWeight(c)
 		plan, err := planCanary(opts.Replicas, weight)
@@ -109,11 +112,6 @@ func Scale(ctx context.Context, env *Env, c *Component, opts ScaleOptions) (*Res
 		addChange(res, ch)
 	}
 	res.Message = joinSentences(fmt.Sprintf("scaled %s to %d replicas", c.Name(), opts.Replicas), res.Message)
-	if c.Strategy == Canary {
-		if err := updateCanaryTotal(ctx, env, c, opts.Replicas); err != nil {
-			return res, err
-		}
-	}
 	return res, nil
 }
 

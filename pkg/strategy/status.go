@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -56,6 +55,12 @@ type ComponentStatus struct {
 	PreviousColor string   `json:"previousColor,omitempty"`
 	// Canary.
 	Canary *CanaryWeight `json:"canary,omitempty"`
+	// Release is the recorded release state (annotation feastflow.dev/release, or migrated
+	// from the older annotations).
+	Release *Release `json:"release,omitempty"`
+	// Warnings say where the objects differ from the record: a selector moved by hand, the
+	// live color's template changed since the switch, an operation left in progress.
+	Warnings []string `json:"warnings,omitempty"`
 	// LastOperation is the last operation recorded on the Service.
 	LastOperation *audit.Operation   `json:"lastOperation,omitempty"`
 	Deployments   []DeploymentStatus `json:"deployments"`
@@ -275,10 +280,22 @@ func componentStatus(c *Component, inv *StatusInventory, pods map[string][]*core
 	}
 	role := map[string]string{}
 	color := map[string]string{}
+	var rec *Release
+	if c.Strategy == BlueGreen || c.Strategy == Canary {
+		var err error
+		if rec, err = c.Release(); err != nil {
+			cs.Warnings = append(cs.Warnings, err.Error())
+		} else {
+			cs.Release = rec
+			cs.Warnings = append(cs.Warnings, releaseWarnings(c, rec)...)
+		}
+	}
 	switch c.Strategy {
 	case BlueGreen:
 		cs.ColorKey, cs.LiveColor, cs.IdleColors = c.ColorKey, c.LiveColor, c.IdleColors()
-		cs.PreviousColor = c.Service.Annotations[PreviousColorAnnotation]
+		if rec != nil {
+			cs.PreviousColor = rec.Previous
+		}
 		for k, d := range c.Colors {
 			color[d.Name] = k
 			role[d.Name] = "idle"
@@ -288,10 +305,9 @@ func componentStatus(c *Component, inv *StatusInventory, pods map[string][]*core
 		}
 	case Canary:
 		w := &CanaryWeight{}
-		if v, ok := c.Service.Annotations[CanaryWeightAnnotation]; ok {
-			if n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), "%")); err == nil {
-				w.SetWeight = &n
-			}
+		if rec != nil && rec.Weight != nil {
+			n := *rec.Weight
+			w.SetWeight = &n
 		}
 		if c.Stable != nil {
 			role[c.Stable.Name] = TrackStable
@@ -381,4 +397,35 @@ func hpaTargets(h *autoscalingv2.HorizontalPodAutoscaler) string {
 		parts = append(parts, fmt.Sprintf("%s: %s/%d%%", m.Resource.Name, current, *m.Resource.Target.AverageUtilization))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// releaseWarnings compares the record with the objects: the selector, the live color's
+// (or the canary tracks') identity and template, an operation left in progress.
+func releaseWarnings(c *Component, rec *Release) []string {
+	var out []string
+	if c.Strategy == BlueGreen {
+		if rec.Live != "" && rec.Live != c.LiveColor {
+			msg := fmt.Sprintf("the service selects %s=%s but the release record says %s is live: the selector was changed outside kubectl feastflow", c.ColorKey, c.LiveColor, rec.Live)
+			if who := lastServiceManager(c.Service); who != "" {
+				msg += " (" + who + ")"
+			}
+			out = append(out, msg)
+		}
+		if w, ok := rec.Workloads[c.LiveColor]; ok && rec.Live == c.LiveColor {
+			if d := Drift(w, c.Colors[c.LiveColor]); d != "" {
+				out = append(out, fmt.Sprintf("live color %s: %s: it no longer runs the release switched to; promote refuses until it is rolled back or promoted with --force", c.LiveColor, d))
+			}
+		}
+	}
+	if op := rec.Operation; op != nil {
+		out = append(out, fmt.Sprintf("%s to %s in progress since %s%s (or interrupted: re-run `kubectl feastflow %s %s` to complete it)", op.Verb, op.Target, op.Start.Format(time.RFC3339), byUser(op.User), op.Verb, c.Name()))
+	}
+	return out
+}
+
+func byUser(u string) string {
+	if u == "" {
+		return ""
+	}
+	return " by " + u
 }

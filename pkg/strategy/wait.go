@@ -33,6 +33,26 @@ type WaitOptions struct {
 	// may serve one first) are ignored, so a stale "complete" status is never taken for
 	// the new rollout's. 0: the generation seen first.
 	MinGeneration int64
+	// Ready, when above 0, is the target: the wait ends once that many pods of the new
+	// ReplicaSet's pod template (its pod-template-hash) are Ready, whether or not the
+	// controller calls the rollout complete (old pods may still be terminating).
+	Ready int32
+	// Expect is the Deployment as the operation wrote it: when someone else changes its
+	// replicas or pod template during the wait, the wait ends with a *ForeignChangeError.
+	Expect *appsv1.Deployment
+}
+
+// errTargetReached ends a wait whose Ready target the pod watch has seen.
+var errTargetReached = errors.New("target reached")
+
+// WaitForReady waits for what an operation promised: n Ready pods of d's current pod
+// template (the pod-template-hash of its new ReplicaSet), failing fast on pod failures and
+// stopping with a *ForeignChangeError when someone changes d's replicas or template
+// meanwhile. d is the Deployment as the operation last wrote it. It returns the
+// pod-template-hash waited for.
+func WaitForReady(ctx context.Context, env *Env, d *appsv1.Deployment, n int32, timeout time.Duration) (string, error) {
+	_, w, err := waitDeployment(ctx, env, d.Namespace, d.Name, WaitOptions{Timeout: timeout, MinGeneration: d.Generation, Ready: n, Expect: d})
+	return w.hash, err
 }
 
 // RolloutFailedError is a rollout that cannot complete: a pod of the new ReplicaSet failed
@@ -80,12 +100,17 @@ func IsFailFast(f *troubleshoot.PodFailure) bool { return f != nil && failFast[f
 // carries troubleshoot.ClassifyPod's diagnosis. Progress goes to env.Progress, one line per
 // change. It writes nothing.
 func WaitForDeployment(ctx context.Context, env *Env, ns, name string, opts WaitOptions) (*appsv1.Deployment, error) {
+	d, _, err := waitDeployment(ctx, env, ns, name, opts)
+	return d, err
+}
+
+func waitDeployment(ctx context.Context, env *Env, ns, name string, opts WaitOptions) (*appsv1.Deployment, *rolloutWait, error) {
 	ctx, cancelTimeout := watchtools.ContextWithOptionalTimeout(ctx, opts.Timeout)
 	defer cancelTimeout()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
-	w := &rolloutWait{env: env, ns: ns, name: name, minGen: opts.MinGeneration, cancel: cancel}
+	w := &rolloutWait{env: env, ns: ns, name: name, minGen: opts.MinGeneration, cancel: cancel, target: opts.Ready, ready: map[string]bool{}}
 	// The pod watches end with ctx: cancel it before waiting for them (defers run last-in
 	// first-out, so a bare defer of Wait would wait forever).
 	defer func() { cancel(nil); w.pods.Wait() }()
@@ -109,7 +134,7 @@ func WaitForDeployment(ctx context.Context, env *Env, ns, name string, opts Wait
 			return false, nil
 		}
 		d, ok := ev.Object.(*appsv1.Deployment)
-		if !ok {
+		if !ok || d.Name != name {
 			return false, nil
 		}
 		if w.minGen == 0 {
@@ -119,19 +144,37 @@ func WaitForDeployment(ctx context.Context, env *Env, ns, name string, opts Wait
 			return false, nil // a stale copy from before the write
 		}
 		last = d
+		if opts.Expect != nil {
+			if err := checkUnchanged(opts.Expect, d, desiredReplicas(opts.Expect)); err != nil {
+				return false, err
+			}
+		}
 		w.watchNewPods(ctx, d)
 		done, msg, err := RolloutStatus(d)
+		if w.target > 0 {
+			if err != nil {
+				return false, err
+			}
+			if msg != "" {
+				env.report("%s", msg)
+			}
+			return w.reached(), nil
+		}
 		if msg != "" {
 			env.report("%s", msg)
 		}
 		return done, err
 	})
 	var failed *RolloutFailedError
-	if cause := context.Cause(ctx); errors.As(cause, &failed) {
-		return last, failed
+	cause := context.Cause(ctx)
+	if errors.As(cause, &failed) {
+		return last, w, failed
 	}
-	if err == nil {
-		return last, nil
+	if err == nil || errors.Is(cause, errTargetReached) {
+		if w.target > 0 {
+			env.report("deployment %s: %d pods of template %s ready", name, w.target, w.hash)
+		}
+		return last, w, nil
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		if errors.Is(ctxErr, context.DeadlineExceeded) {
@@ -139,11 +182,14 @@ func WaitForDeployment(ctx context.Context, env *Env, ns, name string, opts Wait
 			if last != nil {
 				_, where, _ = RolloutStatus(last)
 			}
-			return last, fmt.Errorf("timed out waiting for deployment %s/%s: %s (details: kubectl feastflow diagnose deploy/%s -n %s)", ns, name, where, name, ns)
+			if w.target > 0 {
+				where = fmt.Sprintf("%d of %d pods of template %s ready (%s)", w.readyCount(), w.target, orNoneText(w.hash), where)
+			}
+			return last, w, fmt.Errorf("timed out waiting for deployment %s/%s: %s (details: kubectl feastflow diagnose deploy/%s -n %s)", ns, name, where, name, ns)
 		}
-		return last, fmt.Errorf("wait for deployment %s/%s: %w", ns, name, ctxErr)
+		return last, w, fmt.Errorf("wait for deployment %s/%s: %w", ns, name, ctxErr)
 	}
-	return last, err
+	return last, w, err
 }
 
 // RolloutStatus decides whether a Deployment's rollout is complete, with kubectl's rules
@@ -187,6 +233,33 @@ type rolloutWait struct {
 	hash    string // pod-template-hash of the watched ReplicaSet
 	hashGen int64  // the Deployment generation it was found for
 	pods    sync.WaitGroup
+
+	target int32 // Ready pods of hash wanted (0: the rollout's completion)
+	mu     sync.Mutex
+	ready  map[string]bool // Ready pods of hash, by name
+}
+
+func (w *rolloutWait) readyCount() int32 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return int32(len(w.ready))
+}
+
+func (w *rolloutWait) reached() bool { return w.target > 0 && w.readyCount() >= w.target }
+
+// observe counts a pod of the watched template, and ends the wait once the target is met.
+func (w *rolloutWait) observe(pod *corev1.Pod, deleted bool) {
+	w.mu.Lock()
+	if deleted || pod.DeletionTimestamp != nil || !podReady(pod) {
+		delete(w.ready, pod.Name)
+	} else {
+		w.ready[pod.Name] = true
+	}
+	n := int32(len(w.ready))
+	w.mu.Unlock()
+	if w.target > 0 && n >= w.target {
+		w.cancel(errTargetReached)
+	}
 }
 
 // watchNewPods starts (once per new ReplicaSet) a watch on the new ReplicaSet's pods,
@@ -202,7 +275,10 @@ func (w *rolloutWait) watchNewPods(ctx context.Context, d *appsv1.Deployment) {
 	if err != nil || hash == "" || hash == w.hash {
 		return // not created yet, or already watched; the next Deployment event retries
 	}
+	w.mu.Lock()
 	w.hash, w.hashGen = hash, d.Generation
+	w.ready = map[string]bool{}
+	w.mu.Unlock()
 	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
 	if err != nil {
 		return
@@ -227,7 +303,13 @@ func (w *rolloutWait) watchNewPods(ctx context.Context, d *appsv1.Deployment) {
 		defer w.pods.Done()
 		_, _ = watchtools.UntilWithSync(ctx, cache.ToListWatcherWithWatchListSemantics(lw, w.env.Client), &corev1.Pod{}, nil, func(ev watch.Event) (bool, error) {
 			pod, ok := ev.Object.(*corev1.Pod)
-			if !ok || ev.Type == watch.Deleted {
+			if !ok {
+				return false, nil
+			}
+			if pod.Labels[appsv1.DefaultDeploymentUniqueLabelKey] == w.currentHash() {
+				w.observe(pod, ev.Type == watch.Deleted)
+			}
+			if ev.Type == watch.Deleted {
 				return false, nil
 			}
 			if f := troubleshoot.ClassifyPod(pod); IsFailFast(f) {
@@ -237,6 +319,12 @@ func (w *rolloutWait) watchNewPods(ctx context.Context, d *appsv1.Deployment) {
 			return false, nil
 		})
 	}()
+}
+
+func (w *rolloutWait) currentHash() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.hash
 }
 
 // newReplicaSetHash finds the Deployment's new ReplicaSet (the one it controls whose
