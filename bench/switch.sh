@@ -4,7 +4,8 @@
 #   1. time from invocation to a verified `kubectl feastflow switch` vs a bare
 #      `kubectl patch service` of the selector (the floor: no preflight, no verification);
 #      goal ≤ 2×
-#   2. API requests of one verified switch, from -v=6 (goal ≤ 5, zero discovery)
+#   2. API requests of one verified switch, from -v=6 (goal ≤ 6, zero discovery), and of
+#      promote after a switch and with its switch (goal ≤ switch + 3)
 #   3. `kubectl feastflow status` on a namespace of 50 components vs
 #      `kubectl get deploy,svc,endpointslices`; goal ≤ 1.5×
 #
@@ -54,6 +55,19 @@ requests=$(grep -c '"Response" verb=' <<<"$log" || true)
 discovery=$(grep '"Response" verb=' <<<"$log" | grep -cE 'url="[^"]*/(api|apis)(\?|")|openapi' || true)
 verbs=$(grep -o 'verb="[A-Z]*" url="[^"?]*' <<<"$log" | sed -E 's#verb="([A-Z]+)" url="https?://[^/]+#\1 #' | tr '\n' ';')
 
+# 2b. requests of promote, from the same -v=6 lines: after that switch (the record, the
+#     re-read before the cut, the scale-down, the record), and with the switch included
+#     (a new release deployed to blue, promoted in one command).
+count() { grep -c '"Response" verb=' || true; }
+verbs_of() { grep -o 'verb="[A-Z]*" url="[^"?]*' | sed -E 's#verb="([A-Z]+)" url="https?://[^/]+#\1 #' | tr '\n' ';'; }
+plog=$(kubectl feastflow -n feastflow promote feastflow-backend --scale-down-delay 0s --yes -v=6 2>&1 >/dev/null)
+promote_after=$(count <<<"$plog")
+promote_after_verbs=$(verbs_of <<<"$plog")
+kubectl feastflow -n feastflow deploy feastflow-backend --image ghcr.io/feastflow/backend:1.6.0 >/dev/null 2>&1
+plog=$(kubectl feastflow -n feastflow promote feastflow-backend --scale-down-delay 0s --yes -v=6 2>&1 >/dev/null)
+promote_with=$(count <<<"$plog")
+promote_with_verbs=$(verbs_of <<<"$plog")
+
 # 3. status on 50 components.
 {
 	echo "apiVersion: v1
@@ -97,7 +111,10 @@ get_requests=$(kubectl -n bench50 get deploy,svc,endpointslices -v=6 2>&1 >/dev/
 cat <<EOF
 bench/switch: medians of $RUNS runs each, local cluster, $(nproc) cores
   switch (verified)       $(ms "$sw") ms   vs kubectl patch service  $(ms "$kp") ms   ratio $(ratio "$sw" "$kp")  (goal ≤ 2)
-  switch API requests     $requests (discovery: $discovery)   (goal ≤ 5, zero discovery)
+  switch API requests     $requests (discovery: $discovery)   (goal ≤ 6, zero discovery)
                           $verbs
+  promote after a switch  $promote_after requests   $promote_after_verbs
+  promote with its switch $promote_with requests   (goal ≤ switch + 3 = $((requests + 3)))
+                          $promote_with_verbs
   status, 50 components   $(ms "$st") ms ($status_requests requests)   vs kubectl get deploy,svc,endpointslices  $(ms "$kg") ms ($get_requests requests)   ratio $(ratio "$st" "$kg")  (goal ≤ 1.5)
 EOF

@@ -48,12 +48,14 @@ func promoteBlueGreen(ctx context.Context, env *Env, c *Component, opts PromoteO
 			return nil, fmt.Errorf("the release record of %s names %s as deployed, but no deployment carries %s=%s (colors: %s): deploy it again or abort", c.Name(), to, c.ColorKey, to, orNoneList(c.ColorNames()))
 		}
 		old, live = c.LiveColor, to
+		var after *corev1.Service
 		sw, err := switchColor(ctx, env, SwitchOptions{
 			Namespace: c.Namespace(), Component: c.Name(), Color: to, Keys: Keys{ColorKey: c.ColorKey}, Force: opts.Force, VerifyTimeout: opts.VerifyTimeout,
 			record: func(r *Release) {
 				r.Phase = PhasePromoting
 				r.begin(env, verbPromote, old, old+"=0")
 			},
+			switched: func(s *corev1.Service) { after = s },
 		}, verbPromote)
 		if sw != nil {
 			for _, sc := range sw.Components {
@@ -72,12 +74,11 @@ func promoteBlueGreen(ctx context.Context, env *Env, c *Component, opts PromoteO
 			return &res, nil
 		}
 		env.report("%s switched to %s", c.Name(), to)
-		// The switch re-read the component: go on from the objects it saw.
-		if fresh, err := Load(ctx, env.Client, c.Namespace(), c.Name(), Keys{ColorKey: c.ColorKey}); err == nil {
-			*c = *fresh
-		} else {
-			return &res, err
+		// Go on from the Service as the switch left it (its record says promoting).
+		if after == nil {
+			return &res, fmt.Errorf("switch of %s reported no service", c.Name())
 		}
+		c.Service, c.LiveColor = after, to
 		if rec, err = c.Release(); err != nil {
 			return &res, err
 		}

@@ -45,6 +45,8 @@ type SwitchOptions struct {
 	// record, when set, amends the release record the switch writes (promote records
 	// its scale-down as the operation in progress in the same patch).
 	record func(*Release)
+	// switched, when set, receives each Service as the switch left it.
+	switched func(*corev1.Service)
 }
 
 // SwitchResult is the report of Switch.
@@ -177,9 +179,13 @@ func switchColor(ctx context.Context, env *Env, opts SwitchOptions, verb string)
 		if err := p.recordSwitch(env, verb, op, opts.record); err != nil {
 			return nil, err
 		}
-		if err := env.patchSelector(ctx, p.c.Service, p.c.ColorKey, p.c.LiveColor, p.value, p.recRaw, p.nextRaw, op); err != nil {
+		after, err := env.patchSelectorTo(ctx, p.c.Service, p.c.ColorKey, p.c.LiveColor, p.value, p.recRaw, p.nextRaw, op)
+		if err != nil {
 			undone := env.undoSwitches(ctx, done)
 			return nil, fmt.Errorf("%w%s", err, undone)
+		}
+		if after != nil && opts.switched != nil && env.Writer.Live() {
+			opts.switched(after)
 		}
 		p.out.Changed, res.Changed = env.Writer.Live(), env.Writer.Live()
 		done = append(done, p)
@@ -669,6 +675,13 @@ func (p *switchPlan) recordSwitch(env *Env, verb string, op audit.Operation, ame
 // record and the operation and removes the older annotations the record replaces, so a
 // concurrent switch or release operation fails on the test instead of overwriting.
 func (e *Env) patchSelector(ctx context.Context, svc *corev1.Service, key, from, to, wantRecord, newRecord string, op audit.Operation) error {
+	_, err := e.patchSelectorTo(ctx, svc, key, from, to, wantRecord, newRecord, op)
+	return err
+}
+
+// patchSelectorTo is patchSelector returning the Service as the apiserver stored it (nil
+// in a client dry run).
+func (e *Env) patchSelectorTo(ctx context.Context, svc *corev1.Service, key, from, to, wantRecord, newRecord string, op audit.Operation) (*corev1.Service, error) {
 	esc := jsonPointerEscape
 	ops := []map[string]any{
 		{"op": "test", "path": "/spec/selector/" + esc(key), "value": from},
@@ -692,20 +705,21 @@ func (e *Env) patchSelector(ctx context.Context, svc *corev1.Service, key, from,
 		map[string]any{"op": "add", "path": "/metadata/annotations/" + esc(ReleaseAnnotation), "value": newRecord},
 		map[string]any{"op": "add", "path": "/metadata/annotations/" + esc(audit.LastOperationAnnotation), "value": op.Annotation()})
 	if e.Writer.Client() {
-		return nil
+		return nil, nil
 	}
 	body, err := json.Marshal(ops)
 	if err != nil {
-		return fmt.Errorf("encode patch of service %s/%s: %w", svc.Namespace, svc.Name, err)
+		return nil, fmt.Errorf("encode patch of service %s/%s: %w", svc.Namespace, svc.Name, err)
 	}
-	if _, err := e.Client.CoreV1().Services(svc.Namespace).Patch(ctx, svc.Name, types.JSONPatchType, body, e.Writer.PatchOptions()); err != nil {
+	out, err := e.Client.CoreV1().Services(svc.Namespace).Patch(ctx, svc.Name, types.JSONPatchType, body, e.Writer.PatchOptions())
+	if err != nil {
 		werr := writeError("patch", "service", svc.Namespace, svc.Name, err)
 		if ce, ok := werr.(*ConflictError); ok {
-			return fmt.Errorf("%w (expected %s=%s and the release record as read: another switch, release operation or edit got there first%s)", ce, key, from, e.whoChanged(ctx, svc, key))
+			return nil, fmt.Errorf("%w (expected %s=%s and the release record as read: another switch, release operation or edit got there first%s)", ce, key, from, e.whoChanged(ctx, svc, key))
 		}
-		return werr
+		return nil, werr
 	}
-	return nil
+	return out, nil
 }
 
 // undoSwitches switches back the components already switched when a later one failed,

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -560,24 +561,38 @@ func checkUnchanged(want, now *appsv1.Deployment, wantReplicas int32) error {
 	return nil
 }
 
-// reread gets the Service and the named Deployments again (one GET each, in parallel is
-// not worth it for two or three): the state a step that removes capacity checks first.
+// reread gets the Service and the namespace's Deployments again (two requests in
+// parallel): the state a step that removes capacity checks first. The named Deployments
+// that are gone are nil in the map.
 func reread(ctx context.Context, env *Env, c *Component, names ...string) (*corev1.Service, map[string]*appsv1.Deployment, error) {
-	svc, err := env.Client.CoreV1().Services(c.Namespace()).Get(ctx, c.Name(), metav1.GetOptions{})
-	if err != nil {
-		return nil, nil, fmt.Errorf("re-read service %s/%s before scaling down: %w", c.Namespace(), c.Name(), err)
+	var svc *corev1.Service
+	var deps *appsv1.DeploymentList
+	var svcErr, depErr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		svc, svcErr = env.Client.CoreV1().Services(c.Namespace()).Get(ctx, c.Name(), metav1.GetOptions{})
+	}()
+	go func() {
+		defer wg.Done()
+		deps, depErr = env.Client.AppsV1().Deployments(c.Namespace()).List(ctx, metav1.ListOptions{})
+	}()
+	wg.Wait()
+	if svcErr != nil {
+		return nil, nil, fmt.Errorf("re-read service %s/%s before scaling down: %w", c.Namespace(), c.Name(), svcErr)
+	}
+	if depErr != nil {
+		return nil, nil, fmt.Errorf("re-read deployments in %s before scaling down: %w", c.Namespace(), depErr)
 	}
 	out := map[string]*appsv1.Deployment{}
 	for _, n := range names {
-		d, err := env.Client.AppsV1().Deployments(c.Namespace()).Get(ctx, n, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			out[n] = nil
-			continue
+		out[n] = nil
+		for i := range deps.Items {
+			if deps.Items[i].Name == n {
+				out[n] = &deps.Items[i]
+			}
 		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("re-read deployment %s/%s before scaling down: %w", c.Namespace(), n, err)
-		}
-		out[n] = d
 	}
 	return svc, out, nil
 }

@@ -280,8 +280,10 @@ func TestBlueGreenConcurrentSwitch(t *testing.T) {
 		}
 		var op struct{ From, To string }
 		_ = json.Unmarshal([]byte(ann["feastflow.dev/last-operation"]), &op)
-		if live := selectorColor(h, ns); op.To != live || ann["feastflow.dev/previous-color"] != op.From {
-			t.Fatalf("inconsistent service: selector %s, last operation %+v, previous %s", live, op, ann["feastflow.dev/previous-color"])
+		var rec struct{ Live, Previous string }
+		_ = json.Unmarshal([]byte(ann["feastflow.dev/release"]), &rec)
+		if live := selectorColor(h, ns); op.To != live || rec.Live != live || rec.Previous != op.From {
+			t.Fatalf("inconsistent service: selector %s, last operation %+v, release record %+v", live, op, rec)
 		}
 		if wins+conflicts != 2 || wins < 1 {
 			t.Fatalf("attempt %d: %d wins, %d conflicts", attempt, wins, conflicts)

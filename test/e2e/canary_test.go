@@ -185,8 +185,8 @@ func TestCanaryStepInterrupted(t *testing.T) {
 				t.Errorf("exit code after SIGINT: %d, want 130\n%s", code, stderr)
 			}
 			cnExpect(t, h, ns, 9, 3) // canary scaled up, stable not yet down
-			state := h.MustKubectl("-n", ns, "get", "svc", cnSvc, "-o", `jsonpath={.metadata.annotations.feastflow\.dev/canary-state}`)
-			if !strings.Contains(state, `"phase":"stepping"`) || !strings.Contains(state, `"weight":25`) {
+			state := h.MustKubectl("-n", ns, "get", "svc", cnSvc, "-o", `jsonpath={.metadata.annotations.feastflow\.dev/release}`)
+			if !strings.Contains(state, `"operation":{"verb":"canary-step"`) || !strings.Contains(state, `"weight":25`) {
 				t.Errorf("recorded state: %s", state)
 			}
 			r := cnRun(t, h, 0, "canary-step", cnSvc, "-n", ns)
