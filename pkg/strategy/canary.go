@@ -48,10 +48,10 @@ func deployCanary(ctx context.Context, env *Env, c *Component, opts DeployOption
 	}
 	// A canary without pods goes to the first step: check, before any write, that the
 	// replicas can express it and that no HPA would fight it.
-	firstStep := c.Canary == nil || specReplicas(c.Canary) == 0
+	firstStep := c.Canary == nil || desiredReplicas(c.Canary) == 0
 	var plan CanaryPlan
 	if firstStep {
-		if plan, err = planCanary(specReplicas(c.Stable), steps[0]); err != nil {
+		if plan, err = planCanary(desiredReplicas(c.Stable), steps[0]); err != nil {
 			return nil, fmt.Errorf("component %s: %w", c.Name(), err)
 		}
 		if err := refuseCanaryHPA(ctx, env, c, plan); err != nil {
@@ -134,7 +134,7 @@ func deployCanary(ctx context.Context, env *Env, c *Component, opts DeployOption
 		return res, nil
 	}
 
-	res.Replicas = specReplicas(c.Canary)
+	res.Replicas = desiredReplicas(c.Canary)
 	if !env.Writer.Live() {
 		res.Message = fmt.Sprintf("dry run (%s): would deploy %s to canary %s (%d pods, weight kept)", env.Writer.DryRun, imagesText(res.Images), target.Name, res.Replicas)
 		return res, nil
@@ -172,8 +172,8 @@ func canaryDeployFailed(ctx context.Context, env *Env, c *Component, res *Deploy
 		return fmt.Errorf("%w; auto-rollback (abort) failed too: %v", err, aerr)
 	}
 	res.RolledBack = true
-	res.Message = fmt.Sprintf("canary %s failed and was aborted: 0 canary, %d stable pods", c.Canary.Name, specReplicas(c.Stable))
-	return fmt.Errorf("%w; aborted the canary (--auto-rollback): deployment/%s has 0 pods, deployment/%s %d", err, c.Canary.Name, c.Stable.Name, specReplicas(c.Stable))
+	res.Message = fmt.Sprintf("canary %s failed and was aborted: 0 canary, %d stable pods", c.Canary.Name, desiredReplicas(c.Stable))
+	return fmt.Errorf("%w; aborted the canary (--auto-rollback): deployment/%s has 0 pods, deployment/%s %d", err, c.Canary.Name, c.Stable.Name, desiredReplicas(c.Stable))
 }
 
 // newCanaryDeployment builds <component>-canary from the stable Deployment: same pod
@@ -243,7 +243,7 @@ func promoteCanary(ctx context.Context, env *Env, c *Component, opts PromoteOpti
 	if st.Phase == canaryPhaseStepping && st.Verb != "promote" {
 		return nil, stepInProgressError(c, st)
 	}
-	total := specReplicas(c.Stable) + specReplicas(c.Canary)
+	total := desiredReplicas(c.Stable) + desiredReplicas(c.Canary)
 	if st.Phase == canaryPhaseStepping && st.Total > 0 {
 		total = st.Total // an interrupted promote: the stable may already be at full capacity
 	}
@@ -263,8 +263,8 @@ func promoteCanary(ctx context.Context, env *Env, c *Component, opts PromoteOpti
 	}
 	delete(tpl.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
 	sameTemplate := EqualIgnoreHash(tpl, &c.Stable.Spec.Template)
-	canaryGone := specReplicas(c.Canary) == 0 && !opts.DeleteCanary
-	if sameTemplate && specReplicas(c.Stable) == total && canaryGone && st.Phase != canaryPhaseStepping {
+	canaryGone := desiredReplicas(c.Canary) == 0 && !opts.DeleteCanary
+	if sameTemplate && desiredReplicas(c.Stable) == total && canaryGone && st.Phase != canaryPhaseStepping {
 		res.Message = fmt.Sprintf("%s is promoted already: deployment/%s runs the canary's template with %d replicas and the canary has 0: nothing to change", c.Name(), c.Stable.Name, total)
 		return res, nil
 	}
@@ -295,9 +295,9 @@ func promoteCanary(ctx context.Context, env *Env, c *Component, opts PromoteOpti
 		ops = append(ops, map[string]any{"op": "replace", "path": "/spec/template", "value": tpl})
 		addChange(res, &Change{Object: "deployment/" + c.Stable.Name, Field: "spec.template", From: imagesText(TemplateImages(&c.Stable.Spec.Template)), To: imagesText(TemplateImages(tpl))})
 	}
-	if specReplicas(c.Stable) != total {
+	if desiredReplicas(c.Stable) != total {
 		ops = append(ops, map[string]any{"op": "replace", "path": "/spec/replicas", "value": total})
-		addChange(res, &Change{Object: "deployment/" + c.Stable.Name, Field: "spec.replicas", From: strconv.Itoa(int(specReplicas(c.Stable))), To: strconv.Itoa(int(total))})
+		addChange(res, &Change{Object: "deployment/" + c.Stable.Name, Field: "spec.replicas", From: strconv.Itoa(int(desiredReplicas(c.Stable))), To: strconv.Itoa(int(total))})
 	}
 	if ru := c.Stable.Spec.Strategy.RollingUpdate; ru == nil || ru.MaxUnavailable == nil || ru.MaxUnavailable.String() != "0" && ru.MaxUnavailable.String() != "0%" {
 		zero := intstr.FromInt32(0)
@@ -328,7 +328,7 @@ func promoteCanary(ctx context.Context, env *Env, c *Component, opts PromoteOpti
 		if opts.DeleteCanary {
 			canaryTo = "deleted"
 		}
-		addChange(res, &Change{Object: "deployment/" + c.Canary.Name, Field: "spec.replicas", From: strconv.Itoa(int(specReplicas(c.Canary))), To: canaryTo})
+		addChange(res, &Change{Object: "deployment/" + c.Canary.Name, Field: "spec.replicas", From: strconv.Itoa(int(desiredReplicas(c.Canary))), To: canaryTo})
 		res.Message = fmt.Sprintf("dry run (%s): would roll deployment/%s to the canary's template with %d replicas, then %s", env.Writer.DryRun, c.Stable.Name, total, retire)
 		return res, nil
 	}
@@ -346,7 +346,7 @@ func promoteCanary(ctx context.Context, env *Env, c *Component, opts PromoteOpti
 	for _, chk := range []struct {
 		want     *appsv1.Deployment
 		replicas int32
-	}{{c.Stable, total}, {canaryPlanned, specReplicas(canaryPlanned)}} {
+	}{{c.Stable, total}, {canaryPlanned, desiredReplicas(canaryPlanned)}} {
 		if err := checkUnchanged(chk.want, now[chk.want.Name], chk.replicas); err != nil {
 			err.(*ForeignChangeError).Done = stopped
 			return res, err
@@ -419,12 +419,12 @@ func abortCanary(ctx context.Context, env *Env, c *Component, opts AbortOptions)
 	if err != nil {
 		return nil, err
 	}
-	total := specReplicas(c.Stable) + specReplicas(c.Canary)
+	total := desiredReplicas(c.Stable) + desiredReplicas(c.Canary)
 	if st.Phase == canaryPhaseStepping && st.Total > 0 {
 		total = st.Total // an interrupted step may have both tracks scaled up
 	}
 	plan := CanaryPlan{Weight: 0, Total: total, Stable: total, Canary: 0}
-	if specReplicas(c.Canary) == 0 && specReplicas(c.Stable) == total && st.Phase != canaryPhaseStepping {
+	if desiredReplicas(c.Canary) == 0 && desiredReplicas(c.Stable) == total && st.Phase != canaryPhaseStepping {
 		res.Message = fmt.Sprintf("%s has no canary pods and deployment/%s has %d: nothing to abort", c.Name(), c.Stable.Name, total)
 		return res, nil
 	}

@@ -104,7 +104,7 @@ func fxClient(objs ...runtime.Object) *fake.Clientset {
 			}
 			d = d.DeepCopy()
 			d.Generation++
-			d.Status = fxReadyStatus(specReplicas(d), d.Generation)
+			d.Status = fxReadyStatus(desiredReplicas(d), d.Generation)
 			if uerr := tracker.Update(appsv1.SchemeGroupVersion.WithResource("deployments"), d, d.Namespace); uerr != nil {
 				return true, nil, uerr
 			}

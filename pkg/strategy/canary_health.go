@@ -36,7 +36,7 @@ var unhealthyEventReasons = map[string]bool{"BackOff": true, "Unhealthy": true, 
 // judge yet.
 func CanaryHealth(ctx context.Context, env *Env, c *Component, baseline *canaryState) (*HealthGate, error) {
 	gate := &HealthGate{Passed: true}
-	if c.Canary == nil || specReplicas(c.Canary) == 0 {
+	if c.Canary == nil || desiredReplicas(c.Canary) == 0 {
 		return gate, nil
 	}
 	pods, err := listDeploymentPods(ctx, env, c.Canary)
@@ -71,7 +71,7 @@ func CanaryHealth(ctx context.Context, env *Env, c *Component, baseline *canaryS
 		sort.Strings(unready)
 		gate.Problems = append(gate.Problems, fmt.Sprintf("%d of %d pods not ready (%s)", len(unready), gate.Pods, joinMax(unready, 3)))
 	}
-	if want := int(specReplicas(c.Canary)); gate.Pods < want {
+	if want := int(desiredReplicas(c.Canary)); gate.Pods < want {
 		gate.Problems = append(gate.Problems, fmt.Sprintf("%d of %d pods exist", gate.Pods, want))
 	}
 	sel := fields.AndSelectors(fields.OneTermEqualSelector("involvedObject.kind", "Pod"), fields.OneTermEqualSelector("type", corev1.EventTypeWarning))

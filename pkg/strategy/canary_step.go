@@ -114,11 +114,11 @@ func setWeight(c *Component) int {
 
 // specWeight is the share of canary replicas in the Deployments' specs, in percent.
 func specWeight(c *Component) int {
-	total := specReplicas(c.Stable) + specReplicas(c.Canary)
+	total := desiredReplicas(c.Stable) + desiredReplicas(c.Canary)
 	if total == 0 || c.Canary == nil {
 		return 0
 	}
-	return int(math.Round(float64(specReplicas(c.Canary)) * 100 / float64(total)))
+	return int(math.Round(float64(desiredReplicas(c.Canary)) * 100 / float64(total)))
 }
 
 // CanaryPlan is how a weight maps onto the pods of a component.
@@ -254,11 +254,11 @@ func CanaryStep(ctx context.Context, env *Env, c *Component, opts CanaryStepOpti
 		}
 		if target < 0 {
 			res.Message = fmt.Sprintf("%s is at %d %%, the last step of %s: nothing to change; finish with kubectl feastflow promote %s", c.Name(), from, stepsText(steps), c.Name())
-			res.Plan = CanaryPlan{Weight: from, Total: specReplicas(c.Stable) + specReplicas(c.Canary), Stable: specReplicas(c.Stable), Canary: specReplicas(c.Canary)}
+			res.Plan = CanaryPlan{Weight: from, Total: desiredReplicas(c.Stable) + desiredReplicas(c.Canary), Stable: desiredReplicas(c.Stable), Canary: desiredReplicas(c.Canary)}
 			return res, nil
 		}
 	}
-	plan, err := planCanary(specReplicas(c.Stable)+specReplicas(c.Canary), target)
+	plan, err := planCanary(desiredReplicas(c.Stable)+desiredReplicas(c.Canary), target)
 	if err != nil {
 		return nil, fmt.Errorf("component %s: %w", c.Name(), err)
 	}
@@ -266,7 +266,7 @@ func CanaryStep(ctx context.Context, env *Env, c *Component, opts CanaryStepOpti
 	if plan.Note != "" {
 		env.report("%s", plan.Note)
 	}
-	if target == from && plan.Canary == specReplicas(c.Canary) && plan.Stable == specReplicas(c.Stable) {
+	if target == from && plan.Canary == desiredReplicas(c.Canary) && plan.Stable == desiredReplicas(c.Stable) {
 		res.Message = joinSentences(fmt.Sprintf("%s is already at %d %% (%d canary, %d stable): nothing to change", c.Name(), target, plan.Canary, plan.Stable), plan.Note)
 		return res, nil
 	}
@@ -339,7 +339,7 @@ func refuseCanaryHPA(ctx context.Context, env *Env, c *Component, plan CanaryPla
 	if c.Canary != nil {
 		canaryName = c.Canary.Name
 	}
-	what := fmt.Sprintf("deployment/%s %d→%d and deployment/%s %d→%d", canaryName, specReplicas(c.Canary), plan.Canary, c.Stable.Name, specReplicas(c.Stable), plan.Stable)
+	what := fmt.Sprintf("deployment/%s %d→%d and deployment/%s %d→%d", canaryName, desiredReplicas(c.Canary), plan.Canary, c.Stable.Name, desiredReplicas(c.Stable), plan.Stable)
 	return fightingHPAError(hpas, "the canary step", what, fmt.Sprintf("a canary needs fixed replica counts on both tracks: delete it for the canary (kubectl delete hpa %s -n %s) and re-create it after promote with kubectl feastflow autoscale %s", hpas[0].Name, c.Namespace(), c.Name()))
 }
 
@@ -396,7 +396,7 @@ func canaryEventReason(verb string) string {
 func applyCanaryPlan(ctx context.Context, env *Env, c *Component, res *Result, plan CanaryPlan, verb string, timeout time.Duration) error {
 	grow, growTo, growName := c.Canary, plan.Canary, TrackCanary
 	shrink, shrinkTo := c.Stable, plan.Stable
-	if plan.Canary < specReplicas(c.Canary) || (plan.Canary == specReplicas(c.Canary) && plan.Stable > specReplicas(c.Stable)) {
+	if plan.Canary < desiredReplicas(c.Canary) || (plan.Canary == desiredReplicas(c.Canary) && plan.Stable > desiredReplicas(c.Stable)) {
 		grow, growTo, growName = c.Stable, plan.Stable, TrackStable
 		shrink, shrinkTo = c.Canary, plan.Canary
 	}
@@ -420,7 +420,7 @@ func applyCanaryPlan(ctx context.Context, env *Env, c *Component, res *Result, p
 			return fmt.Errorf("%w; %s, deployment/%s not scaled down: re-run to complete the step or abort", err, appliedSoFar(res), shrink.Name)
 		}
 	}
-	if specReplicas(shrink) == shrinkTo {
+	if desiredReplicas(shrink) == shrinkTo {
 		return nil
 	}
 	_, now, err := reread(ctx, env, c, grow.Name, shrink.Name)
@@ -432,7 +432,7 @@ func applyCanaryPlan(ctx context.Context, env *Env, c *Component, res *Result, p
 		err.(*ForeignChangeError).Done = stopped
 		return err
 	}
-	if err := checkUnchanged(shrinkPlanned, now[shrink.Name], specReplicas(shrinkPlanned)); err != nil {
+	if err := checkUnchanged(shrinkPlanned, now[shrink.Name], desiredReplicas(shrinkPlanned)); err != nil {
 		err.(*ForeignChangeError).Done = stopped
 		return err
 	}
@@ -481,7 +481,7 @@ func finishCanaryStep(ctx context.Context, env *Env, c *Component, st *canarySta
 		}
 	}
 	base := &CanaryBaseline{Since: env.now().UTC().Truncate(time.Second), Restarts: map[string]int32{}}
-	if specReplicas(c.Canary) > 0 {
+	if desiredReplicas(c.Canary) > 0 {
 		pods, err := listDeploymentPods(ctx, env, c.Canary)
 		if err != nil {
 			return err

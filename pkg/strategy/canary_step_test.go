@@ -325,8 +325,8 @@ func TestCanaryStepDryRun(t *testing.T) {
 				}
 			}
 			// The fake applies dryRun=All patches (the apiserver would not): check client mode.
-			if d := fxGetDeployment(t, client, "web-canary"); mode == audit.DryRunClient && specReplicas(d) != 1 {
-				t.Errorf("canary replicas changed to %d", specReplicas(d))
+			if d := fxGetDeployment(t, client, "web-canary"); mode == audit.DryRunClient && desiredReplicas(d) != 1 {
+				t.Errorf("canary replicas changed to %d", desiredReplicas(d))
 			}
 		})
 	}

@@ -31,8 +31,8 @@ func TestPromoteCanaryOrder(t *testing.T) {
 		"patch services/web",
 	})
 	stable := fxGetDeployment(t, client, "web-stable")
-	if stable.Spec.Template.Spec.Containers[0].Image != "web:2" || specReplicas(stable) != 10 || stable.Spec.Template.Labels["track"] != "stable" {
-		t.Errorf("stable after promote: image %s, replicas %d, labels %v", stable.Spec.Template.Spec.Containers[0].Image, specReplicas(stable), stable.Spec.Template.Labels)
+	if stable.Spec.Template.Spec.Containers[0].Image != "web:2" || desiredReplicas(stable) != 10 || stable.Spec.Template.Labels["track"] != "stable" {
+		t.Errorf("stable after promote: image %s, replicas %d, labels %v", stable.Spec.Template.Spec.Containers[0].Image, desiredReplicas(stable), stable.Spec.Template.Labels)
 	}
 	if mu := stable.Spec.Strategy.RollingUpdate; mu == nil || mu.MaxUnavailable.String() != "0" {
 		t.Errorf("stable strategy = %+v, want maxUnavailable 0", stable.Spec.Strategy)

@@ -50,7 +50,7 @@ func fxReconcile(tracker k8stesting.ObjectTracker, d *appsv1.Deployment) error {
 		if !ok || !sel.Matches(labels.Set(p.Labels)) {
 			continue
 		}
-		if h != hash || int32(have) >= specReplicas(d) {
+		if h != hash || int32(have) >= desiredReplicas(d) {
 			if err := tracker.Delete(podGVR, d.Namespace, p.Name); err != nil {
 				return err
 			}
@@ -58,7 +58,7 @@ func fxReconcile(tracker k8stesting.ObjectTracker, d *appsv1.Deployment) error {
 		}
 		have++
 	}
-	for i := have; int32(i) < specReplicas(d); i++ {
+	for i := have; int32(i) < desiredReplicas(d); i++ {
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d-%d", rs.Name, d.Generation, i), Namespace: d.Namespace, Labels: tpl.Labels},
 			Spec:       tpl.Spec,

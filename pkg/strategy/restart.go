@@ -92,7 +92,7 @@ func Restart(ctx context.Context, env *Env, components []*Component, opts Restar
 				continue
 			}
 			seen[d.Name] = true
-			if specReplicas(d) == 0 {
+			if desiredReplicas(d) == 0 {
 				res.Skipped = append(res.Skipped, RestartDeployment{Component: c.Name(), Deployment: d.Name, Reason: "0 replicas: nothing to restart"})
 				continue
 			}

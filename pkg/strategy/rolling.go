@@ -36,7 +36,7 @@ func deployRolling(ctx context.Context, env *Env, c *Component, opts DeployOptio
 	}
 	res := &DeployResult{
 		Result:     newResult("DeployResult", c, "deploy", env),
-		Deployment: d.Name, Images: TemplateImages(&want.Spec.Template), Replicas: specReplicas(d),
+		Deployment: d.Name, Images: TemplateImages(&want.Spec.Template), Replicas: desiredReplicas(d),
 	}
 	prevRevision, _ := deploymentutil.Revision(d)
 	beforeImages := imagesText(TemplateImages(&d.Spec.Template))

@@ -47,7 +47,7 @@ func Scale(ctx context.Context, env *Env, c *Component, opts ScaleOptions) (*Res
 		}
 		targets = append(targets, target{live, opts.Replicas})
 		for _, color := range c.IdleColors() {
-			if d := c.Colors[color]; specReplicas(d) > 0 {
+			if d := c.Colors[color]; desiredReplicas(d) > 0 {
 				targets = append(targets, target{d, opts.Replicas})
 			}
 		}
@@ -65,7 +65,7 @@ func Scale(ctx context.Context, env *Env, c *Component, opts ScaleOptions) (*Res
 			return nil, fmt.Errorf("component %s: %w", c.Name(), err)
 		}
 		// Grow first: the side that gains pods is patched before the side that loses them.
-		if c.Canary != nil && plan.Canary > specReplicas(c.Canary) {
+		if c.Canary != nil && plan.Canary > desiredReplicas(c.Canary) {
 			targets = append(targets, target{c.Canary, plan.Canary}, target{c.Stable, plan.Stable})
 		} else {
 			targets = append(targets, target{c.Stable, plan.Stable})
@@ -83,7 +83,7 @@ func Scale(ctx context.Context, env *Env, c *Component, opts ScaleOptions) (*Res
 	var deps []*appsv1.Deployment
 	var changing []target
 	for _, t := range targets {
-		if specReplicas(t.d) != t.replicas {
+		if desiredReplicas(t.d) != t.replicas {
 			changing = append(changing, t)
 			deps = append(deps, t.d)
 		}
@@ -99,7 +99,7 @@ func Scale(ctx context.Context, env *Env, c *Component, opts ScaleOptions) (*Res
 	if len(hpas) > 0 {
 		var plan []string
 		for _, t := range changing {
-			plan = append(plan, fmt.Sprintf("deployment/%s %d→%d", t.d.Name, specReplicas(t.d), t.replicas))
+			plan = append(plan, fmt.Sprintf("deployment/%s %d→%d", t.d.Name, desiredReplicas(t.d), t.replicas))
 		}
 		return nil, fightingHPAError(hpas, "scale", strings.Join(plan, ", "), fmt.Sprintf("change its range instead (kubectl feastflow autoscale %s --min %d --max M ...), or delete it (kubectl delete hpa %s -n %s) and scale", c.Name(), opts.Replicas, hpas[0].Name, c.Namespace()))
 	}
@@ -149,8 +149,8 @@ func Autoscale(ctx context.Context, env *Env, c *Component, opts AutoscaleOption
 	if target == nil {
 		return nil, fmt.Errorf("component %s (%s) has no deployment serving traffic to autoscale", c.Name(), c.Strategy)
 	}
-	if c.Strategy == Canary && c.Canary != nil && specReplicas(c.Canary) > 0 {
-		return nil, fmt.Errorf("component %s: a canary is in progress (deployment/%s has %d replicas): an HPA on the stable track would fight canary-step; promote or abort first, then autoscale", c.Name(), c.Canary.Name, specReplicas(c.Canary))
+	if c.Strategy == Canary && c.Canary != nil && desiredReplicas(c.Canary) > 0 {
+		return nil, fmt.Errorf("component %s: a canary is in progress (deployment/%s has %d replicas): an HPA on the stable track would fight canary-step; promote or abort first, then autoscale", c.Name(), c.Canary.Name, desiredReplicas(c.Canary))
 	}
 	res := newRolloutResult("AutoscaleResult", "autoscale", c, env)
 	hpas, err := autoscalersFor(ctx, env, c.Namespace(), c.Deployments)
@@ -296,7 +296,7 @@ func fightingHPAError(hpas []autoscalingv2.HorizontalPodAutoscaler, verb, plan, 
 // same request, then records an Event. It sends nothing when the count is already right
 // or in a client dry run; the returned Change is nil when nothing needed to change.
 func scaleDeployment(ctx context.Context, env *Env, d *appsv1.Deployment, replicas int32, verb string) (*Change, error) {
-	from := specReplicas(d)
+	from := desiredReplicas(d)
 	if from == replicas {
 		return nil, nil
 	}
@@ -367,17 +367,6 @@ func joinSentences(a, b string) string {
 		return a
 	}
 	return a + "; " + b
-}
-
-// specReplicas is a Deployment's desired replicas (the API default 1 when unset; 0 for nil).
-func specReplicas(d *appsv1.Deployment) int32 {
-	if d == nil {
-		return 0
-	}
-	if d.Spec.Replicas == nil {
-		return 1
-	}
-	return *d.Spec.Replicas
 }
 
 // RetargetAutoscaler moves the HPAs that scale from onto to (a blue-green switch moves the
