@@ -28,15 +28,9 @@ const (
 // refuses (unless Force): the release switched to is no longer what serves.
 func promoteBlueGreen(ctx context.Context, env *Env, c *Component, opts PromoteOptions) (*Result, error) {
 	res := newResult("PromoteResult", c, "promote", env)
-	rec, err := c.Release()
+	rec, err := blueGreenRecord(c, verbPromote)
 	if err != nil {
 		return nil, err
-	}
-	if err := selectorMatchesRecord(c, rec); err != nil {
-		return nil, err
-	}
-	if op := rec.Operation; op != nil && op.Verb != verbPromote {
-		return nil, operationInProgressError(c, rec)
 	}
 	var old, live string
 	var switchedAt time.Time
@@ -198,6 +192,23 @@ func promoteBlueGreen(ctx context.Context, env *Env, c *Component, opts PromoteO
 	return &res, nil
 }
 
+// blueGreenRecord is the component's release record for a verb that acts on it: refused
+// when the selector is not the record's live color, or when another verb's operation is
+// recorded in progress.
+func blueGreenRecord(c *Component, verb string) (*Release, error) {
+	rec, err := c.Release()
+	if err != nil {
+		return nil, err
+	}
+	if err := selectorMatchesRecord(c, rec); err != nil {
+		return nil, err
+	}
+	if op := rec.Operation; op != nil && op.Verb != verb {
+		return nil, operationInProgressError(c, rec)
+	}
+	return rec, nil
+}
+
 // selectorMatchesRecord refuses to act when the Service selects another color than the
 // release record says is live: someone changed the selector outside the plugin.
 func selectorMatchesRecord(c *Component, rec *Release) error {
@@ -231,15 +242,9 @@ func lastServiceManager(svc *corev1.Service) string {
 // that nobody changed it since it was read.
 func abortBlueGreen(ctx context.Context, env *Env, c *Component, opts AbortOptions) (*Result, error) {
 	res := newResult("AbortResult", c, "abort", env)
-	rec, err := c.Release()
+	rec, err := blueGreenRecord(c, "abort")
 	if err != nil {
 		return nil, err
-	}
-	if err := selectorMatchesRecord(c, rec); err != nil {
-		return nil, err
-	}
-	if op := rec.Operation; op != nil && op.Verb != "abort" {
-		return nil, operationInProgressError(c, rec)
 	}
 	if rec.Phase != PhaseDeployed || rec.Pending == "" {
 		if rec.Phase == PhaseSwitched || rec.Phase == PhasePromoting || rec.Phase == PhaseRolledBack {
@@ -323,15 +328,9 @@ func abortBlueGreen(ctx context.Context, env *Env, c *Component, opts AbortOptio
 // color's template changed since it was live: that would not be a rollback.
 func rollbackBlueGreen(ctx context.Context, env *Env, c *Component, opts RollbackOptions) (*Result, error) {
 	res := newResult("RollbackResult", c, "rollback", env)
-	rec, err := c.Release()
+	rec, err := blueGreenRecord(c, verbRollback)
 	if err != nil {
 		return nil, err
-	}
-	if err := selectorMatchesRecord(c, rec); err != nil {
-		return nil, err
-	}
-	if op := rec.Operation; op != nil && op.Verb != verbRollback {
-		return nil, operationInProgressError(c, rec)
 	}
 	prev := rec.Previous
 	if prev == "" {
