@@ -432,6 +432,10 @@ func applyCanaryPlan(ctx context.Context, env *Env, c *Component, res *Result, p
 		err.(*ForeignChangeError).Done = stopped
 		return err
 	}
+	if now[shrink.Name] != nil && desiredReplicas(now[shrink.Name]) == shrinkTo && templateDigest(&now[shrink.Name].Spec.Template) == templateDigest(&shrinkPlanned.Spec.Template) {
+		*shrink = *now[shrink.Name] // already where this step takes it (another run of the same step)
+		return nil
+	}
 	if err := checkUnchanged(shrinkPlanned, now[shrink.Name], desiredReplicas(shrinkPlanned)); err != nil {
 		err.(*ForeignChangeError).Done = stopped
 		return err

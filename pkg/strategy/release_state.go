@@ -475,7 +475,10 @@ func finishRelease(ctx context.Context, env *Env, c *Component, rec *Release, st
 		if rerr != nil {
 			return rerr
 		}
-		if started != nil && (now.Operation == nil || now.Operation.Start != started.Start || now.Operation.Verb != started.Verb || now.Operation.User != started.User) {
+		if now.Operation == nil && now.Phase == rec.Phase && now.WeightSet() == rec.WeightSet() && now.Live == rec.Live && now.Previous == rec.Previous && now.Pending == rec.Pending {
+			return nil // another run of the same operation finished it and recorded the same
+		}
+		if started != nil && (now.Operation == nil || !now.Operation.Start.Equal(started.Start) || now.Operation.Verb != started.Verb || now.Operation.User != started.User) {
 			return fmt.Errorf("service %s/%s: another run changed the release record while this %s ran (now: %s): nothing more recorded; check with `kubectl feastflow status %s`", c.Namespace(), c.Name(), started.Verb, describeRelease(now), c.Name())
 		}
 	}
