@@ -50,6 +50,7 @@ func promoteBlueGreen(ctx context.Context, env *Env, c *Component, opts PromoteO
 				r.begin(env, verbPromote, old, old+"=0")
 			},
 			switched: func(s *corev1.Service) { after = s },
+			held:     c,
 		}, verbPromote)
 		if sw != nil {
 			for _, sc := range sw.Components {
@@ -391,7 +392,11 @@ func rollbackBlueGreen(ctx context.Context, env *Env, c *Component, opts Rollbac
 			return &res, fmt.Errorf("%w; %s was scaled up but traffic stays on %s: fix and re-run `kubectl feastflow rollback %s`", err, target.Name, c.LiveColor, c.Name())
 		}
 	}
-	sw, err := switchColor(ctx, env, SwitchOptions{Namespace: c.Namespace(), Component: c.Name(), Color: prev, Keys: Keys{ColorKey: c.ColorKey}, Force: opts.Force, VerifyTimeout: opts.VerifyTimeout}, verbRollback)
+	swOpts := SwitchOptions{Namespace: c.Namespace(), Component: c.Name(), Color: prev, Keys: Keys{ColorKey: c.ColorKey}, Force: opts.Force, VerifyTimeout: opts.VerifyTimeout}
+	if desiredReplicas(target) > 0 && !res.Changed {
+		swOpts.held = c // nothing changed since it was read: plan the switch on it
+	}
+	sw, err := switchColor(ctx, env, swOpts, verbRollback)
 	if sw != nil {
 		for _, sc := range sw.Components {
 			res.Changes = append(res.Changes, sc.Changes...)

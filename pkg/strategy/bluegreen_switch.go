@@ -47,6 +47,9 @@ type SwitchOptions struct {
 	record func(*Release)
 	// switched, when set, receives each Service as the switch left it.
 	switched func(*corev1.Service)
+	// held is the component as the caller read it (promote, rollback): the switch plans on
+	// it instead of reading the Service and the Deployments again.
+	held *Component
 }
 
 // SwitchResult is the report of Switch.
@@ -269,6 +272,16 @@ func loadSwitch(ctx context.Context, env *Env, opts SwitchOptions) (*switchInven
 	out := &switchInventory{inv: &Inventory{Namespace: ns}}
 	var wg sync.WaitGroup
 	var svcErr, depErr, nsErr error
+	if held := opts.held; held != nil {
+		// The caller's snapshot of the component: only the namespace is read.
+		out.inv.Services = []corev1.Service{*held.Service}
+		for _, d := range held.Deployments {
+			out.inv.Deployments = append(out.inv.Deployments, *d)
+		}
+		out.namespace, nsErr = env.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		out.windowErr = windowOf(env, out.namespace, nsErr, ns)
+		return out, nil
+	}
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
@@ -310,13 +323,20 @@ func loadSwitch(ctx context.Context, env *Env, opts SwitchOptions) (*switchInven
 			return nil, err
 		}
 	}
+	out.windowErr = windowOf(env, out.namespace, nsErr, ns)
+	return out, nil
+}
+
+// windowOf is the deployment-window refusal of a namespace as read (nil when open).
+func windowOf(env *Env, namespace *corev1.Namespace, nsErr error, ns string) error {
 	switch {
 	case nsErr != nil && env.Writer.OverrideWindow == "":
-		out.windowErr = fmt.Errorf("cannot check the deployment window: get namespace %s: %v (grant get on namespaces, or pass --override-window=REASON)", ns, nsErr)
+		return fmt.Errorf("cannot check the deployment window: get namespace %s: %v (grant get on namespaces, or pass --override-window=REASON)", ns, nsErr)
 	case nsErr == nil:
-		_, out.windowErr = CheckNamespaceWindow(env, out.namespace)
+		_, err := CheckNamespaceWindow(env, namespace)
+		return err
 	}
-	return out, nil
+	return nil
 }
 
 // switchTargets picks the components to switch.
