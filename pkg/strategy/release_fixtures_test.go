@@ -45,7 +45,9 @@ func fxReconcile(tracker k8stesting.ObjectTracker, d *appsv1.Deployment) error {
 		return err
 	}
 	have := 0
-	for _, p := range list.(*corev1.PodList).Items {
+	items := list.(*corev1.PodList).Items
+	for i := range items {
+		p := &items[i]
 		h, ok := p.Labels[appsv1.DefaultDeploymentUniqueLabelKey]
 		if !ok || !sel.Matches(labels.Set(p.Labels)) {
 			continue

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -363,7 +362,7 @@ func lastManagerOf(entries []metav1.ManagedFieldsEntry, field string) string {
 			continue
 		}
 		var fields map[string]any
-		if err := json.Unmarshal(mf.FieldsV1.Raw, &fields); err != nil {
+		if err := json.Unmarshal(mf.FieldsV1.GetRawBytes(), &fields); err != nil {
 			continue
 		}
 		spec, _ := fields["f:spec"].(map[string]any)
@@ -598,16 +597,6 @@ func reread(ctx context.Context, env *Env, c *Component, names ...string) (*core
 		}
 	}
 	return svc, out, nil
-}
-
-// sortedWorkloads returns the record's workload keys, sorted.
-func (r *Release) sortedWorkloads() []string {
-	keys := make([]string, 0, len(r.Workloads))
-	for k := range r.Workloads {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // scaleGuarded is the scale-down of a step that removes capacity: one JSON patch that

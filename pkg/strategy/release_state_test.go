@@ -19,7 +19,7 @@ func foreignWrite(objs []runtime.Object, name string, edit func(d *appsv1.Deploy
 		if d, ok := o.(*appsv1.Deployment); ok && d.Name == name {
 			d.ManagedFields = append(d.ManagedFields, metav1.ManagedFieldsEntry{
 				Manager: "kubectl-label", Operation: metav1.ManagedFieldsOperationUpdate, Time: &metav1.Time{Time: bgNow.Add(-time.Minute)},
-				FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:labels":{"f:team":{}}},"f:spec":{"f:template":{}}}`)},
+				FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:metadata":{"f:labels":{"f:team":{}}},"f:spec":{"f:template":{}}}`),
 			})
 			edit(d)
 		}
@@ -62,7 +62,7 @@ func TestPromoteRefusesAChangedLiveColor(t *testing.T) {
 	}
 	green := getDeployment(t, cs, "api-green")
 	green.Spec.Template.Spec.Containers[0].Image = "img:hotfix"
-	green.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl-set", Time: &metav1.Time{Time: bgNow}, FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:template":{"f:spec":{}}}}`)}}}
+	green.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl-set", Time: &metav1.Time{Time: bgNow}, FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:spec":{"f:template":{"f:spec":{}}}}`)}}
 	if err := cs.Tracker().Update(appsv1.SchemeGroupVersion.WithResource("deployments"), green, bgNS); err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestCheckUnchangedNamesTheManager(t *testing.T) {
 	now := want.DeepCopy()
 	one := int32(1)
 	now.Spec.Replicas = &one
-	now.ManagedFields = append(now.ManagedFields, metav1.ManagedFieldsEntry{Manager: "kubectl", Subresource: "scale", Time: &metav1.Time{Time: bgNow}, FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:replicas":{}}}`)}})
+	now.ManagedFields = append(now.ManagedFields, metav1.ManagedFieldsEntry{Manager: "kubectl", Subresource: "scale", Time: &metav1.Time{Time: bgNow}, FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:spec":{"f:replicas":{}}}`)})
 	err := checkUnchanged(want, now, 5)
 	if err == nil || !strings.Contains(err.Error(), `spec.replicas changed from 5 to 1`) || !strings.Contains(err.Error(), `field manager "kubectl" via /scale`) {
 		t.Fatalf("checkUnchanged = %v", err)
