@@ -118,6 +118,8 @@ func TestReleaseStateForeignWrites(t *testing.T) {
 	h := harness.For(t)
 	ns := lgSetup(t, h)
 	rec := h.RecordEndpoints(ns, lgSvc)
+	rec.WaitUntil("2 ready endpoints", func(ready []harness.Endpoint) bool { return len(ready) >= 2 })
+	start := time.Now()
 
 	run(t, h, 0, "deploy", lgSvc, "-n", ns, "--image", "registry.example/books:2.0")
 	if r := lgRelease(t, h, ns); r.Phase != "deployed" || r.Pending != "teal" || r.Live != "amber" {
@@ -162,7 +164,7 @@ func TestReleaseStateForeignWrites(t *testing.T) {
 	if vals := valuesBetween(rec, switched, time.Now(), lgKey); len(vals) != 1 || !vals["teal"] {
 		t.Errorf("after the switch the service served %v", vals)
 	}
-	if least := rec.MinReady(); least < 2 {
+	if least := rec.MinReadySince(start); least < 2 {
 		t.Errorf("ready endpoints fell to %d (started with 2)", least)
 	}
 
@@ -185,7 +187,7 @@ func TestReleaseStateForeignWrites(t *testing.T) {
 	if live := lgLive(h, ns); live != "teal" {
 		t.Fatalf("rollback left %s live", live)
 	}
-	if least := rec.MinReady(); least < 2 {
+	if least := rec.MinReadySince(start); least < 2 {
 		t.Errorf("ready endpoints fell to %d (started with 2)", least)
 	}
 }
