@@ -440,9 +440,11 @@ func applyCanaryPlan(ctx context.Context, env *Env, c *Component, res *Result, p
 		err.(*ForeignChangeError).Done = stopped
 		return err
 	}
-	after := readyReplicas(now[grow.Name]) + min(readyReplicas(now[shrink.Name]), shrinkTo)
+	// The wait saw growTo Ready pods of the template; the Deployment's status may lag it.
+	growReady := max(readyReplicas(now[grow.Name]), growTo)
+	after := growReady + min(readyReplicas(now[shrink.Name]), shrinkTo)
 	if after < startReady {
-		return fmt.Errorf("scaling deployment/%s to %d would leave %d ready pods, fewer than the %d ready when this %s started (deployment/%s has %d ready of %d): stopped; %s", shrink.Name, shrinkTo, after, startReady, verb, grow.Name, readyReplicas(now[grow.Name]), growTo, stopped)
+		return fmt.Errorf("scaling deployment/%s to %d would leave %d ready pods, fewer than the %d ready when this %s started (deployment/%s has %d ready of %d): stopped; %s", shrink.Name, shrinkTo, after, startReady, verb, grow.Name, growReady, growTo, stopped)
 	}
 	ch, err = scaleGuarded(ctx, env, now[shrink.Name], shrinkTo, verb, "Scaled")
 	if err != nil {
