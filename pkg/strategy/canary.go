@@ -352,7 +352,7 @@ func promoteCanary(ctx context.Context, env *Env, c *Component, opts PromoteOpti
 			return res, err
 		}
 	}
-	if got := readyReplicas(now[c.Stable.Name]); got < startReady {
+	if got := max(readyReplicas(now[c.Stable.Name]), total); got < startReady { // the wait saw total Ready pods of the new template
 		return res, fmt.Errorf("deployment/%s has %d ready pods, fewer than the %d ready when promote started: the canary is kept; %s", c.Stable.Name, got, startReady, stopped)
 	}
 	if opts.DeleteCanary {
