@@ -48,15 +48,6 @@ func TestRolloutVerbsUsageExit2WithoutRequests(t *testing.T) {
 	}
 }
 
-// An unknown component is bad usage too (exit 2), after the lookup that finds it missing.
-func TestRolloutVerbsUnknownComponentExit2(t *testing.T) {
-	api := newAPIServer(t) // answers 404 to everything
-	r := run(t, testFlags(t, api.URL), "canary-step", "nope")
-	if r.code != ExitUsage || !strings.Contains(r.stderr, `component "nope" not found`) {
-		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
-	}
-}
-
 func TestRolloutHelpSaysKubectlFeastflow(t *testing.T) {
 	for _, verb := range []string{"canary-step", "scale", "autoscale", "history", "pause", "resume", "restart"} {
 		r := run(t, testFlags(t, "https://127.0.0.1:1"), verb, "--help")
@@ -115,7 +106,7 @@ func TestRenderRestart(t *testing.T) {
 	res := &strategy.RestartResult{
 		Restarted: []strategy.RestartDeployment{{Component: "api", Deployment: "api", Because: []strategy.ConfigChange{{Kind: "ConfigMap", Name: "cfg", Changed: changed, PodStarted: changed.Add(-time.Hour)}}}},
 		Skipped:   []strategy.RestartDeployment{{Component: "db", Deployment: "db", Reason: "its pods started after the last change of every ConfigMap and Secret it references"}},
-		Message:   "restarted deployment/api",
+		Result:    strategy.Result{Message: "restarted deployment/api"},
 	}
 	var b bytes.Buffer
 	if err := renderRestart(&b, res); err != nil {

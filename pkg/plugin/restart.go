@@ -10,30 +10,21 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/metadata"
 
-	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 	"github.com/feastflow/kubectl-feastflow/pkg/strategy"
 	"github.com/feastflow/kubectl-feastflow/pkg/term"
 )
 
 type restartOptions struct {
-	getter  genericclioptions.RESTClientGetter
-	streams genericiooptions.IOStreams
-	out     outputFlag
-	write   writeFlags
-	keys    keyFlags
+	releaseVerb
 
 	all           bool
 	changedConfig bool
 	wait          bool
-
-	component string
-	writer    *audit.Writer
 }
 
 func newRestartCmd(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &restartOptions{getter: getter, streams: streams}
+	o := &restartOptions{releaseVerb: newReleaseVerb(getter, streams)}
 	cmd := &cobra.Command{
 		Use:   "restart [COMPONENT | --all] [--changed-config]",
 		Short: "Rollout-restart a component's Deployments; with --changed-config only those running stale configuration",
@@ -49,68 +40,45 @@ metadata (managedFields): Secret values are never read.`,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeServices(getter),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.component = oneArg(args)
-			if err := o.out.validate(); err != nil {
+			if err := o.prepare(args, true); err != nil {
 				return err
 			}
 			if o.all && o.component != "" {
 				return usageErrorf("give a COMPONENT or --all, not both")
 			}
-			w, err := o.write.writer()
-			if err != nil {
-				return err
-			}
-			o.writer = w
 			return o.run(cmd.Context())
 		},
 	}
 	cmd.Flags().BoolVar(&o.all, "all", false, "Every component of the namespace")
 	cmd.Flags().BoolVar(&o.changedConfig, "changed-config", false, "Only Deployments whose pods started before a change of a ConfigMap or Secret they reference")
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "Wait for each restarted Deployment's rollout (fails fast on broken pods)")
-	o.write.add(cmd, 10*time.Minute)
+	o.addWrite(cmd, 10*time.Minute)
 	o.write.addWindow(cmd)
-	o.out.add(cmd)
-	o.keys.add(cmd)
 	return cmd
 }
 
 func (o *restartOptions) run(ctx context.Context) error {
-	s, err := newReleaseSession(ctx, o.getter, o.streams, o.writer)
-	if err != nil {
-		return err
-	}
-	var comps []*strategy.Component
-	if o.all {
-		inv, err := strategy.List(ctx, s.c.Kube, s.c.Namespace)
-		if err != nil {
-			return err
+	return runIn(ctx, &o.releaseVerb, func(ctx context.Context, s *releaseSession) (*strategy.RestartResult, error) {
+		var comps []*strategy.Component
+		if o.all {
+			inv, err := strategy.List(ctx, s.c.Kube, s.c.Namespace)
+			if err != nil {
+				return nil, err
+			}
+			comps = inv.Components(o.keys.keys())
+			if len(comps) == 0 {
+				return nil, fmt.Errorf("no component in namespace %s: nothing to restart", s.c.Namespace)
+			}
+		} else {
+			c, err := s.component(ctx, o.component, o.keys.keys(), false)
+			if err != nil {
+				return nil, err
+			}
+			comps = []*strategy.Component{c}
 		}
-		comps = inv.Components(o.keys.keys())
-		if len(comps) == 0 {
-			return fmt.Errorf("no component in namespace %s: nothing to restart", s.c.Namespace)
-		}
-	} else {
-		c, err := s.component(ctx, o.component, o.keys.keys())
-		if err != nil {
-			return componentError(err)
-		}
-		comps = []*strategy.Component{c}
-	}
-	opts := strategy.RestartOptions{ChangedConfig: o.changedConfig, Wait: o.wait, Timeout: o.write.timeout}
-	if o.changedConfig {
-		if opts.Metadata, err = metadata.NewForConfig(s.c.Config); err != nil {
-			return fmt.Errorf("create metadata client: %w", err)
-		}
-	}
-	ctx, cancel := o.write.withTimeout(ctx)
-	defer cancel()
-	res, err := strategy.Restart(ctx, s.env, comps, opts)
-	if res != nil {
-		if perr := o.out.print(o.streams.Out, res, func(w io.Writer) error { return renderRestart(w, res) }); perr != nil && err == nil {
-			return perr
-		}
-	}
-	return err
+		opts := strategy.RestartOptions{ChangedConfig: o.changedConfig, Wait: o.wait, Timeout: o.write.timeout, Metadata: s.c.Metadata}
+		return strategy.Restart(ctx, s.env, comps, opts)
+	}, renderRestart)
 }
 
 func renderRestart(w io.Writer, res *strategy.RestartResult) error {

@@ -38,15 +38,9 @@ type RestartOptions struct {
 
 // RestartResult reports a restart.
 type RestartResult struct {
-	APIVersion string              `json:"apiVersion"`
-	Kind       string              `json:"kind"`
-	Namespace  string              `json:"namespace"`
-	DryRun     string              `json:"dryRun,omitempty"`
-	Changed    bool                `json:"changed"`
-	Restarted  []RestartDeployment `json:"restarted"`
-	Skipped    []RestartDeployment `json:"skipped"`
-	Changes    []Change            `json:"changes"`
-	Message    string              `json:"message"`
+	Result    `json:",inline"`
+	Restarted []RestartDeployment `json:"restarted"`
+	Skipped   []RestartDeployment `json:"skipped"`
 }
 
 // RestartDeployment is one Deployment restarted or skipped, and why.
@@ -78,7 +72,10 @@ type objRef struct{ kind, name string }
 // decide which.
 func Restart(ctx context.Context, env *Env, components []*Component, opts RestartOptions) (*RestartResult, error) {
 	tm := report.TypeMeta("RestartResult")
-	res := &RestartResult{APIVersion: tm.APIVersion, Kind: tm.Kind, DryRun: env.dryRunText(), Restarted: []RestartDeployment{}, Skipped: []RestartDeployment{}, Changes: []Change{}}
+	res := &RestartResult{Result: Result{APIVersion: tm.APIVersion, Kind: tm.Kind, Operation: "restart", DryRun: env.dryRunText(), Changes: []Change{}}, Restarted: []RestartDeployment{}, Skipped: []RestartDeployment{}}
+	if len(components) == 1 {
+		res.Component, res.Strategy = components[0].Name(), components[0].Strategy
+	}
 	type target struct {
 		comp string
 		d    *appsv1.Deployment
@@ -173,7 +170,7 @@ func Restart(ctx context.Context, env *Env, components []*Component, opts Restar
 		}
 		res.Restarted = append(res.Restarted, rd)
 		res.Changes = append(res.Changes, Change{Object: "deployment/" + d.Name, Field: "spec.template.metadata.annotations." + RestartedAtAnnotation, To: now})
-		res.Changed = true
+		res.Changed = env.Writer.Live()
 		if opts.Wait && env.Writer.Live() {
 			if _, err := WaitForDeployment(ctx, env, d.Namespace, d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: d.Generation}); err != nil {
 				errs = append(errs, err.Error())
