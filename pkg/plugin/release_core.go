@@ -55,7 +55,7 @@ func newReleaseSession(ctx context.Context, getter genericclioptions.RESTClientG
 	if w != nil {
 		w.User = c.User(ctx)
 	}
-	return &releaseSession{c: c, env: &strategy.Env{Client: c.Kube, Writer: w, Progress: reporter(streams)}}, nil
+	return &releaseSession{c: c, env: &strategy.Env{Client: c.Kube, Metadata: c.Metadata, Writer: w, Progress: reporter(streams)}}, nil
 }
 
 // component is the one component resolver of the release verbs (strategy.Resolve): the

@@ -33,8 +33,13 @@ func newRestartCmd(getter genericclioptions.RESTClientGetter, streams genericioo
 
 With --changed-config, only the Deployments whose running pods started before the last change
 of a ConfigMap or Secret they reference (env, envFrom, volumes, projected volumes) are
-restarted, and the output lists which object changed when. Change times come from the objects'
-metadata (managedFields): Secret values are never read.`,
+restarted, and the output lists which object changed. Every deploy and restart by the plugin
+records the resourceVersions of the ConfigMaps and Secrets a pod template references in its
+feastflow.dev/config-versions annotation; stale means a recorded version differs from the
+object's current one. Templates without the record (never deployed or restarted by the plugin)
+fall back to times: the object's last change (managedFields) against the start of the oldest
+running pod, counting a change less than 2s before it as after it. Only metadata is read:
+Secret values never are.`,
 		Example: `  kubectl feastflow restart feastflow-backend
   kubectl feastflow restart --all --changed-config --dry-run=client`,
 		Args:              cobra.MaximumNArgs(1),
@@ -76,7 +81,7 @@ func (o *restartOptions) run(ctx context.Context) error {
 			}
 			comps = []*strategy.Component{c}
 		}
-		opts := strategy.RestartOptions{ChangedConfig: o.changedConfig, Wait: o.wait, Timeout: o.write.timeout, Metadata: s.c.Metadata}
+		opts := strategy.RestartOptions{ChangedConfig: o.changedConfig, Wait: o.wait, Timeout: o.write.timeout}
 		return strategy.Restart(ctx, s.env, comps, opts)
 	}, renderRestart)
 }
@@ -93,7 +98,7 @@ func renderRestart(w io.Writer, res *strategy.RestartResult) error {
 			if len(r.Because) > 0 {
 				parts := make([]string, len(r.Because))
 				for i, b := range r.Because {
-					parts[i] = fmt.Sprintf("%s/%s changed %s, pods started %s", strings.ToLower(b.Kind), b.Name, b.Changed.Format(time.RFC3339), b.PodStarted.Format(time.RFC3339))
+					parts[i] = configChangeText(b)
 				}
 				why = strings.Join(parts, "; ")
 			}
@@ -108,4 +113,18 @@ func renderRestart(w io.Writer, res *strategy.RestartResult) error {
 	}
 	_, err := fmt.Fprintln(w, term.Escape(res.Message))
 	return err
+}
+
+// configChangeText says what changed and how it was found: by recorded version, or, for a
+// template without the record, by time with the tolerance of that comparison.
+func configChangeText(b strategy.ConfigChange) string {
+	obj := strings.ToLower(b.Kind) + "/" + b.Name
+	if b.By == strategy.ByResourceVersion {
+		return fmt.Sprintf("%s changed (resourceVersion %s, recorded %s)", obj, b.Current, b.Recorded)
+	}
+	started := ""
+	if b.PodStarted != nil {
+		started = b.PodStarted.Format(time.RFC3339)
+	}
+	return fmt.Sprintf("%s changed %s, pods started %s (compared by time, tolerance %s: no versions recorded on the template)", obj, b.Changed.Format(time.RFC3339), started, b.Tolerance)
 }

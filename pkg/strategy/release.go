@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 	"github.com/feastflow/kubectl-feastflow/pkg/progress"
@@ -21,6 +22,12 @@ type Env struct {
 	Client   kubernetes.Interface
 	Writer   *audit.Writer
 	Progress progress.Reporter
+	// Metadata reads ConfigMaps and Secrets as metadata only (their resourceVersions and
+	// change times; Secret data is never fetched). Nil: template writes record no config
+	// versions and restart --changed-config is refused.
+	Metadata metadata.Interface
+
+	config configCache
 }
 
 func (e *Env) now() time.Time {
