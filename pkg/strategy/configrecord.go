@@ -44,6 +44,9 @@ func (e *Env) configIndex(ctx context.Context, ns string, deps []*appsv1.Deploym
 			kinds[r.kind] = true
 		}
 	}
+	if e.config == nil {
+		e.config = &configCache{} // an Env serves one operation; its writes are sequential
+	}
 	e.config.mu.Lock()
 	defer e.config.mu.Unlock()
 	if e.config.index == nil {

@@ -27,7 +27,8 @@ type Env struct {
 	// versions and restart --changed-config is refused.
 	Metadata metadata.Interface
 
-	config configCache
+	// config caches the metadata LISTs of ConfigMaps and Secrets for one operation.
+	config *configCache
 }
 
 func (e *Env) now() time.Time {

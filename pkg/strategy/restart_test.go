@@ -82,6 +82,9 @@ func TestRestartChangedConfig(t *testing.T) {
 	if d.Spec.Template.Annotations[RestartedAtAnnotation] != "2026-11-26T10:00:00Z" || d.Spec.Template.Annotations[ConfigVersionsAnnotation] != "configmap/app-config=10" {
 		t.Errorf("template annotations = %v", d.Spec.Template.Annotations)
 	}
+	if cause := d.Annotations[ChangeCauseAnnotation]; !strings.HasPrefix(cause, "kubectl feastflow restart to 2026-11-26T10:00:00Z") {
+		t.Errorf("change-cause = %q", cause)
+	}
 	for _, a := range client.Actions() {
 		if a.GetResource().Resource == "secrets" || a.GetResource().Resource == "configmaps" {
 			t.Errorf("typed client %s %s: Secret data must never be fetched", a.GetVerb(), a.GetResource().Resource)

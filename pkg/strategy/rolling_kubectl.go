@@ -131,6 +131,9 @@ func (d *kubectlDeployments) Patch(_ context.Context, name string, pt types.Patc
 			ann := map[string]string{}
 			_ = json.Unmarshal(op["value"], &ann)
 			ann[audit.LastOperationAnnotation] = k.op.Annotation()
+			// kubectl rollout undo keeps the restored revision's cause; a rollback is a
+			// release of its own, with its reason: `kubectl rollout history` shows it.
+			ann[ChangeCauseAnnotation] = "kubectl feastflow " + k.op.Message()
 			out = append(out, map[string]any{"op": "replace", "path": path, "value": ann})
 			continue
 		}
