@@ -33,6 +33,10 @@ type WaitOptions struct {
 	// may serve one first) are ignored, so a stale "complete" status is never taken for
 	// the new rollout's. 0: the generation seen first.
 	MinGeneration int64
+	// PodTemplateHash is the pod-template-hash of the ReplicaSet generation MinGeneration
+	// rolls to, when the caller knows it (a rollback to an existing revision): the wait
+	// then watches its pods without listing ReplicaSets to find it.
+	PodTemplateHash string
 }
 
 // RolloutFailedError is a rollout that cannot complete: a pod of the new ReplicaSet failed
@@ -85,7 +89,7 @@ func WaitForDeployment(ctx context.Context, env *Env, ns, name string, opts Wait
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
-	w := &rolloutWait{env: env, ns: ns, name: name, minGen: opts.MinGeneration, cancel: cancel}
+	w := &rolloutWait{env: env, ns: ns, name: name, minGen: opts.MinGeneration, knownHash: opts.PodTemplateHash, cancel: cancel}
 	// The pod watches end with ctx: cancel it before waiting for them (defers run last-in
 	// first-out, so a bare defer of Wait would wait forever).
 	defer func() { cancel(nil); w.pods.Wait() }()
@@ -184,9 +188,10 @@ type rolloutWait struct {
 	minGen int64
 	cancel context.CancelCauseFunc
 
-	hash    string // pod-template-hash of the watched ReplicaSet
-	hashGen int64  // the Deployment generation it was found for
-	pods    sync.WaitGroup
+	knownHash string // WaitOptions.PodTemplateHash, for generation minGen
+	hash      string // pod-template-hash of the watched ReplicaSet
+	hashGen   int64  // the Deployment generation it was found for
+	pods      sync.WaitGroup
 }
 
 // watchNewPods starts (once per new ReplicaSet) a watch on the new ReplicaSet's pods,
@@ -198,7 +203,10 @@ func (w *rolloutWait) watchNewPods(ctx context.Context, d *appsv1.Deployment) {
 	if w.hash != "" && w.hashGen == d.Generation {
 		return // this generation's ReplicaSet is watched already: no LIST per Deployment event
 	}
-	hash, err := newReplicaSetHash(ctx, w.env.Client, d)
+	hash, err := w.knownHash, error(nil)
+	if hash == "" || d.Generation != w.minGen {
+		hash, err = newReplicaSetHash(ctx, w.env.Client, d)
+	}
 	if err != nil || hash == "" || hash == w.hash {
 		return // not created yet, or already watched; the next Deployment event retries
 	}
