@@ -153,8 +153,7 @@ loop:
 		return d.out
 	}
 	d.settle()
-	switch {
-	case len(d.out.Left) > 0:
+	if len(d.out.Left) > 0 {
 		d.out.State = NodeFailed
 		d.out.Message = fmt.Sprintf("%d pod(s) could not be evicted; the node stays cordoned", len(d.out.Left))
 		d.report("%s", d.out.Message)

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
@@ -161,13 +162,12 @@ func TestHistory(t *testing.T) {
 	}
 }
 
-func TestDeployRollingAutoRollback(t *testing.T) {
-	// The fake has no controller: the wait sees the new generation fail its progress
-	// deadline, which is a RolloutFailedError like a failing pod.
-	client := fxClient(fxRolling(2, false, "api:1", "api:2")...)
+// failRollout makes the fake answer a patch that sets image like a controller whose new
+// generation exceeded its progress deadline (the fake has no controller).
+func failRollout(client *fake.Clientset, image string) {
 	client.PrependReactor("patch", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		pa := a.(k8stesting.PatchActionImpl)
-		if !strings.Contains(string(pa.Patch), `"image":"api:bad"`) {
+		if !strings.Contains(string(pa.Patch), `"image":"`+image+`"`) {
 			return false, nil, nil
 		}
 		handled, obj, err := k8stesting.ObjectReaction(client.Tracker())(a)
@@ -180,6 +180,13 @@ func TestDeployRollingAutoRollback(t *testing.T) {
 		}
 		return handled, d, err
 	})
+}
+
+func TestDeployRollingAutoRollback(t *testing.T) {
+	// The fake has no controller: the wait sees the new generation fail its progress
+	// deadline, which is a RolloutFailedError like a failing pod.
+	client := fxClient(fxRolling(2, false, "api:1", "api:2")...)
+	failRollout(client, "api:bad")
 	env, _ := fxEnv(client, audit.DryRunNone)
 	res, err := Deploy(t.Context(), env, fxLoad(t, client, "api"), DeployOptions{Images: []ImageSpec{{Image: "api:bad"}}, AutoRollback: true})
 	if err == nil || !strings.Contains(err.Error(), "ProgressDeadlineExceeded") || !strings.Contains(err.Error(), "rolled deployment api back to revision 2 (api:2)") {
@@ -224,21 +231,7 @@ func TestDeployRollingAutoRollbackToLastAvailable(t *testing.T) {
 				}
 			}
 			client := fxClient(objs...)
-			client.PrependReactor("patch", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
-				pa := a.(k8stesting.PatchActionImpl)
-				if !strings.Contains(string(pa.Patch), `"image":"api:bad2"`) {
-					return false, nil, nil
-				}
-				handled, obj, err := k8stesting.ObjectReaction(client.Tracker())(a)
-				d := obj.(*appsv1.Deployment).DeepCopy()
-				d.Generation++
-				d.Status.ObservedGeneration = d.Generation
-				d.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Reason: "ProgressDeadlineExceeded"}}
-				if uerr := client.Tracker().Update(appsv1.SchemeGroupVersion.WithResource("deployments"), d, d.Namespace); uerr != nil {
-					return true, nil, uerr
-				}
-				return handled, d, err
-			})
+			failRollout(client, "api:bad2")
 			env, _ := fxEnv(client, audit.DryRunNone)
 			res, err := Deploy(t.Context(), env, fxLoad(t, client, "api"), DeployOptions{Images: []ImageSpec{{Image: "api:bad2"}}, AutoRollback: true})
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
