@@ -23,7 +23,7 @@ func TestReleaseVerbsExitCodesThroughKubectl(t *testing.T) {
 	ns := h.ApplyExample("feastflow")
 	// A Service that reaches no Deployment.
 	h.Apply(ns, "apiVersion: v1\nkind: Service\nmetadata: {name: stray}\nspec: {selector: {app: no-such-app}, ports: [{port: 80}]}\n")
-	const all = "feastflow-backend (blue-green), feastflow-frontend (rolling), postgres (rolling)"
+	const all = "feastflow-backend (blue-green), feastflow-frontend (rolling), postgres (recreate)"
 	tests := []struct {
 		verb                  string
 		unknown, wrong, usage []string
