@@ -63,9 +63,14 @@ type NodeDrain struct {
 	// Cordon is the cordon action (Cordoned, AlreadyCordoned) or empty when it did not happen.
 	Cordon string    `json:"cordon,omitempty"`
 	State  NodeState `json:"state"`
-	// Evicted are the pods whose eviction the API accepted during this run.
+	// Each pod the drain had to move is in exactly one of Evicted, Terminating and Left.
+	// Evicted are the pods whose eviction the API accepted during this run and that have
+	// left the node (server dry run: whose eviction would be accepted).
 	Evicted []string `json:"evicted"`
-	// Left are the pods that should have left the node and have not.
+	// Terminating are the pods evicted (or terminating already) that were still on the
+	// node when the drain stopped.
+	Terminating []string `json:"terminating,omitempty"`
+	// Left are the pods that were not evicted, and why.
 	Left []PodLeft `json:"left,omitempty"`
 	// Skipped are pods that stay by design (DaemonSet pods, mirror pods).
 	Skipped []string `json:"skipped,omitempty"`
@@ -270,6 +275,9 @@ func drainError(ctx context.Context, res *DrainResult, timeout time.Duration) er
 		}
 		sort.Strings(pods)
 		part := fmt.Sprintf("node %s: %d pod(s) left", n.Node, len(n.Left))
+		if len(n.Evicted)+len(n.Terminating) > 0 {
+			part = fmt.Sprintf("node %s: %d evicted, %d still terminating, %d not evicted", n.Node, len(n.Evicted), len(n.Terminating), len(n.Left))
+		}
 		switch {
 		case len(pods) > 0:
 			part += ": " + strings.Join(pods, ", ")

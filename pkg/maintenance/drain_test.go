@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	policyv1client "k8s.io/client-go/kubernetes/typed/policy/v1"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
@@ -455,4 +457,124 @@ func TestDrainRelistsWhenTheWatchExpires(t *testing.T) {
 	if got := actions(c)["list pods"]; got != 2 {
 		t.Errorf("pod lists = %d, want the plan's and one re-list", got)
 	}
+}
+
+// An interrupted drain reports each pod once: evicted (gone), still terminating, or not
+// evicted. Evictions in flight at the interrupt whose answers were lost but that landed
+// (the pods are terminating) are found by the re-read of the node's pods, not reported as
+// "not evicted" and not twice.
+func TestDrainInterruptReportsEachPodOnce(t *testing.T) {
+	objs := []runtime.Object{node("n1"), node("n2"), pdb("shop", "db", "db", 1, 1, 0, 1),
+		pod("shop", "db-1", "n1", ownedBy("ReplicaSet", "db"), labeled("app", "db"))}
+	for _, name := range []string{"quick-1", "quick-2", "slow-1", "slow-2", "slow-3"} {
+		objs = append(objs, pod("shop", name, "n1", ownedBy("ReplicaSet", "web"), labeled("app", "web")))
+	}
+	c := newClient(objs...)
+	// The server accepts the slow evictions (the pods start terminating), but their answers
+	// are lost: the client gives up when the drain is interrupted.
+	c.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		ev, ok := a.(k8stesting.CreateAction).GetObject().(*policyv1.Eviction)
+		if a.GetSubresource() != "eviction" || !ok || !strings.HasPrefix(ev.Name, "slow-") {
+			return false, nil, nil
+		}
+		obj, err := c.Tracker().Get(podsGVR, ev.Namespace, ev.Name)
+		if err != nil {
+			return true, nil, err
+		}
+		p := obj.(*corev1.Pod).DeepCopy()
+		now := metav1.Now()
+		p.DeletionTimestamp = &now
+		return true, nil, c.Tracker().Update(podsGVR, p, p.Namespace)
+	})
+	lost := &lostAnswers{Interface: c, landed: make(chan string, 3), release: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	rec := &progress.Recorder{}
+	go func() {
+		for range 3 {
+			<-lost.landed
+		}
+		waitFor(t, func() bool {
+			n := 0
+			for _, m := range rec.Messages() {
+				if strings.Contains(m, "evicted shop/quick-") || strings.Contains(m, "blocked by poddisruptionbudget shop/db") {
+					n++
+				}
+			}
+			return n == 3
+		})
+		cancel()
+		close(lost.release)
+	}()
+	res, err := Drain(ctx, lost, drainOpts("n1"), rec)
+	if err == nil {
+		t.Fatal("no error after the interrupt")
+	}
+	n := res.Nodes[0]
+	if n.State != NodeInterrupted {
+		t.Fatalf("state %s", n.State)
+	}
+	seen := map[string]string{}
+	add := func(list string, pods ...string) {
+		for _, p := range pods {
+			if prev, dup := seen[p]; dup {
+				t.Errorf("%s reported as %s and as %s", p, prev, list)
+			}
+			seen[p] = list
+		}
+	}
+	add("evicted", n.Evicted...)
+	add("terminating", n.Terminating...)
+	for _, l := range n.Left {
+		add("not evicted", l.Pod)
+	}
+	want := map[string]string{"shop/quick-1": "evicted", "shop/quick-2": "evicted", "shop/slow-1": "terminating", "shop/slow-2": "terminating", "shop/slow-3": "terminating", "shop/db-1": "not evicted"}
+	for p, list := range want {
+		if seen[p] != list {
+			t.Errorf("%s reported as %q, want %q (result %+v)", p, seen[p], list, n)
+		}
+	}
+	if len(seen) != len(want) {
+		t.Errorf("reported %v", seen)
+	}
+	if !strings.Contains(err.Error(), "node n1: 2 evicted, 3 still terminating, 1 not evicted: shop/db-1 (blocked by poddisruptionbudget shop/db") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// lostAnswers is a client whose evictions of "slow-" pods reach the server but whose
+// answers never come back: the request ends only when the caller gives up (its context).
+// The wait is outside the fake clientset, which serialises its reactors.
+type lostAnswers struct {
+	kubernetes.Interface
+	landed  chan string
+	release chan struct{}
+}
+
+func (l *lostAnswers) PolicyV1() policyv1client.PolicyV1Interface {
+	return &lostPolicy{PolicyV1Interface: l.Interface.PolicyV1(), l: l}
+}
+
+type lostPolicy struct {
+	policyv1client.PolicyV1Interface
+	l *lostAnswers
+}
+
+func (p *lostPolicy) Evictions(ns string) policyv1client.EvictionInterface {
+	return &lostEvictions{EvictionInterface: p.PolicyV1Interface.Evictions(ns), l: p.l}
+}
+
+type lostEvictions struct {
+	policyv1client.EvictionInterface
+	l *lostAnswers
+}
+
+func (e *lostEvictions) Evict(ctx context.Context, ev *policyv1.Eviction) error {
+	err := e.EvictionInterface.Evict(ctx, ev)
+	if err != nil || !strings.HasPrefix(ev.Name, "slow-") {
+		return err
+	}
+	e.l.landed <- ev.Name
+	<-e.l.release
+	<-ctx.Done()
+	return ctx.Err()
 }

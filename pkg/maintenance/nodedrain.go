@@ -7,6 +7,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
@@ -30,6 +32,9 @@ type podState struct {
 	phase podPhase
 	pdb   string // the PDB that blocked it
 	err   error
+	// accepted: the API accepted its eviction; unsure: its eviction was in flight when the
+	// drain stopped, so whether it landed is decided by a re-read of the node's pods.
+	accepted, unsure bool
 }
 
 type evictResult struct {
@@ -137,14 +142,18 @@ loop:
 	}
 	// Stop evicting: in-flight requests end with ctx; their answers still count.
 	d.collect(ctx)
-	d.out.Left = d.left()
-	switch {
-	case ctx.Err() != nil:
+	if ctx.Err() != nil {
+		// Evictions in flight at the stop may have landed, and accepted ones may be gone by
+		// now: one re-read of the node's pods decides, so each pod is reported once.
+		reread := d.reread(ctx)
+		d.settle()
 		d.out.State = stoppedState(ctx)
-		d.out.Message = fmt.Sprintf("stopped with %d pod(s) left; the node stays cordoned", len(d.out.Left))
+		d.out.Message = fmt.Sprintf("stopped: %d pod(s) evicted, %d still terminating, %d not evicted%s; the node stays cordoned", len(d.out.Evicted), len(d.out.Terminating), len(d.out.Left), reread)
 		d.report("%s", d.out.Message)
 		return d.out
-	case len(d.out.Left) > 0:
+	}
+	d.settle()
+	if len(d.out.Left) > 0 {
 		d.out.State = NodeFailed
 		d.out.Message = fmt.Sprintf("%d pod(s) could not be evicted; the node stays cordoned", len(d.out.Left))
 		d.report("%s", d.out.Message)
@@ -173,14 +182,13 @@ func (d *nodeDrainer) serverDryRun(ctx context.Context) NodeDrain {
 	d.launch(ctx, d.toEvict())
 	d.collect(ctx)
 	d.out.State = NodeDryRun
-	var left []PodLeft
-	for _, l := range d.left() {
-		if d.pods[d.uidOf(l.Pod)].phase != podTerminating {
-			left = append(left, l)
+	for _, uid := range d.order {
+		if st := d.pods[uid]; st.phase == podTerminating && st.accepted {
+			d.out.Evicted = append(d.out.Evicted, st.pp.Key())
 		}
 	}
-	d.out.Left = left
-	d.out.Message = fmt.Sprintf("server dry run: %d eviction(s) accepted, %d refused", len(d.out.Evicted), len(left))
+	d.out.Left = d.left() // the refused ones: accepted evictions are podTerminating
+	d.out.Message = fmt.Sprintf("server dry run: %d eviction(s) accepted, %d refused", len(d.out.Evicted), len(d.out.Left))
 	d.report("%s", d.out.Message)
 	return d.out
 }
@@ -203,15 +211,6 @@ func (d *nodeDrainer) collect(ctx context.Context) {
 			return
 		}
 	}
-}
-
-func (d *nodeDrainer) uidOf(key string) types.UID {
-	for uid, st := range d.pods {
-		if st.pp.Key() == key {
-			return uid
-		}
-	}
-	return ""
 }
 
 func (d *nodeDrainer) toEvict() []types.UID {
@@ -253,8 +252,10 @@ func (d *nodeDrainer) handle(ctx context.Context, r evictResult) {
 		// The watch saw the deletion before the eviction's answer arrived (kwok, or a pod
 		// with no grace period, is deleted at once).
 		if r.outcome == evicted {
-			d.out.Evicted = append(d.out.Evicted, key)
+			st.accepted = true
 			d.report("evicted %s", key)
+		} else if r.err != nil && ctx.Err() != nil {
+			st.accepted = true // gone, and our eviction was out when the drain stopped
 		}
 		return
 	}
@@ -264,7 +265,7 @@ func (d *nodeDrainer) handle(ctx context.Context, r evictResult) {
 	switch r.outcome {
 	case evicted:
 		st.phase = podTerminating
-		d.out.Evicted = append(d.out.Evicted, key)
+		st.accepted = true
 		if d.w.DryRun == audit.DryRunServer {
 			d.report("evicted %s (server dry run)", key)
 		} else {
@@ -289,9 +290,10 @@ func (d *nodeDrainer) handle(ctx context.Context, r evictResult) {
 		d.reportBlock(st)
 	default:
 		if ctx.Err() != nil {
-			// Stopped (timeout, Ctrl-C) while the request was out: not evicted as far as we
-			// know; a re-run tries again.
+			// Stopped (timeout, Ctrl-C) while the request was out: the server may or may
+			// not have evicted it; the re-read after the stop decides.
 			st.phase = podToEvict
+			st.unsure = true
 			return
 		}
 		st.phase = podFailed
@@ -412,6 +414,60 @@ func (d *nodeDrainer) count(phases ...podPhase) int {
 func (d *nodeDrainer) finished() bool   { return d.count(podGone, podFailed) == len(d.pods) }
 func (d *nodeDrainer) anyBlocked() bool { return d.count(podBlocked) > 0 }
 
+// settle writes the node's pods into the result, each once: Evicted (its eviction was
+// accepted and it has left the node), Terminating (accepted, or already terminating when
+// the drain began, and still on the node) or Left (not evicted, and why).
+func (d *nodeDrainer) settle() {
+	d.out.Evicted, d.out.Terminating = []string{}, nil
+	for _, uid := range d.order {
+		st := d.pods[uid]
+		switch {
+		case st.phase == podGone && st.accepted:
+			d.out.Evicted = append(d.out.Evicted, st.pp.Key())
+		case st.phase == podTerminating:
+			d.out.Terminating = append(d.out.Terminating, st.pp.Key())
+		}
+	}
+	d.out.Left = d.left()
+}
+
+// reread lists the node's pods once after the drain stopped (with a short deadline of its
+// own: the drain's context is done) and moves every pod the drain still tracks to what
+// the list says: absent is gone, with a deletion timestamp is terminating. An eviction
+// that was in flight at the stop counts as accepted when its pod is gone or terminating.
+// It returns what to add to the message when the re-read failed.
+func (d *nodeDrainer) reread(ctx context.Context) string {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rereadTimeout)
+	defer cancel()
+	list, err := d.client.CoreV1().Pods("").List(rctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("spec.nodeName", d.np.Name).String()})
+	if err != nil {
+		return fmt.Sprintf(" (the node's pods could not be re-read: %v; evictions in flight at the stop are counted as not evicted)", err)
+	}
+	present := map[types.UID]*corev1.Pod{}
+	for i := range list.Items {
+		present[list.Items[i].UID] = &list.Items[i]
+	}
+	for _, uid := range d.order {
+		st := d.pods[uid]
+		if st.phase == podGone {
+			continue
+		}
+		p, ok := present[uid]
+		switch {
+		case !ok:
+			st.phase = podGone
+			st.accepted = st.accepted || st.unsure
+		case p.DeletionTimestamp != nil:
+			st.phase = podTerminating
+			st.accepted = st.accepted || st.unsure
+		}
+	}
+	return ""
+}
+
+// rereadTimeout bounds the re-read of a node's pods after the drain stopped.
+const rereadTimeout = 10 * time.Second
+
 func (d *nodeDrainer) left() []PodLeft {
 	var left []PodLeft
 	for _, uid := range d.order {
@@ -431,7 +487,7 @@ func (d *nodeDrainer) left() []PodLeft {
 				why = fmt.Sprintf("blocked by poddisruptionbudget %s, disruptionsAllowed %d", st.pdb, cur.DisruptionsAllowed)
 			}
 		case podTerminating:
-			why = "evicted, still terminating"
+			continue // reported as terminating
 		case podFailed:
 			why = fmt.Sprintf("eviction failed: %v", st.err)
 		}

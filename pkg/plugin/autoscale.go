@@ -12,12 +12,12 @@ import (
 )
 
 type autoscaleOptions struct {
-	componentCmd
+	releaseVerb
 	opts strategy.AutoscaleOptions
 }
 
 func newAutoscaleCmd(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &autoscaleOptions{componentCmd: componentCmd{getter: getter, streams: streams}}
+	o := &autoscaleOptions{releaseVerb: newReleaseVerb(getter, streams)}
 	cmd := &cobra.Command{
 		Use:   "autoscale COMPONENT --min N --max M --cpu-percent P [--memory-percent Q]",
 		Short: "Create or update the component's HorizontalPodAutoscaler on the Deployment that serves traffic",
@@ -31,15 +31,9 @@ instead of adding a second one. Re-running with the same values changes nothing.
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeServices(getter),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.component = oneArg(args)
-			if err := o.out.validate(); err != nil {
+			if err := o.prepare(args, true); err != nil {
 				return err
 			}
-			w, err := o.write.writer()
-			if err != nil {
-				return err
-			}
-			o.writer = w
 			if !cmd.Flags().Changed("max") {
 				return usageErrorf("--max is required: kubectl feastflow autoscale COMPONENT --min N --max M --cpu-percent P")
 			}
@@ -53,14 +47,12 @@ instead of adding a second one. Re-running with the same values changes nothing.
 	cmd.Flags().Int32Var(&o.opts.Max, "max", 0, "Highest replica count")
 	cmd.Flags().Int32Var(&o.opts.CPUPercent, "cpu-percent", 0, "Target average CPU utilisation, percent of the requests")
 	cmd.Flags().Int32Var(&o.opts.MemoryPercent, "memory-percent", 0, "Target average memory utilisation, percent of the requests")
-	o.write.add(cmd, time.Minute)
-	o.out.add(cmd)
-	o.keys.add(cmd)
+	o.addWrite(cmd, time.Minute)
 	return cmd
 }
 
 func (o *autoscaleOptions) run(ctx context.Context) error {
-	return o.runOnComponent(ctx, func(ctx context.Context, env *strategy.Env, c *strategy.Component) (*strategy.Result, error) {
-		return strategy.Autoscale(ctx, env, c, o.opts)
-	})
+	return runOn(ctx, &o.releaseVerb, func(ctx context.Context, s *releaseSession, c *strategy.Component) (*strategy.Result, error) {
+		return strategy.Autoscale(ctx, s.env, c, o.opts)
+	}, humanOutcome)
 }

@@ -10,28 +10,22 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 	"github.com/feastflow/kubectl-feastflow/pkg/strategy"
 )
 
 type canaryStepOptions struct {
-	getter  genericclioptions.RESTClientGetter
-	streams genericiooptions.IOStreams
-	out     outputFlag
-	write   writeFlags
+	releaseVerb
 
 	weight    int
 	weightSet bool
 	steps     string
 	force     bool
 
-	component string
-	parsed    []int
-	writer    *audit.Writer
+	parsed []int
 }
 
 func newCanaryStepCmd(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &canaryStepOptions{getter: getter, streams: streams}
+	o := &canaryStepOptions{releaseVerb: newReleaseVerb(getter, streams, strategy.Canary)}
 	cmd := &cobra.Command{
 		Use:   "canary-step [COMPONENT] [--weight N | --steps 10,25,50,100]",
 		Short: "Move a canary to its next step (or to N %), scaling the canary up before the stable down",
@@ -79,20 +73,11 @@ anything is scaled: a run interrupted by Ctrl-C or a crash is completed by the n
 }
 
 func (o *canaryStepOptions) complete(args []string) error {
-	o.component = oneArg(args)
-	w, err := o.write.writer()
-	if err != nil {
-		return err
-	}
-	o.writer = w
-	return nil
+	return o.prepare(args, true)
 }
 
 // validate checks the flags; no API call.
 func (o *canaryStepOptions) validate() error {
-	if err := o.out.validate(); err != nil {
-		return err
-	}
 	// Flag rules are checked here rather than with cobra's flag groups, which run after the
 	// root's pre-run and would not be reported as usage errors (exit 2).
 	if o.weightSet && o.steps != "" {
@@ -114,27 +99,13 @@ func (o *canaryStepOptions) validate() error {
 }
 
 func (o *canaryStepOptions) run(ctx context.Context) error {
-	s, err := newReleaseSession(ctx, o.getter, o.streams, o.writer)
-	if err != nil {
-		return err
-	}
-	c, err := s.component(ctx, o.component, strategy.Keys{}, strategy.Canary)
-	if err != nil {
-		return componentError(err)
-	}
-	ctx, cancel := o.write.withTimeout(ctx)
-	defer cancel()
 	weight := -1
 	if o.weightSet {
 		weight = o.weight
 	}
-	res, err := strategy.CanaryStep(ctx, s.env, c, strategy.CanaryStepOptions{Weight: weight, Steps: o.parsed, Force: o.force, Timeout: o.write.timeout})
-	if res != nil && (err == nil || res.Changed) {
-		if perr := o.out.print(o.streams.Out, res, func(w io.Writer) error { return humanCanaryStep(w, res) }); perr != nil && err == nil {
-			return perr
-		}
-	}
-	return releaseError(err)
+	return runOn(ctx, &o.releaseVerb, func(ctx context.Context, s *releaseSession, c *strategy.Component) (*strategy.CanaryStepResult, error) {
+		return strategy.CanaryStep(ctx, s.env, c, strategy.CanaryStepOptions{Weight: weight, Steps: o.parsed, Force: o.force, Timeout: o.write.timeout})
+	}, humanCanaryStep)
 }
 
 func humanCanaryStep(w io.Writer, res *strategy.CanaryStepResult) error {

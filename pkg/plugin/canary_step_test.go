@@ -48,15 +48,6 @@ func TestRolloutVerbsUsageExit2WithoutRequests(t *testing.T) {
 	}
 }
 
-// An unknown component is bad usage too (exit 2), after the lookup that finds it missing.
-func TestRolloutVerbsUnknownComponentExit2(t *testing.T) {
-	api := newAPIServer(t) // answers 404 to everything
-	r := run(t, testFlags(t, api.URL), "canary-step", "nope")
-	if r.code != ExitUsage || !strings.Contains(r.stderr, `component "nope" not found`) {
-		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
-	}
-}
-
 func TestRolloutHelpSaysKubectlFeastflow(t *testing.T) {
 	for _, verb := range []string{"canary-step", "scale", "autoscale", "history", "pause", "resume", "restart"} {
 		r := run(t, testFlags(t, "https://127.0.0.1:1"), verb, "--help")
@@ -112,17 +103,19 @@ api          2          api:2    kubectl feastflow deploy api --image api:2   5m
 
 func TestRenderRestart(t *testing.T) {
 	changed := time.Date(2026, 11, 26, 9, 50, 0, 0, time.UTC)
+	started := changed.Add(-time.Hour)
 	res := &strategy.RestartResult{
-		Restarted: []strategy.RestartDeployment{{Component: "api", Deployment: "api", Because: []strategy.ConfigChange{{Kind: "ConfigMap", Name: "cfg", Changed: changed, PodStarted: changed.Add(-time.Hour)}}}},
+		Restarted: []strategy.RestartDeployment{{Component: "api", Deployment: "api", Because: []strategy.ConfigChange{{Kind: "ConfigMap", Name: "cfg", By: strategy.ByTime, Changed: changed, PodStarted: &started, Tolerance: "2s"}}}, {Component: "web", Deployment: "web", Because: []strategy.ConfigChange{{Kind: "Secret", Name: "tls", By: strategy.ByResourceVersion, Recorded: "41", Current: "57"}}}},
 		Skipped:   []strategy.RestartDeployment{{Component: "db", Deployment: "db", Reason: "its pods started after the last change of every ConfigMap and Secret it references"}},
-		Message:   "restarted deployment/api",
+		Result:    strategy.Result{Message: "restarted deployment/api"},
 	}
 	var b bytes.Buffer
 	if err := renderRestart(&b, res); err != nil {
 		t.Fatal(err)
 	}
 	want := `DEPLOYMENT   COMPONENT   ACTION      WHY
-api          api         restarted   configmap/cfg changed 2026-11-26T09:50:00Z, pods started 2026-11-26T08:50:00Z
+api          api         restarted   configmap/cfg changed 2026-11-26T09:50:00Z, pods started 2026-11-26T08:50:00Z (compared by time, tolerance 2s: no versions recorded on the template)
+web          web         restarted   secret/tls changed (resourceVersion 57, recorded 41)
 db           db          skipped     its pods started after the last change of every ConfigMap and Secret it references
 restarted deployment/api
 `

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 )
 
@@ -25,7 +26,9 @@ const (
 
 // clients are the typed API clients and the context every verb works in.
 type clients struct {
-	Kube      kubernetes.Interface
+	Kube kubernetes.Interface
+	// Metadata reads objects as metadata only (ConfigMaps and Secrets: never their data).
+	Metadata  metadata.Interface
 	Config    *rest.Config
 	Namespace string
 	// ExplicitNamespace is true when -n was given.
@@ -49,7 +52,11 @@ func newClients(getter genericclioptions.RESTClientGetter) (*clients, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create client: %w", err)
 	}
-	return &clients{Kube: kube, Config: cfg, Namespace: ns, ExplicitNamespace: explicit, getter: getter}, nil
+	md, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create metadata client: %w", err)
+	}
+	return &clients{Kube: kube, Metadata: md, Config: cfg, Namespace: ns, ExplicitNamespace: explicit, getter: getter}, nil
 }
 
 // kubeconfigError turns client-go's kubeconfig errors into one line that names the fix.

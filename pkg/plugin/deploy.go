@@ -10,29 +10,22 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 	"github.com/feastflow/kubectl-feastflow/pkg/strategy"
 	"github.com/feastflow/kubectl-feastflow/pkg/term"
 )
 
 type deployOptions struct {
-	getter       genericclioptions.RESTClientGetter
-	streams      genericiooptions.IOStreams
-	out          outputFlag
-	write        writeFlags
-	keys         keyFlags
+	releaseVerb
 	images       []string
 	replicas     int32
 	color        string
 	autoRollback bool
 
-	component string
-	opts      strategy.DeployOptions
-	writer    *audit.Writer
+	opts strategy.DeployOptions
 }
 
 func newDeployCmd(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &deployOptions{getter: getter, streams: streams}
+	o := &deployOptions{releaseVerb: newReleaseVerb(getter, streams)}
 	cmd := &cobra.Command{
 		Use:   "deploy COMPONENT --image [CONTAINER=]IMAGE",
 		Short: "Roll out new images the component's way, and fail fast when the new pods cannot start",
@@ -64,23 +57,15 @@ waiting for the progress deadline. --image IMAGE without a container name sets t
 	cmd.Flags().Int32Var(&o.replicas, "replicas", 0, "Replicas of the new release (blue-green: default the live color's)")
 	cmd.Flags().StringVar(&o.color, "target-color", "", "Blue-green: the idle color to deploy to when there are several")
 	cmd.Flags().BoolVar(&o.autoRollback, "auto-rollback", false, "Undo the change when the rollout fails")
-	o.write.add(cmd, 10*time.Minute)
+	o.addWrite(cmd, 10*time.Minute)
 	o.write.addWindow(cmd)
-	o.out.add(cmd)
-	o.keys.add(cmd)
 	return cmd
 }
 
 func (o *deployOptions) complete(cmd *cobra.Command, args []string) error {
-	o.component = oneArg(args)
-	if err := o.out.validate(); err != nil {
+	if err := o.prepare(args, true); err != nil {
 		return err
 	}
-	w, err := o.write.writer()
-	if err != nil {
-		return err
-	}
-	o.writer = w
 	if len(o.images) == 0 {
 		return usageErrorf("--image is required, e.g. --image ghcr.io/feastflow/backend:1.5.0 or --image CONTAINER=IMAGE")
 	}
@@ -102,24 +87,12 @@ func (o *deployOptions) complete(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
+// run deploys; a failed rollout prints the result (with the diagnosis, and what
+// --auto-rollback did) before the error.
 func (o *deployOptions) run(ctx context.Context) error {
-	s, err := newReleaseSession(ctx, o.getter, o.streams, o.writer)
-	if err != nil {
-		return err
-	}
-	c, err := s.component(ctx, o.component, o.keys.keys())
-	if err != nil {
-		return err
-	}
-	ctx, cancel := o.write.withTimeout(ctx)
-	defer cancel()
-	res, err := strategy.Deploy(ctx, s.env, c, o.opts)
-	if res != nil && (err == nil || o.out.machine()) {
-		if perr := o.out.print(o.streams.Out, res, func(w io.Writer) error { return humanDeploy(w, res) }); perr != nil {
-			return perr
-		}
-	}
-	return releaseError(err)
+	return runOn(ctx, &o.releaseVerb, func(ctx context.Context, s *releaseSession, c *strategy.Component) (*strategy.DeployResult, error) {
+		return strategy.Deploy(ctx, s.env, c, o.opts)
+	}, humanDeploy)
 }
 
 func humanDeploy(w io.Writer, res *strategy.DeployResult) error {

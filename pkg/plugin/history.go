@@ -16,17 +16,13 @@ import (
 )
 
 type historyOptions struct {
-	getter  genericclioptions.RESTClientGetter
-	streams genericiooptions.IOStreams
-	out     outputFlag
-	keys    keyFlags
-
-	component string
-	now       func() time.Time
+	releaseVerb
+	now func() time.Time
 }
 
 func newHistoryCmd(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &historyOptions{getter: getter, streams: streams, now: time.Now}
+	o := &historyOptions{releaseVerb: newReleaseVerb(getter, streams), now: time.Now}
+	o.allowUnknown = true
 	cmd := &cobra.Command{
 		Use:   "history [COMPONENT]",
 		Short: "Show the rollout history of a component's Deployments, with images, change cause and time",
@@ -37,8 +33,7 @@ cause (set by kubectl feastflow deploy), when it was created and which one is cu
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeServices(getter),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.component = oneArg(args)
-			if err := o.out.validate(); err != nil {
+			if err := o.prepare(args, false); err != nil {
 				return err
 			}
 			return o.run(cmd.Context())
@@ -50,19 +45,9 @@ cause (set by kubectl feastflow deploy), when it was created and which one is cu
 }
 
 func (o *historyOptions) run(ctx context.Context) error {
-	s, err := newReleaseSession(ctx, o.getter, o.streams, nil)
-	if err != nil {
-		return err
-	}
-	c, err := s.component(ctx, o.component, o.keys.keys())
-	if err != nil {
-		return componentError(err)
-	}
-	res, err := strategy.History(ctx, s.env, c)
-	if err != nil {
-		return err
-	}
-	return o.out.print(o.streams.Out, res, func(w io.Writer) error { return renderHistory(w, res, o.now()) })
+	return runOn(ctx, &o.releaseVerb, func(ctx context.Context, s *releaseSession, c *strategy.Component) (*strategy.HistoryResult, error) {
+		return strategy.History(ctx, s.env, c)
+	}, func(w io.Writer, res *strategy.HistoryResult) error { return renderHistory(w, res, o.now()) })
 }
 
 func renderHistory(w io.Writer, res *strategy.HistoryResult, now time.Time) error {

@@ -142,14 +142,14 @@ func drainStarted(res *maintenance.DrainResult) bool {
 }
 
 func printDrain(w io.Writer, res *maintenance.DrainResult) error {
-	t := newTable(w, "NODE", "STATE", "CORDON", "EVICTED", "LEFT", "SKIPPED", "SECONDS")
+	t := newTable(w, "NODE", "STATE", "CORDON", "EVICTED", "TERMINATING", "LEFT", "SKIPPED", "SECONDS")
 	for i := range res.Nodes {
 		n := &res.Nodes[i]
 		state := string(n.State)
 		if n.ReplacementsReady {
 			state += ",ReplacementsReady"
 		}
-		t.row(n.Node, state, n.Cordon, strconv.Itoa(len(n.Evicted)), strconv.Itoa(len(n.Left)), strconv.Itoa(len(n.Skipped)),
+		t.row(n.Node, state, n.Cordon, strconv.Itoa(len(n.Evicted)), strconv.Itoa(len(n.Terminating)), strconv.Itoa(len(n.Left)), strconv.Itoa(len(n.Skipped)),
 			strconv.FormatFloat(n.Seconds, 'f', 2, 64))
 	}
 	if err := t.flush(); err != nil {
@@ -157,6 +157,11 @@ func printDrain(w io.Writer, res *maintenance.DrainResult) error {
 	}
 	for i := range res.Nodes {
 		n := &res.Nodes[i]
+		for _, p := range n.Terminating {
+			if _, err := fmt.Fprintf(w, "  terminating on %s: %s: evicted, not gone yet\n", term.Escape(n.Node), term.Escape(p)); err != nil {
+				return err
+			}
+		}
 		for _, l := range n.Left {
 			if _, err := fmt.Fprintf(w, "  left on %s: %s: %s\n", term.Escape(n.Node), term.Escape(l.Pod), term.Escape(l.Why)); err != nil {
 				return err

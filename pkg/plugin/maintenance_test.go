@@ -191,7 +191,7 @@ func TestMaintenanceDrain(t *testing.T) {
 	if r.code != ExitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	if !strings.HasPrefix(r.stdout, "NODE     STATE     CORDON     EVICTED   LEFT   SKIPPED   SECONDS\nnode-1   Drained   Cordoned   1         0      1         ") {
+	if !strings.HasPrefix(r.stdout, "NODE     STATE     CORDON     EVICTED   TERMINATING   LEFT   SKIPPED   SECONDS\nnode-1   Drained   Cordoned   1         0             0      1         ") {
 		t.Errorf("stdout:\n%s", r.stdout)
 	}
 	for _, line := range []string{

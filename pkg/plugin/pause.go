@@ -12,13 +12,13 @@ import (
 )
 
 type pauseOptions struct {
-	componentCmd
+	releaseVerb
 	pause bool
 }
 
 // newPauseCmd builds pause (pause=true) or resume.
 func newPauseCmd(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams, pause bool) *cobra.Command {
-	o := &pauseOptions{componentCmd: componentCmd{getter: getter, streams: streams}, pause: pause}
+	o := &pauseOptions{releaseVerb: newReleaseVerb(getter, streams), pause: pause}
 	cmd := &cobra.Command{
 		Use:   "pause [COMPONENT]",
 		Short: "Pause the rollouts of every Deployment of a component, as kubectl rollout pause",
@@ -29,15 +29,9 @@ Deployments already paused are left alone.`,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeServices(getter),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.component = oneArg(args)
-			if err := o.out.validate(); err != nil {
+			if err := o.prepare(args, true); err != nil {
 				return err
 			}
-			w, err := o.write.writer()
-			if err != nil {
-				return err
-			}
-			o.writer = w
 			return o.run(cmd.Context())
 		},
 	}
@@ -50,17 +44,15 @@ checked (--override-window=REASON).`
 		cmd.Example = `  kubectl feastflow resume feastflow-frontend`
 		o.write.addWindow(cmd)
 	}
-	o.write.add(cmd, time.Minute)
-	o.out.add(cmd)
-	o.keys.add(cmd)
+	o.addWrite(cmd, time.Minute)
 	return cmd
 }
 
 func (o *pauseOptions) run(ctx context.Context) error {
-	return o.runOnComponent(ctx, func(ctx context.Context, env *strategy.Env, c *strategy.Component) (*strategy.Result, error) {
+	return runOn(ctx, &o.releaseVerb, func(ctx context.Context, s *releaseSession, c *strategy.Component) (*strategy.Result, error) {
 		if o.pause {
-			return strategy.Pause(ctx, env, c)
+			return strategy.Pause(ctx, s.env, c)
 		}
-		return strategy.Resume(ctx, env, c)
-	})
+		return strategy.Resume(ctx, s.env, c)
+	}, humanOutcome)
 }

@@ -8,27 +8,19 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 	"github.com/feastflow/kubectl-feastflow/pkg/strategy"
 )
 
 type promoteOptions struct {
-	getter       genericclioptions.RESTClientGetter
-	streams      genericiooptions.IOStreams
-	out          outputFlag
-	write        writeFlags
-	keys         keyFlags
+	releaseVerb
 	delay        time.Duration
 	keepOld      bool
 	deleteCanary bool
 	force        bool
-
-	component string
-	writer    *audit.Writer
 }
 
 func newPromoteCmd(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &promoteOptions{getter: getter, streams: streams}
+	o := &promoteOptions{releaseVerb: newReleaseVerb(getter, streams, strategy.BlueGreen, strategy.Canary)}
 	cmd := &cobra.Command{
 		Use:   "promote [COMPONENT]",
 		Short: "Finish a release: blue-green switches (if not yet) and scales the old color down; canary rolls stable forward",
@@ -56,46 +48,26 @@ canary: copy the canary's pod template into stable, roll stable to full capacity
 	cmd.Flags().BoolVar(&o.keepOld, "keep-old", false, "Blue-green: keep the old color scaled up")
 	cmd.Flags().BoolVar(&o.deleteCanary, "delete-canary", false, "Canary: delete the canary Deployment instead of scaling it to 0")
 	cmd.Flags().BoolVar(&o.force, "force", false, "Blue-green: switch even when a GitOps controller manages the Service, and promote even when the live color's pod template changed since the switch")
-	o.write.add(cmd, 10*time.Minute)
+	o.addWrite(cmd, 10*time.Minute)
 	o.write.addWindow(cmd)
 	o.write.addYes(cmd)
-	o.out.add(cmd)
-	o.keys.add(cmd)
 	return cmd
 }
 
 func (o *promoteOptions) complete(args []string) error {
-	o.component = oneArg(args)
-	if err := o.out.validate(); err != nil {
-		return err
-	}
 	if o.delay < 0 {
 		return usageErrorf("invalid --scale-down-delay %s: must not be negative", o.delay)
 	}
-	w, err := o.write.writer()
-	o.writer = w
-	return err
+	return o.prepare(args, true)
 }
 
+// run promotes; interrupted after the switch (during the scale-down delay), the result
+// with the switch in it is printed before the error.
 func (o *promoteOptions) run(ctx context.Context) error {
-	s, err := newReleaseSession(ctx, o.getter, o.streams, o.writer)
-	if err != nil {
-		return err
-	}
-	c, err := s.component(ctx, o.component, o.keys.keys(), strategy.BlueGreen, strategy.Canary)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := o.write.withTimeout(ctx)
-	defer cancel()
-	res, err := strategy.Promote(ctx, s.env, c, strategy.PromoteOptions{
-		ScaleDownDelay: o.delay, KeepOld: o.keepOld, DeleteCanary: o.deleteCanary, Force: o.force,
-		Confirm: confirmer(o.streams, &o.write), Timeout: o.write.timeout,
-	})
-	if res != nil && err == nil {
-		if perr := printResult(&o.out, o.streams.Out, res); perr != nil {
-			return perr
-		}
-	}
-	return releaseError(err)
+	return runOn(ctx, &o.releaseVerb, func(ctx context.Context, s *releaseSession, c *strategy.Component) (*strategy.Result, error) {
+		return strategy.Promote(ctx, s.env, c, strategy.PromoteOptions{
+			ScaleDownDelay: o.delay, KeepOld: o.keepOld, DeleteCanary: o.deleteCanary, Force: o.force,
+			Confirm: confirmer(o.streams, &o.write), Timeout: o.write.timeout,
+		})
+	}, humanOutcome)
 }

@@ -2,9 +2,6 @@ package plugin
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -13,7 +10,6 @@ import (
 
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 	"github.com/feastflow/kubectl-feastflow/pkg/strategy"
-	"github.com/feastflow/kubectl-feastflow/pkg/term"
 )
 
 // newCoreReleaseCmds returns status, deploy, switch, promote, abort and rollback.
@@ -59,70 +55,14 @@ func newReleaseSession(ctx context.Context, getter genericclioptions.RESTClientG
 	if w != nil {
 		w.User = c.User(ctx)
 	}
-	return &releaseSession{c: c, env: &strategy.Env{Client: c.Kube, Writer: w, Progress: reporter(streams)}}, nil
+	return &releaseSession{c: c, env: &strategy.Env{Client: c.Kube, Metadata: c.Metadata, Writer: w, Progress: reporter(streams)}}, nil
 }
 
-// component loads the named component (GET its Service and LIST Deployments), or, with no
-// name, the namespace's only component of the wanted strategies.
-func (s *releaseSession) component(ctx context.Context, name string, keys strategy.Keys, want ...strategy.Kind) (*strategy.Component, error) {
-	if name != "" {
-		c, err := strategy.Load(ctx, s.c.Kube, s.c.Namespace, name, keys)
-		if err != nil {
-			return nil, err
-		}
-		if len(want) > 0 && !kindIn(c.Strategy, want) {
-			return nil, strategy.WrongStrategyError(c, want...)
-		}
-		return c, nil
-	}
-	inv, err := strategy.List(ctx, s.c.Kube, s.c.Namespace)
-	if err != nil {
-		return nil, err
-	}
-	return strategy.Select(inv.Components(keys), "", want...)
-}
-
-func kindIn(k strategy.Kind, want []strategy.Kind) bool {
-	for _, w := range want {
-		if k == w {
-			return true
-		}
-	}
-	return false
-}
-
-// releaseError maps library errors to exit codes: an unknown container is bad usage.
-func releaseError(err error) error {
-	var ce *strategy.ContainerError
-	if errors.As(err, &ce) {
-		return &exitError{code: ExitUsage, err: err}
-	}
-	return err
-}
-
-// printResult prints a strategy.Result: the message and the changes for people.
-func printResult(out *outputFlag, w io.Writer, res *strategy.Result) error {
-	return out.print(w, res, func(w io.Writer) error {
-		return humanResult(w, res.Message, res.Changes, res.DryRun)
-	})
-}
-
-func humanResult(w io.Writer, message string, changes []strategy.Change, dryRun string) error {
-	if len(changes) > 0 {
-		header := "CHANGED"
-		if dryRun != "" {
-			header = "WOULD CHANGE"
-		}
-		t := newTable(w, "OBJECT", "FIELD", "FROM", header)
-		for _, ch := range changes {
-			t.row(ch.Object, ch.Field, ch.From, ch.To)
-		}
-		if err := t.flush(); err != nil {
-			return err
-		}
-	}
-	_, err := fmt.Fprintln(w, term.Escape(message))
-	return err
+// component is the one component resolver of the release verbs (strategy.Resolve): the
+// named component, or with no name the namespace's only one of the wanted strategies. Its
+// failures are errors (exit 1) that list the candidates.
+func (s *releaseSession) component(ctx context.Context, name string, keys strategy.Keys, allowUnknown bool, want ...strategy.Kind) (*strategy.Component, error) {
+	return strategy.Resolve(ctx, s.c.Kube, s.c.Namespace, name, keys, allowUnknown, want...)
 }
 
 // confirmer adapts confirm to the libraries' Confirm callback.

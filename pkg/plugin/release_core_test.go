@@ -165,7 +165,7 @@ func TestSwitchCommand(t *testing.T) {
 
 func TestDeployCommand(t *testing.T) {
 	_, stderr, code, cs := runRelease(t, cmdObjects(), "deploy", "api", "--image", "nope=img:2")
-	if code != 2 || patches(cs) != 0 || !strings.Contains(stderr, `deployment api-green has no container "nope": its containers are app`) {
+	if code != 1 || patches(cs) != 0 || !strings.Contains(stderr, `deployment api-green has no container "nope": its containers are app`) {
 		t.Fatalf("unknown container: exit %d: %s", code, stderr)
 	}
 	_, stderr, code, _ = runRelease(t, cmdObjects(), "deploy", "api")

@@ -2,31 +2,24 @@ package plugin
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 	"github.com/feastflow/kubectl-feastflow/pkg/strategy"
 )
 
 type rollbackOptions struct {
-	getter     genericclioptions.RESTClientGetter
-	streams    genericiooptions.IOStreams
-	out        outputFlag
-	write      writeFlags
-	keys       keyFlags
+	releaseVerb
 	toRevision int64
 	force      bool
-
-	component string
-	writer    *audit.Writer
 }
 
 func newRollbackCmd(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &rollbackOptions{getter: getter, streams: streams}
+	o := &rollbackOptions{releaseVerb: newReleaseVerb(getter, streams, strategy.Rolling, strategy.Recreate, strategy.BlueGreen, strategy.Canary)}
 	cmd := &cobra.Command{
 		Use:   "rollback [COMPONENT] [--to-revision N]",
 		Short: "Return to the previous release: blue-green switches back, rolling undoes the rollout, canary aborts",
@@ -42,49 +35,27 @@ canary: abort.`,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeServices(getter),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.component = oneArg(args)
-			if err := o.out.validate(); err != nil {
-				return err
-			}
 			if o.toRevision < 0 {
 				return usageErrorf("invalid --to-revision %d: must not be negative", o.toRevision)
 			}
-			w, err := o.write.writer()
-			if err != nil {
+			if err := o.prepare(args, true); err != nil {
 				return err
 			}
-			o.writer = w
 			return o.run(cmd.Context())
 		},
 	}
 	cmd.Flags().Int64Var(&o.toRevision, "to-revision", 0, "Rolling: the revision to return to (default: the previous one)")
 	cmd.Flags().BoolVar(&o.force, "force", false, "Blue-green: switch back even when a GitOps controller manages the Service, or when the previous color's pod template changed since it was live")
-	o.write.add(cmd, 10*time.Minute)
+	o.addWrite(cmd, 10*time.Minute)
 	o.write.addWindow(cmd)
-	o.out.add(cmd)
-	o.keys.add(cmd)
 	return cmd
 }
 
 func (o *rollbackOptions) run(ctx context.Context) error {
-	s, err := newReleaseSession(ctx, o.getter, o.streams, o.writer)
-	if err != nil {
-		return err
-	}
-	c, err := s.component(ctx, o.component, o.keys.keys(), strategy.Rolling, strategy.Recreate, strategy.BlueGreen, strategy.Canary)
-	if err != nil {
-		return err
-	}
-	if o.toRevision != 0 && c.Strategy != strategy.Rolling && c.Strategy != strategy.Recreate {
-		return usageErrorf("--to-revision applies to rolling components; %s is %s", c.Name(), c.Strategy)
-	}
-	ctx, cancel := o.write.withTimeout(ctx)
-	defer cancel()
-	res, err := strategy.Rollback(ctx, s.env, c, strategy.RollbackOptions{ToRevision: o.toRevision, Timeout: o.write.timeout, Force: o.force})
-	if res != nil && err == nil {
-		if perr := printResult(&o.out, o.streams.Out, res); perr != nil {
-			return perr
+	return runOn(ctx, &o.releaseVerb, func(ctx context.Context, s *releaseSession, c *strategy.Component) (*strategy.Result, error) {
+		if o.toRevision != 0 && c.Strategy != strategy.Rolling && c.Strategy != strategy.Recreate {
+			return nil, fmt.Errorf("--to-revision applies to rolling components; %s is %s (blue-green switches back to the previous color, canary aborts: omit --to-revision)", c.Name(), c.Strategy)
 		}
-	}
-	return releaseError(err)
+		return strategy.Rollback(ctx, s.env, c, strategy.RollbackOptions{ToRevision: o.toRevision, Timeout: o.write.timeout, Force: o.force})
+	}, humanOutcome)
 }

@@ -12,12 +12,12 @@ import (
 )
 
 type scaleOptions struct {
-	componentCmd
+	releaseVerb
 	replicas int32
 }
 
 func newScaleCmd(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &scaleOptions{componentCmd: componentCmd{getter: getter, streams: streams}}
+	o := &scaleOptions{releaseVerb: newReleaseVerb(getter, streams)}
 	cmd := &cobra.Command{
 		Use:   "scale COMPONENT --replicas N",
 		Short: "Set a component's capacity, strategy-aware (live and idle colors, canary total at the current weight)",
@@ -36,15 +36,9 @@ what it would change and how to change the HPA instead.`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeServices(getter),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.component = oneArg(args)
-			if err := o.out.validate(); err != nil {
+			if err := o.prepare(args, true); err != nil {
 				return err
 			}
-			w, err := o.write.writer()
-			if err != nil {
-				return err
-			}
-			o.writer = w
 			if !cmd.Flags().Changed("replicas") {
 				return usageErrorf("--replicas is required: kubectl feastflow scale COMPONENT --replicas N")
 			}
@@ -55,14 +49,12 @@ what it would change and how to change the HPA instead.`,
 		},
 	}
 	cmd.Flags().Int32Var(&o.replicas, "replicas", 0, "The component's new capacity")
-	o.write.add(cmd, time.Minute)
-	o.out.add(cmd)
-	o.keys.add(cmd)
+	o.addWrite(cmd, time.Minute)
 	return cmd
 }
 
 func (o *scaleOptions) run(ctx context.Context) error {
-	return o.runOnComponent(ctx, func(ctx context.Context, env *strategy.Env, c *strategy.Component) (*strategy.Result, error) {
-		return strategy.Scale(ctx, env, c, strategy.ScaleOptions{Replicas: o.replicas})
-	})
+	return runOn(ctx, &o.releaseVerb, func(ctx context.Context, s *releaseSession, c *strategy.Component) (*strategy.Result, error) {
+		return strategy.Scale(ctx, s.env, c, strategy.ScaleOptions{Replicas: o.replicas})
+	}, humanOutcome)
 }

@@ -92,10 +92,7 @@ func (o *statusOptions) run(ctx context.Context) error {
 		return err
 	}
 	rep, err := strategy.BuildStatus(inv, o.component, o.keys.keys(), o.now())
-	if err != nil {
-		return err
-	}
-	return o.print(rep)
+	return emit(&o.out, o.streams.Out, rep, err, func(w io.Writer, rep *strategy.StatusReport) error { return renderStatus(w, rep, o.now()) })
 }
 
 func (o *statusOptions) print(rep *strategy.StatusReport) error {

@@ -11,26 +11,20 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 	"github.com/feastflow/kubectl-feastflow/pkg/strategy"
 )
 
 type switchOptions struct {
-	getter  genericclioptions.RESTClientGetter
-	streams genericiooptions.IOStreams
-	out     outputFlag
-	write   writeFlags
-	keys    keyFlags
-	all     bool
-	force   bool
-	verify  time.Duration
+	releaseVerb
+	all    bool
+	force  bool
+	verify time.Duration
 
-	opts   strategy.SwitchOptions
-	writer *audit.Writer
+	opts strategy.SwitchOptions
 }
 
 func newSwitchCmd(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &switchOptions{getter: getter, streams: streams}
+	o := &switchOptions{releaseVerb: newReleaseVerb(getter, streams, strategy.BlueGreen)}
 	cmd := &cobra.Command{
 		Use:   "switch COLOR [COMPONENT | --all]",
 		Short: "Move a blue-green component's traffic to a color, after a preflight, and verify the endpoints",
@@ -56,10 +50,8 @@ Both colors stay up (promote scales the old one down). Switching to the live col
 	cmd.Flags().BoolVar(&o.all, "all", false, "Switch every blue-green component of the namespace (all preflights pass before the first write)")
 	cmd.Flags().BoolVar(&o.force, "force", false, "Switch even when a GitOps controller manages the Service (it may revert the switch)")
 	cmd.Flags().DurationVar(&o.verify, "verify-timeout", strategy.DefaultVerifyTimeout, "How long to wait for the EndpointSlices to list only the target's pods")
-	o.write.add(cmd, 2*time.Minute)
+	o.addWrite(cmd, 2*time.Minute)
 	o.write.addWindow(cmd)
-	o.out.add(cmd)
-	o.keys.add(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := o.complete(args); err != nil {
 			return err
@@ -84,14 +76,9 @@ func switchCompletion(getter genericclioptions.RESTClientGetter) cobra.Completio
 }
 
 func (o *switchOptions) complete(args []string) error {
-	if err := o.out.validate(); err != nil {
+	if err := o.prepare(args[1:], true); err != nil {
 		return err
 	}
-	w, err := o.write.writer()
-	if err != nil {
-		return err
-	}
-	o.writer = w
 	color := strings.TrimSpace(args[0])
 	if color == "" {
 		return usageErrorf("COLOR must not be empty")
@@ -102,25 +89,18 @@ func (o *switchOptions) complete(args []string) error {
 	if o.verify <= 0 {
 		return usageErrorf("invalid --verify-timeout %s: must be positive", o.verify)
 	}
-	o.opts = strategy.SwitchOptions{Color: color, Component: oneArg(args[1:]), All: o.all, Keys: o.keys.keys(), Force: o.force, VerifyTimeout: o.verify}
+	o.opts = strategy.SwitchOptions{Color: color, Component: o.component, All: o.all, Keys: o.keys.keys(), Force: o.force, VerifyTimeout: o.verify}
 	return nil
 }
 
+// run switches: the library resolves the components itself (with --all, several) with the
+// same errors as the resolver; the result of a switch whose verification failed is printed
+// before the error.
 func (o *switchOptions) run(ctx context.Context) error {
-	s, err := newReleaseSession(ctx, o.getter, o.streams, o.writer)
-	if err != nil {
-		return err
-	}
-	o.opts.Namespace = s.c.Namespace
-	ctx, cancel := o.write.withTimeout(ctx)
-	defer cancel()
-	res, err := strategy.Switch(ctx, s.env, o.opts)
-	if res != nil {
-		if perr := o.out.print(o.streams.Out, res, func(w io.Writer) error { return humanSwitch(w, res) }); perr != nil {
-			return perr
-		}
-	}
-	return releaseError(err)
+	return runIn(ctx, &o.releaseVerb, func(ctx context.Context, s *releaseSession) (*strategy.SwitchResult, error) {
+		o.opts.Namespace = s.c.Namespace
+		return strategy.Switch(ctx, s.env, o.opts)
+	}, humanSwitch)
 }
 
 func humanSwitch(w io.Writer, res *strategy.SwitchResult) error {

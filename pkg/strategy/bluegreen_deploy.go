@@ -181,6 +181,7 @@ func (e *Env) patchDeployment(ctx context.Context, d *appsv1.Deployment, pt type
 	if e.Writer.Client() {
 		return nil, nil
 	}
+	patch = e.revisionPatch(ctx, d, patch) // change cause and config versions of a new revision
 	body, err := json.Marshal(patch)
 	if err != nil {
 		return nil, fmt.Errorf("encode patch of deployment %s/%s: %w", d.Namespace, d.Name, err)

@@ -54,14 +54,9 @@ type SwitchOptions struct {
 
 // SwitchResult is the report of Switch.
 type SwitchResult struct {
-	APIVersion string            `json:"apiVersion"`
-	Kind       string            `json:"kind"`
-	Namespace  string            `json:"namespace"`
+	Result     `json:",inline"`
 	Color      string            `json:"color"`
-	DryRun     string            `json:"dryRun,omitempty"`
-	Changed    bool              `json:"changed"`
 	Components []SwitchComponent `json:"components"`
-	Message    string            `json:"message"`
 }
 
 // SwitchComponent is what Switch did to one component.
@@ -127,14 +122,14 @@ type switchPlan struct {
 
 func switchColor(ctx context.Context, env *Env, opts SwitchOptions, verb string) (*SwitchResult, error) {
 	tm := report.TypeMeta("SwitchResult")
-	res := &SwitchResult{APIVersion: tm.APIVersion, Kind: tm.Kind, Namespace: opts.Namespace, Color: opts.Color, DryRun: env.dryRunText(), Components: []SwitchComponent{}}
+	res := &SwitchResult{Result: Result{APIVersion: tm.APIVersion, Kind: tm.Kind, Component: opts.Component, Namespace: opts.Namespace, Strategy: BlueGreen, Operation: verb, DryRun: env.dryRunText()}, Color: opts.Color, Components: []SwitchComponent{}}
 	inv, err := loadSwitch(ctx, env, opts)
 	if err != nil {
 		return nil, err
 	}
 	comps, err := switchTargets(inv, opts)
 	if err != nil {
-		return nil, err
+		return nil, withCandidates(ctx, env.Client, err, inv.inv, opts.Keys, BlueGreen)
 	}
 	if err := listTargetPods(ctx, env, inv, comps, opts.Color); err != nil {
 		return nil, err
@@ -289,7 +284,7 @@ func loadSwitch(ctx context.Context, env *Env, opts SwitchOptions) (*switchInven
 			svc, err := env.Client.CoreV1().Services(ns).Get(ctx, opts.Component, metav1.GetOptions{})
 			switch {
 			case apierrors.IsNotFound(err):
-				svcErr = fmt.Errorf("component %q not found: no service %s/%s (components are Services; list them with `kubectl feastflow status`)", opts.Component, ns, opts.Component)
+				svcErr = errServiceNotFound
 			case err != nil:
 				svcErr = fmt.Errorf("get service %s/%s: %w", ns, opts.Component, err)
 			default:
@@ -318,6 +313,9 @@ func loadSwitch(ctx context.Context, env *Env, opts SwitchOptions) (*switchInven
 		out.namespace, nsErr = env.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 	}()
 	wg.Wait()
+	if svcErr == errServiceNotFound && depErr == nil {
+		return nil, UnknownComponent(ctx, env.Client, ns, opts.Component, opts.Keys, out.inv.Deployments)
+	}
 	for _, err := range []error{svcErr, depErr} {
 		if err != nil {
 			return nil, err
@@ -379,8 +377,8 @@ func notBlueGreenError(c *Component, keys Keys) error {
 	if key == "" {
 		key = DefaultColorKey
 	}
-	return fmt.Errorf("service %s/%s is not blue-green: its selector %s has no color key %q; a blue-green service selects its live color with a label such as %s=blue that each color's Deployment sets in its pod template (if it uses another key, pass --color-key KEY or annotate the service with %s=KEY); it is %s",
-		c.Namespace(), c.Name(), orNoneText(labels.FormatLabels(c.Service.Spec.Selector)), key, key, ColorKeyAnnotation, c.Strategy)
+	return &ComponentError{Name: c.Name(), msg: fmt.Sprintf("service %s/%s is not blue-green: its selector %s has no color key %q; a blue-green service selects its live color with a label such as %s=blue that each color's Deployment sets in its pod template (if it uses another key, pass --color-key KEY or annotate the service with %s=KEY); it is %s",
+		c.Namespace(), c.Name(), orNoneText(labels.FormatLabels(c.Service.Spec.Selector)), key, key, ColorKeyAnnotation, c.Strategy)}
 }
 
 func orNoneText(s string) string {

@@ -64,8 +64,10 @@ type DeployResult struct {
 	Ready bool `json:"ready"`
 	// Failure is the pod failure that ended the wait early.
 	Failure *DeployFailure `json:"failure,omitempty"`
-	// RolledBack is true when --auto-rollback undid the change after a failure.
-	RolledBack bool `json:"rolledBack,omitempty"`
+	// RolledBack is true when --auto-rollback undid the change after a failure;
+	// RolledBackTo is the revision it returned to (rolling).
+	RolledBack   bool  `json:"rolledBack,omitempty"`
+	RolledBackTo int64 `json:"rolledBackTo,omitempty"`
 }
 
 // ContainerImage is a container's image in a pod template.

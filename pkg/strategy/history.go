@@ -73,7 +73,7 @@ func History(ctx context.Context, env *Env, c *Component) (*HistoryResult, error
 			}
 			r := Revision{
 				Revision: v, ReplicaSet: rs.Name, Images: TemplateImages(&rs.Spec.Template),
-				ChangeCause: rs.Annotations[polymorphichelpers.ChangeCauseAnnotation],
+				ChangeCause: revisionCause(rs),
 				Created:     rs.CreationTimestamp.UTC(), Replicas: rs.Status.Replicas, Current: v == h.Current,
 			}
 			h.Revisions = append(h.Revisions, r)
@@ -82,6 +82,23 @@ func History(ctx context.Context, env *Env, c *Component) (*HistoryResult, error
 		res.Deployments = append(res.Deployments, h)
 	}
 	return res, nil
+}
+
+// revisionCause is a revision's change cause: the ReplicaSet's kubernetes.io/change-cause
+// (set by every template write of the plugin, copied by the deployment controller), or for
+// revisions made before the plugin set it, the template-changing operation the plugin
+// recorded on it.
+func revisionCause(rs *appsv1.ReplicaSet) string {
+	if cause := rs.Annotations[polymorphichelpers.ChangeCauseAnnotation]; cause != "" {
+		return cause
+	}
+	if op, ok := audit.ParseOperation(rs.Annotations); ok {
+		switch op.Verb {
+		case "deploy", "restart", "rollback", "promote", "deploy-rollback":
+			return "kubectl feastflow " + op.Message()
+		}
+	}
+	return ""
 }
 
 func roleOf(c *Component, d *appsv1.Deployment) string {

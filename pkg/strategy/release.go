@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 	"github.com/feastflow/kubectl-feastflow/pkg/progress"
@@ -21,6 +22,13 @@ type Env struct {
 	Client   kubernetes.Interface
 	Writer   *audit.Writer
 	Progress progress.Reporter
+	// Metadata reads ConfigMaps and Secrets as metadata only (their resourceVersions and
+	// change times; Secret data is never fetched). Nil: template writes record no config
+	// versions and restart --changed-config is refused.
+	Metadata metadata.Interface
+
+	// config caches the metadata LISTs of ConfigMaps and Secrets for one operation.
+	config *configCache
 }
 
 func (e *Env) now() time.Time {
@@ -108,14 +116,47 @@ type RollbackOptions struct {
 type Result struct {
 	APIVersion string   `json:"apiVersion"`
 	Kind       string   `json:"kind"`
-	Component  string   `json:"component"`
+	Component  string   `json:"component,omitempty"`
 	Namespace  string   `json:"namespace"`
-	Strategy   Kind     `json:"strategy"`
+	Strategy   Kind     `json:"strategy,omitempty"`
 	Operation  string   `json:"operation"`
 	DryRun     string   `json:"dryRun,omitempty"`
 	Changed    bool     `json:"changed"`
 	Changes    []Change `json:"changes"`
 	Message    string   `json:"message"`
+}
+
+// Outcome is the result of any release verb: the common Result, possibly inside a
+// verb-specific report (DeployResult, SwitchResult, CanaryStepResult, RestartResult).
+type Outcome interface {
+	Common() *Result
+}
+
+// Common returns r itself; verb-specific results inherit it by embedding Result.
+func (r *Result) Common() *Result { return r }
+
+// Settle makes the result say what the contract promises, whatever path filled it:
+// Changes is a list (never null), and Changed is false in every dry run, where Changes
+// lists what would change. Every release verb's result passes through it before it is
+// printed.
+func (r *Result) Settle() {
+	if r.Changes == nil {
+		r.Changes = []Change{}
+	}
+	if r.DryRun != "" {
+		r.Changed = false
+	}
+}
+
+// Common gathers the components' changes into the common Result: what a switch of one or
+// several components changed (or, in a dry run, would change).
+func (r *SwitchResult) Common() *Result {
+	if len(r.Changes) == 0 {
+		for _, c := range r.Components {
+			r.Changes = append(r.Changes, c.Changes...)
+		}
+	}
+	return &r.Result
 }
 
 // Change is one write (or, in a dry run, a write that would be made).
@@ -146,6 +187,14 @@ func (e *Env) warn(err error) {
 	if err != nil {
 		e.report("warning: %v", err)
 	}
+}
+
+// tell is the message of an operation: what was done, or in a dry run, what would be done.
+func (e *Env) tell(done, would string) string {
+	if e.Writer.Live() {
+		return done
+	}
+	return fmt.Sprintf("dry run (%s): %s", e.Writer.DryRun, would)
 }
 
 // dryRunText is the Result.DryRun value of the writer's mode ("" for real writes).

@@ -9,12 +9,9 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/metadata"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 	"github.com/feastflow/kubectl-feastflow/pkg/report"
@@ -28,9 +25,6 @@ type RestartOptions struct {
 	// ChangedConfig restarts only the Deployments whose running pods started before the
 	// last change of a ConfigMap or Secret they reference.
 	ChangedConfig bool
-	// Metadata reads ConfigMaps and Secrets as metadata only (required with ChangedConfig):
-	// the change times are in metadata, and Secret data is never fetched.
-	Metadata metadata.Interface
 	// Wait waits for each restarted Deployment's rollout (fail-fast).
 	Wait    bool
 	Timeout time.Duration
@@ -38,15 +32,9 @@ type RestartOptions struct {
 
 // RestartResult reports a restart.
 type RestartResult struct {
-	APIVersion string              `json:"apiVersion"`
-	Kind       string              `json:"kind"`
-	Namespace  string              `json:"namespace"`
-	DryRun     string              `json:"dryRun,omitempty"`
-	Changed    bool                `json:"changed"`
-	Restarted  []RestartDeployment `json:"restarted"`
-	Skipped    []RestartDeployment `json:"skipped"`
-	Changes    []Change            `json:"changes"`
-	Message    string              `json:"message"`
+	Result    `json:",inline"`
+	Restarted []RestartDeployment `json:"restarted"`
+	Skipped   []RestartDeployment `json:"skipped"`
 }
 
 // RestartDeployment is one Deployment restarted or skipped, and why.
@@ -59,15 +47,39 @@ type RestartDeployment struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// ConfigChange is a referenced ConfigMap or Secret changed after a Deployment's pods
-// started.
+// ConfigChange is a referenced ConfigMap or Secret that changed since the Deployment's
+// pod template was deployed or restarted.
 type ConfigChange struct {
-	Kind    string    `json:"kind"`
-	Name    string    `json:"name"`
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+	// By is how the change was found: "resourceVersion" (the version recorded in the pod
+	// template's feastflow.dev/config-versions differs from the object's) or "time" (no
+	// version recorded: the object changed after the oldest running pod started, or less
+	// than Tolerance before).
+	By string `json:"by"`
+	// Recorded and Current are the resourceVersions (By "resourceVersion").
+	Recorded string `json:"recordedVersion,omitempty"`
+	Current  string `json:"currentVersion,omitempty"`
+	// Changed is when the object last changed as its metadata tells (managedFields).
 	Changed time.Time `json:"changed"`
-	// PodStarted is when the oldest running pod of the Deployment started.
-	PodStarted time.Time `json:"podStarted"`
+	// PodStarted is when the oldest running pod started (By "time").
+	PodStarted *time.Time `json:"podStarted,omitempty"`
+	// Tolerance is the margin of the time comparison (By "time"): whole-second times from
+	// the apiserver and the kubelet cannot order events less than this apart.
+	Tolerance string `json:"tolerance,omitempty"`
 }
+
+// How a config change was found.
+const (
+	ByResourceVersion = "resourceVersion"
+	ByTime            = "time"
+)
+
+// ConfigTimeTolerance is the margin of the time fallback: managedFields and pod start
+// times have whole-second resolution and come from different clocks, so a change less
+// than this before the oldest pod's start counts as a change after it (a restart too many
+// rather than a stale pod left running).
+const ConfigTimeTolerance = 2 * time.Second
 
 type objRef struct{ kind, name string }
 
@@ -78,7 +90,10 @@ type objRef struct{ kind, name string }
 // decide which.
 func Restart(ctx context.Context, env *Env, components []*Component, opts RestartOptions) (*RestartResult, error) {
 	tm := report.TypeMeta("RestartResult")
-	res := &RestartResult{APIVersion: tm.APIVersion, Kind: tm.Kind, DryRun: env.dryRunText(), Restarted: []RestartDeployment{}, Skipped: []RestartDeployment{}, Changes: []Change{}}
+	res := &RestartResult{Result: Result{APIVersion: tm.APIVersion, Kind: tm.Kind, Operation: "restart", DryRun: env.dryRunText(), Changes: []Change{}}, Restarted: []RestartDeployment{}, Skipped: []RestartDeployment{}}
+	if len(components) == 1 {
+		res.Component, res.Strategy = components[0].Name(), components[0].Strategy
+	}
 	type target struct {
 		comp string
 		d    *appsv1.Deployment
@@ -110,7 +125,7 @@ func Restart(ctx context.Context, env *Env, components []*Component, opts Restar
 			deps[i] = t.d
 		}
 		var err error
-		if stale, err = staleConfig(ctx, env, opts.Metadata, res.Namespace, deps); err != nil {
+		if stale, err = staleConfig(ctx, env, res.Namespace, deps); err != nil {
 			return nil, err
 		}
 	}
@@ -173,7 +188,7 @@ func Restart(ctx context.Context, env *Env, components []*Component, opts Restar
 		}
 		res.Restarted = append(res.Restarted, rd)
 		res.Changes = append(res.Changes, Change{Object: "deployment/" + d.Name, Field: "spec.template.metadata.annotations." + RestartedAtAnnotation, To: now})
-		res.Changed = true
+		res.Changed = env.Writer.Live()
 		if opts.Wait && env.Writer.Live() {
 			if _, err := WaitForDeployment(ctx, env, d.Namespace, d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: d.Generation}); err != nil {
 				errs = append(errs, err.Error())
@@ -194,15 +209,16 @@ func Restart(ctx context.Context, env *Env, components []*Component, opts Restar
 	return res, nil
 }
 
-// restartedSince reports whether d's pod template was restarted (restartedAt) after every
-// change in changes: a restart is already rolling out, so re-running changes nothing.
+// restartedSince reports whether d's pod template was restarted (restartedAt, by another
+// tool: the plugin's restarts record versions) clearly after every change in changes,
+// all found by time: a restart is already rolling out, so re-running changes nothing.
 func restartedSince(d *appsv1.Deployment, changes []ConfigChange) bool {
 	at, err := time.Parse(time.RFC3339, d.Spec.Template.Annotations[RestartedAtAnnotation])
 	if err != nil || len(changes) == 0 {
 		return false
 	}
 	for _, c := range changes {
-		if at.Before(c.Changed) {
+		if c.By != ByTime || at.Before(c.Changed.Add(ConfigTimeTolerance)) {
 			return false
 		}
 	}
@@ -221,60 +237,67 @@ func indexOf[T any](s []T, f func(T) bool) int {
 func changesText(cs []ConfigChange) string {
 	parts := make([]string, len(cs))
 	for i, c := range cs {
-		parts[i] = fmt.Sprintf("%s/%s at %s", strings.ToLower(c.Kind), c.Name, c.Changed.UTC().Format(time.RFC3339))
+		if c.By == ByResourceVersion {
+			parts[i] = fmt.Sprintf("%s/%s resourceVersion %s → %s", strings.ToLower(c.Kind), c.Name, c.Recorded, c.Current)
+			continue
+		}
+		parts[i] = fmt.Sprintf("%s/%s at %s (by time)", strings.ToLower(c.Kind), c.Name, c.Changed.UTC().Format(time.RFC3339))
 	}
 	return strings.Join(parts, ", ")
 }
 
-// staleConfig finds, per Deployment, the referenced ConfigMaps and Secrets changed after
-// its oldest running pod started. A change time is the latest of the object's creation
-// and its managedFields entries (every write through the API records one); nothing is
-// read but metadata, so Secret values never leave the apiserver.
-func staleConfig(ctx context.Context, env *Env, md metadata.Interface, ns string, deps []*appsv1.Deployment) (map[string][]ConfigChange, error) {
-	if md == nil {
+// staleConfig finds, per Deployment, the referenced ConfigMaps and Secrets that changed
+// since its pod template was deployed or restarted. Where the template records the
+// objects' resourceVersions (feastflow.dev/config-versions, written by the plugin's
+// deploys and restarts), stale means a recorded version differs from the current one: no
+// clock is involved. Objects the record does not name (templates the plugin never wrote,
+// references added since) fall back to times: the object's last change against the start
+// of the Deployment's oldest running pod, with ConfigTimeTolerance (none for an object never
+// changed since its creation: the pods that reference it started after it existed). Only metadata is read,
+// so Secret values never leave the apiserver; the pods are listed only for the fallback.
+func staleConfig(ctx context.Context, env *Env, ns string, deps []*appsv1.Deployment) (map[string][]ConfigChange, error) {
+	if env.Metadata == nil {
 		return nil, fmt.Errorf("--changed-config needs the metadata client")
 	}
-	refs := map[string][]objRef{}
-	kinds := map[string]bool{}
-	for _, d := range deps {
-		refs[d.Name] = templateConfigRefs(&d.Spec.Template)
-		for _, r := range refs[d.Name] {
-			kinds[r.kind] = true
-		}
-	}
-	changed := map[objRef]time.Time{}
-	for _, kind := range []string{"ConfigMap", "Secret"} {
-		if !kinds[kind] {
-			continue
-		}
-		gvr := schema.GroupVersionResource{Version: "v1", Resource: strings.ToLower(kind) + "s"}
-		list, err := md.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{})
-		if apierrors.IsForbidden(err) {
-			// Even metadata needs `list` on the resource; a least-privilege Role may lack it
-			// for Secrets. Say what is not checked and go on with the rest.
-			env.report("warning: cannot list %s in %s (forbidden): changes to %ss are not considered; grant list on %s to include them", gvr.Resource, ns, kind, gvr.Resource)
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list %s metadata in %s: %w", gvr.Resource, ns, err)
-		}
-		for i := range list.Items {
-			changed[objRef{kind, list.Items[i].Name}] = lastChange(&list.Items[i].ObjectMeta)
-		}
-	}
-	pods, err := env.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	idx, err := env.configIndex(ctx, ns, deps)
 	if err != nil {
-		return nil, fmt.Errorf("list pods in %s: %w", ns, err)
+		return nil, err
 	}
+	var pods []corev1.Pod
+	listed := false
 	out := map[string][]ConfigChange{}
 	for _, d := range deps {
-		oldest := oldestRunningPod(d, pods.Items)
-		if oldest.IsZero() {
-			continue
-		}
-		for _, r := range refs[d.Name] {
-			if t, ok := changed[r]; ok && t.After(oldest) {
-				out[d.Name] = append(out[d.Name], ConfigChange{Kind: r.kind, Name: r.name, Changed: t, PodStarted: oldest})
+		record, hasRecord := parseConfigRecord(d.Spec.Template.Annotations[ConfigVersionsAnnotation])
+		for _, r := range templateConfigRefs(&d.Spec.Template) {
+			cur, exists := idx.versions[r]
+			if !idx.listed[r.kind] || !exists {
+				continue // not readable, or missing: the pods cannot have started with it
+			}
+			if rec, ok := record[r]; hasRecord && ok {
+				if rec != cur {
+					out[d.Name] = append(out[d.Name], ConfigChange{Kind: r.kind, Name: r.name, By: ByResourceVersion, Recorded: rec, Current: cur, Changed: idx.changed[r]})
+				}
+				continue
+			}
+			if !listed {
+				list, err := env.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+				if err != nil {
+					return nil, fmt.Errorf("list pods in %s: %w", ns, err)
+				}
+				pods, listed = list.Items, true
+			}
+			oldest := oldestRunningPod(d, pods)
+			if oldest.IsZero() {
+				continue
+			}
+			margin := ConfigTimeTolerance
+			if idx.changed[r].Sub(idx.created[r]) < time.Second {
+				// Never changed since it was created: a pod that references it started
+				// after it existed, so only a creation strictly after the start counts.
+				margin = 0
+			}
+			if t := idx.changed[r]; t.After(oldest.Add(-margin)) {
+				out[d.Name] = append(out[d.Name], ConfigChange{Kind: r.kind, Name: r.name, By: ByTime, Changed: t, PodStarted: &oldest, Tolerance: margin.String()})
 			}
 		}
 	}

@@ -2,10 +2,12 @@ package strategy
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,7 +23,7 @@ func fxMeta(kind, name string, changed time.Time) *metav1.PartialObjectMetadata 
 	t := metav1.NewTime(changed)
 	return &metav1.PartialObjectMetadata{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: kind},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: fxNS, CreationTimestamp: metav1.NewTime(changed.Add(-24 * time.Hour)),
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: fxNS, ResourceVersion: fmt.Sprint(10 + len(name)%10), CreationTimestamp: metav1.NewTime(changed.Add(-24 * time.Hour)),
 			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationUpdate, Time: &t}}},
 	}
 }
@@ -58,11 +60,12 @@ func TestRestartChangedConfig(t *testing.T) {
 		fxMeta("ConfigMap", "old-config", fxNow.Add(-3*time.Hour)),
 	)
 	env, _ := fxEnv(client, audit.DryRunNone)
+	env.Metadata = md
 	inv, err := List(t.Context(), client, fxNS)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Restart(t.Context(), env, inv.Components(Keys{}), RestartOptions{ChangedConfig: true, Metadata: md})
+	res, err := Restart(t.Context(), env, inv.Components(Keys{}), RestartOptions{ChangedConfig: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,13 +74,16 @@ func TestRestartChangedConfig(t *testing.T) {
 		restarted = append(restarted, r.Deployment+": "+changesText(r.Because))
 	}
 	fxEqual(t, "restarted", restarted, []string{
-		"env-from: configmap/app-config at 2026-11-26T09:50:00Z",
-		"secret-key: secret/db at 2026-11-26T09:55:00Z",
+		"env-from: configmap/app-config at 2026-11-26T09:50:00Z (by time)",
+		"secret-key: secret/db at 2026-11-26T09:55:00Z (by time)",
 	})
 	fxEqual(t, "writes", fxWrites(client), []string{"patch deployments/env-from", "patch deployments/secret-key"})
 	d := fxGetDeployment(t, client, "env-from")
-	if d.Spec.Template.Annotations[RestartedAtAnnotation] != "2026-11-26T10:00:00Z" {
+	if d.Spec.Template.Annotations[RestartedAtAnnotation] != "2026-11-26T10:00:00Z" || d.Spec.Template.Annotations[ConfigVersionsAnnotation] != "configmap/app-config=10" {
 		t.Errorf("template annotations = %v", d.Spec.Template.Annotations)
+	}
+	if cause := d.Annotations[ChangeCauseAnnotation]; !strings.HasPrefix(cause, "kubectl feastflow restart to 2026-11-26T10:00:00Z") {
+		t.Errorf("change-cause = %q", cause)
 	}
 	for _, a := range client.Actions() {
 		if a.GetResource().Resource == "secrets" || a.GetResource().Resource == "configmaps" {
@@ -90,14 +96,33 @@ func TestRestartChangedConfig(t *testing.T) {
 		}
 	}
 
-	// Re-running changes nothing: the restarts are already after the changes.
+	// Re-running changes nothing: the restarts recorded the versions they were made for.
 	client.ClearActions()
 	inv, _ = List(t.Context(), client, fxNS)
-	res, err = Restart(t.Context(), env, inv.Components(Keys{}), RestartOptions{ChangedConfig: true, Metadata: md})
+	env, _ = fxEnv(client, audit.DryRunNone)
+	env.Metadata = md
+	res, err = Restart(t.Context(), env, inv.Components(Keys{}), RestartOptions{ChangedConfig: true})
 	if err != nil || res.Changed {
 		t.Fatalf("re-run: %+v, %v", res, err)
 	}
 	fxEqual(t, "writes of the re-run", fxWrites(client), nil)
+
+	// An edit of the ConfigMap, in any second, makes exactly its Deployment stale again,
+	// by version: no clock is compared.
+	edited := fxMeta("ConfigMap", "app-config", fxNow.Add(-10*time.Minute))
+	edited.ResourceVersion = "99"
+	if _, err := md.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(fxNS).(metadatafake.MetadataClient).UpdateFake(edited, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	client.ClearActions()
+	inv, _ = List(t.Context(), client, fxNS)
+	env, _ = fxEnv(client, audit.DryRunNone)
+	env.Metadata = md
+	res, err = Restart(t.Context(), env, inv.Components(Keys{}), RestartOptions{ChangedConfig: true})
+	if err != nil || len(res.Restarted) != 1 {
+		t.Fatalf("after the edit: %+v, %v", res, err)
+	}
+	fxEqual(t, "after the edit", []string{res.Restarted[0].Deployment + ": " + changesText(res.Restarted[0].Because)}, []string{"env-from: configmap/app-config resourceVersion 10 → 99"})
 }
 
 func TestRestartPausedIsAnError(t *testing.T) {
@@ -128,11 +153,56 @@ func TestRestartChangedConfigWithoutSecretAccess(t *testing.T) {
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"}, "", errors.New("no"))
 	})
 	env, rec := fxEnv(client, audit.DryRunNone)
-	res, err := Restart(t.Context(), env, []*Component{fxLoad(t, client, "api")}, RestartOptions{ChangedConfig: true, Metadata: md})
+	env.Metadata = md
+	res, err := Restart(t.Context(), env, []*Component{fxLoad(t, client, "api")}, RestartOptions{ChangedConfig: true})
 	if err != nil || len(res.Restarted) != 1 {
 		t.Fatalf("restart: %+v, %v", res, err)
 	}
-	if !containsLine(rec.Messages(), "cannot list secrets in shop (forbidden): changes to Secrets are not considered") {
+	if !containsLine(rec.Messages(), "cannot list secrets in shop (forbidden): Secrets are neither recorded nor checked for changes") {
 		t.Errorf("progress = %q", rec.Messages())
+	}
+}
+
+// A template without recorded versions falls back to times with a tolerance: a change in
+// the same second as the oldest pod's start is stale (whole-second clocks cannot order
+// them), a change well before it is not.
+func TestStaleConfigTimeFallbackTolerance(t *testing.T) {
+	started := fxNow.Add(-time.Hour)
+	for _, tt := range []struct {
+		name    string
+		changed time.Time
+		stale   bool
+		created bool
+	}{
+		{"same second as the pod start", started, true, false},
+		{"a second before", started.Add(-time.Second), true, false},
+		{"well before", started.Add(-ConfigTimeTolerance - time.Second), false, false},
+		{"created in the second the pods started, never changed", started, false, true},
+		{"created after the pods started", started.Add(time.Second), true, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			labels := map[string]string{"app": "api"}
+			d := fxDeployment("api", 1, "api:1", labels)
+			d.Spec.Template.Spec.Containers[0].EnvFrom = []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}}}}
+			client := fxClient(append([]runtime.Object{fxNamespace(), fxService("api", labels, nil), d}, fxPods("api", labels, 1, 0)...)...)
+			scheme := runtime.NewScheme()
+			_ = metav1.AddMetaToScheme(scheme)
+			env, _ := fxEnv(client, audit.DryRunNone)
+			cfg := fxMeta("ConfigMap", "cfg", tt.changed)
+			if tt.created {
+				cfg.CreationTimestamp = metav1.NewTime(tt.changed)
+			}
+			env.Metadata = metadatafake.NewSimpleMetadataClient(scheme, cfg)
+			stale, err := staleConfig(t.Context(), env, fxNS, []*appsv1.Deployment{d})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(stale["api"]) == 1; got != tt.stale {
+				t.Fatalf("stale = %v, want %v", stale, tt.stale)
+			}
+			if tt.stale && !tt.created && (stale["api"][0].By != ByTime || stale["api"][0].Tolerance != "2s") {
+				t.Errorf("change = %+v: must say it was found by time, with the tolerance", stale["api"][0])
+			}
+		})
 	}
 }

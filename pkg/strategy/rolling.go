@@ -22,8 +22,9 @@ const ChangeCauseAnnotation = polymorphichelpers.ChangeCauseAnnotation
 
 // deployRolling sets the images of a rolling (or recreate) component's Deployment with a
 // strategic merge patch (containers merge by name), then waits with fail-fast. With
-// AutoRollback a failed rollout is undone, like `kubectl rollout undo --to-revision` of
-// the revision that ran before, and that rollout is waited for too.
+// AutoRollback a failed rollout is undone, like `kubectl rollout undo --to-revision`, to
+// the last revision that was available before the deploy (not blindly the previous
+// template, which may itself be a failed deploy), and that rollout is waited for too.
 func deployRolling(ctx context.Context, env *Env, c *Component, opts DeployOptions) (*DeployResult, error) {
 	d := c.Deployment
 	want := d.DeepCopy()
@@ -38,8 +39,13 @@ func deployRolling(ctx context.Context, env *Env, c *Component, opts DeployOptio
 		Result:     newResult("DeployResult", c, "deploy", env),
 		Deployment: d.Name, Images: TemplateImages(&want.Spec.Template), Replicas: desiredReplicas(d),
 	}
-	prevRevision, _ := deploymentutil.Revision(d)
 	beforeImages := imagesText(TemplateImages(&d.Spec.Template))
+	var good *availableRevision
+	if opts.AutoRollback && len(changes) > 0 {
+		if good, err = lastAvailableRevision(ctx, env, d); err != nil {
+			return nil, err
+		}
+	}
 	minGen := d.Generation
 	if len(changes) == 0 {
 		env.report("deployment %s already runs %s", d.Name, imagesText(res.Images))
@@ -71,15 +77,19 @@ func deployRolling(ctx context.Context, env *Env, c *Component, opts DeployOptio
 			}
 			return res, err
 		}
-		env.report("rollout failed: rolling deployment/%s back to revision %d (--auto-rollback)", d.Name, prevRevision)
-		rb, rerr := rollbackRolling(ctx, env, c, RollbackOptions{ToRevision: prevRevision, Timeout: opts.Timeout})
+		if good == nil {
+			return res, fmt.Errorf("%w; not rolled back: no revision of deployment %s was available before this deploy (its rollout was not complete and no older ReplicaSet had available pods): fix the image and deploy again", err, d.Name)
+		}
+		env.report("rollout failed: rolling deployment/%s back to revision %d (%s), the last one that was available (--auto-rollback)", d.Name, good.revision, good.images)
+		rb, rerr := rollbackRolling(ctx, env, c, RollbackOptions{ToRevision: good.revision, Timeout: opts.Timeout})
 		if rerr != nil {
-			return res, fmt.Errorf("%w; auto-rollback failed too: %v", err, rerr)
+			return res, fmt.Errorf("%w; auto-rollback to revision %d failed too: %v", err, good.revision, rerr)
 		}
 		res.Changes = append(res.Changes, rb.Changes...)
 		res.RolledBack = true
-		res.Message = fmt.Sprintf("deploy of %s failed and was rolled back to revision %d (%s)", imagesText(res.Images), prevRevision, beforeImages)
-		return res, fmt.Errorf("%w; rolled deployment %s back to revision %d (%s), which is available again", err, d.Name, prevRevision, beforeImages)
+		res.RolledBackTo = good.revision
+		res.Message = fmt.Sprintf("deploy of %s failed and was rolled back to revision %d (%s), the last one that was available", imagesText(res.Images), good.revision, good.images)
+		return res, fmt.Errorf("%w; rolled deployment %s back to revision %d (%s), the last one that was available, which is available again", err, d.Name, good.revision, good.images)
 	}
 	res.Ready = true
 	res.Message = fmt.Sprintf("deployment %s runs %s with %d replicas, all available", d.Name, imagesText(res.Images), res.Replicas)
@@ -148,7 +158,7 @@ func rollbackRolling(ctx context.Context, env *Env, c *Component, opts RollbackO
 	}
 	env.event(ctx, "Deployment", "apps/v1", client.patched, "RolledBack", client.op)
 	env.report("deployment %s rolled back to revision %d (%s); waiting for the rollout", d.Name, toRev, client.targetImages)
-	if _, err := WaitForDeployment(ctx, env, d.Namespace, d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: client.patched.Generation}); err != nil {
+	if _, err := WaitForDeployment(ctx, env, d.Namespace, d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: client.patched.Generation, PodTemplateHash: client.targetHash}); err != nil {
 		return res, fmt.Errorf("%w (the rollback to revision %d was applied)", err, toRev)
 	}
 	res.Message = fmt.Sprintf("deployment %s rolled back from revision %d to revision %d (%s), all available", d.Name, fromRev, toRev, client.targetImages)

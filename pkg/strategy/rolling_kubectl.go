@@ -41,6 +41,7 @@ type kubectlClient struct {
 	// Set by a rollback PATCH.
 	patched        *appsv1.Deployment
 	targetRevision int64
+	targetHash     string
 	targetImages   string
 	op             audit.Operation
 	patchErr       error
@@ -116,6 +117,7 @@ func (d *kubectlDeployments) Patch(_ context.Context, name string, pt types.Patc
 	for i := range k.rs {
 		if metav1.IsControlledBy(&k.rs[i], cur) && EqualIgnoreHash(&k.rs[i].Spec.Template, target) {
 			k.targetRevision, _ = deploymentutil.Revision(&k.rs[i])
+			k.targetHash = k.rs[i].Labels[appsv1.DefaultDeploymentUniqueLabelKey]
 		}
 	}
 	fromRev, _ := deploymentutil.Revision(cur)
@@ -131,6 +133,9 @@ func (d *kubectlDeployments) Patch(_ context.Context, name string, pt types.Patc
 			ann := map[string]string{}
 			_ = json.Unmarshal(op["value"], &ann)
 			ann[audit.LastOperationAnnotation] = k.op.Annotation()
+			// kubectl rollout undo keeps the restored revision's cause; a rollback is a
+			// release of its own, with its reason: `kubectl rollout history` shows it.
+			ann[ChangeCauseAnnotation] = "kubectl feastflow " + k.op.Message()
 			out = append(out, map[string]any{"op": "replace", "path": path, "value": ann})
 			continue
 		}

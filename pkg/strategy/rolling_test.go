@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
@@ -161,13 +162,12 @@ func TestHistory(t *testing.T) {
 	}
 }
 
-func TestDeployRollingAutoRollback(t *testing.T) {
-	// The fake has no controller: the wait sees the new generation fail its progress
-	// deadline, which is a RolloutFailedError like a failing pod.
-	client := fxClient(fxRolling(2, false, "api:1", "api:2")...)
+// failRollout makes the fake answer a patch that sets image like a controller whose new
+// generation exceeded its progress deadline (the fake has no controller).
+func failRollout(client *fake.Clientset, image string) {
 	client.PrependReactor("patch", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		pa := a.(k8stesting.PatchActionImpl)
-		if !strings.Contains(string(pa.Patch), `"image":"api:bad"`) {
+		if !strings.Contains(string(pa.Patch), `"image":"`+image+`"`) {
 			return false, nil, nil
 		}
 		handled, obj, err := k8stesting.ObjectReaction(client.Tracker())(a)
@@ -180,6 +180,13 @@ func TestDeployRollingAutoRollback(t *testing.T) {
 		}
 		return handled, d, err
 	})
+}
+
+func TestDeployRollingAutoRollback(t *testing.T) {
+	// The fake has no controller: the wait sees the new generation fail its progress
+	// deadline, which is a RolloutFailedError like a failing pod.
+	client := fxClient(fxRolling(2, false, "api:1", "api:2")...)
+	failRollout(client, "api:bad")
 	env, _ := fxEnv(client, audit.DryRunNone)
 	res, err := Deploy(t.Context(), env, fxLoad(t, client, "api"), DeployOptions{Images: []ImageSpec{{Image: "api:bad"}}, AutoRollback: true})
 	if err == nil || !strings.Contains(err.Error(), "ProgressDeadlineExceeded") || !strings.Contains(err.Error(), "rolled deployment api back to revision 2 (api:2)") {
@@ -190,6 +197,68 @@ func TestDeployRollingAutoRollback(t *testing.T) {
 	}
 	if got := fxGetDeployment(t, client, "api").Spec.Template.Spec.Containers[0].Image; got != "api:2" {
 		t.Errorf("image after auto-rollback = %s", got)
+	}
+}
+
+// --auto-rollback returns to the last revision that was available, not to the previous
+// template: after a failed deploy without it (revision 2, stuck, revision 1 still
+// serving), a second failed deploy goes back to revision 1, not to the first failure.
+// When no revision was available, nothing is rolled back and the error says why.
+func TestDeployRollingAutoRollbackToLastAvailable(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		oldServing  bool
+		wantErr     string
+		wantImage   string
+		wantWriteNo int
+	}{
+		{name: "to the revision still serving", oldServing: true, wantErr: "rolled deployment api back to revision 1 (api:1), the last one that was available", wantImage: "api:1", wantWriteNo: 2},
+		{name: "no revision available", wantErr: "not rolled back: no revision of deployment api was available before this deploy", wantImage: "api:bad2", wantWriteNo: 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			objs := fxRolling(2, false, "api:1", "api:bad1")
+			for _, o := range objs {
+				switch x := o.(type) {
+				case *appsv1.Deployment:
+					x.Status.UpdatedReplicas, x.Status.AvailableReplicas, x.Status.Replicas = 1, 0, 3
+					if tt.oldServing {
+						x.Status.AvailableReplicas = 2
+					}
+				case *appsv1.ReplicaSet:
+					if x.Name == "api-h1" && tt.oldServing {
+						x.Status.AvailableReplicas = 2
+					}
+				}
+			}
+			client := fxClient(objs...)
+			failRollout(client, "api:bad2")
+			env, _ := fxEnv(client, audit.DryRunNone)
+			res, err := Deploy(t.Context(), env, fxLoad(t, client, "api"), DeployOptions{Images: []ImageSpec{{Image: "api:bad2"}}, AutoRollback: true})
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("error = %v, want %q", err, tt.wantErr)
+			}
+			if got := fxGetDeployment(t, client, "api").Spec.Template.Spec.Containers[0].Image; got != tt.wantImage {
+				t.Errorf("image after the failed deploy = %s, want %s", got, tt.wantImage)
+			}
+			if len(fxWrites(client)) != tt.wantWriteNo || res.RolledBack != (tt.wantWriteNo == 2) {
+				t.Errorf("writes %v, result %+v", fxWrites(client), res)
+			}
+		})
+	}
+}
+
+// Every template write carries kubernetes.io/change-cause with the --reason, which the
+// deployment controller copies to the revision: the rollback too.
+func TestRollbackSetsChangeCause(t *testing.T) {
+	client := fxClient(fxRolling(3, false, "api:1", "api:2", "api:3")...)
+	env, _ := fxEnv(client, audit.DryRunNone)
+	env.Writer.Reason = "api:3 leaks memory"
+	if _, err := Rollback(t.Context(), env, fxLoad(t, client, "api"), RollbackOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cause := fxGetDeployment(t, client, "api").Annotations[ChangeCauseAnnotation]
+	if !strings.HasPrefix(cause, "kubectl feastflow rollback from revision 3 (api:3) to revision 2 (api:2)") || !strings.HasSuffix(cause, ": api:3 leaks memory") {
+		t.Errorf("change-cause = %q", cause)
 	}
 }
 

@@ -111,7 +111,7 @@ func Scale(ctx context.Context, env *Env, c *Component, opts ScaleOptions) (*Res
 		}
 		addChange(res, ch)
 	}
-	res.Message = joinSentences(fmt.Sprintf("scaled %s to %d replicas", c.Name(), opts.Replicas), res.Message)
+	res.Message = joinSentences(env.tell(fmt.Sprintf("scaled %s to %d replicas", c.Name(), opts.Replicas), fmt.Sprintf("would scale %s to %d replicas", c.Name(), opts.Replicas)), res.Message)
 	return res, nil
 }
 
@@ -178,7 +178,7 @@ func Autoscale(ctx context.Context, env *Env, c *Component, opts AutoscaleOption
 		}
 		addChange(res, &Change{Object: "horizontalpodautoscaler/" + c.Name(), Field: "spec", To: to})
 		if env.Writer.Client() {
-			res.Message = fmt.Sprintf("would create horizontalpodautoscaler/%s for deployment/%s: %s", c.Name(), target.Name, to)
+			res.Message = env.tell("", fmt.Sprintf("would create horizontalpodautoscaler/%s for deployment/%s: %s", c.Name(), target.Name, to))
 			return res, nil
 		}
 		created, err := env.Client.AutoscalingV2().HorizontalPodAutoscalers(c.Namespace()).Create(ctx, hpa, env.Writer.CreateOptions())
@@ -186,7 +186,7 @@ func Autoscale(ctx context.Context, env *Env, c *Component, opts AutoscaleOption
 			return nil, fmt.Errorf("create horizontalpodautoscaler %s/%s: %w", c.Namespace(), c.Name(), err)
 		}
 		env.event(ctx, "HorizontalPodAutoscaler", "autoscaling/v2", created, "Autoscale", op)
-		res.Message = fmt.Sprintf("created horizontalpodautoscaler/%s for deployment/%s: %s", c.Name(), target.Name, to)
+		res.Message = env.tell(fmt.Sprintf("created horizontalpodautoscaler/%s for deployment/%s: %s", c.Name(), target.Name, to), fmt.Sprintf("would create horizontalpodautoscaler/%s for deployment/%s: %s", c.Name(), target.Name, to))
 		return res, nil
 	}
 	from := hpaSummary(existing.Spec)
@@ -204,7 +204,7 @@ func Autoscale(ctx context.Context, env *Env, c *Component, opts AutoscaleOption
 	}
 	addChange(res, &Change{Object: "horizontalpodautoscaler/" + existing.Name, Field: "spec", From: from, To: to})
 	if env.Writer.Client() {
-		res.Message = fmt.Sprintf("would update horizontalpodautoscaler/%s: %s", existing.Name, to)
+		res.Message = env.tell("", fmt.Sprintf("would update horizontalpodautoscaler/%s: %s", existing.Name, to))
 		return res, nil
 	}
 	updated, err := env.Client.AutoscalingV2().HorizontalPodAutoscalers(c.Namespace()).Patch(ctx, existing.Name, types.MergePatchType, patch, env.Writer.PatchOptions())
@@ -212,7 +212,7 @@ func Autoscale(ctx context.Context, env *Env, c *Component, opts AutoscaleOption
 		return nil, fmt.Errorf("patch horizontalpodautoscaler %s/%s: %w", c.Namespace(), existing.Name, err)
 	}
 	env.event(ctx, "HorizontalPodAutoscaler", "autoscaling/v2", updated, "Autoscale", op)
-	res.Message = fmt.Sprintf("updated horizontalpodautoscaler/%s: %s", existing.Name, to)
+	res.Message = env.tell(fmt.Sprintf("updated horizontalpodautoscaler/%s: %s", existing.Name, to), fmt.Sprintf("would update horizontalpodautoscaler/%s: %s", existing.Name, to))
 	return res, nil
 }
 
@@ -338,13 +338,13 @@ func newRolloutResult(kind, op string, c *Component, env *Env) *Result {
 	return &r
 }
 
-// addChange appends a change (nil: none) to r and marks it changed.
+// addChange appends a change (nil: none) to r and, unless it is a dry run, marks it changed.
 func addChange(r *Result, ch *Change) {
 	if ch == nil {
 		return
 	}
 	r.Changes = append(r.Changes, *ch)
-	r.Changed = true
+	r.Changed = r.DryRun == ""
 }
 
 // appliedSoFar describes the writes made before an error, for the error path's message.

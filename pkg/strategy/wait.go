@@ -40,6 +40,10 @@ type WaitOptions struct {
 	// Expect is the Deployment as the operation wrote it: when someone else changes its
 	// replicas or pod template during the wait, the wait ends with a *ForeignChangeError.
 	Expect *appsv1.Deployment
+	// PodTemplateHash is the pod-template-hash of the ReplicaSet generation MinGeneration
+	// rolls to, when the caller knows it (a rollback to an existing revision): the wait
+	// then watches its pods without listing ReplicaSets to find it.
+	PodTemplateHash string
 }
 
 // errTargetReached ends a wait whose Ready target the pod watch has seen.
@@ -110,7 +114,7 @@ func waitDeployment(ctx context.Context, env *Env, ns, name string, opts WaitOpt
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
-	w := &rolloutWait{env: env, ns: ns, name: name, minGen: opts.MinGeneration, cancel: cancel, target: opts.Ready, ready: map[string]bool{}}
+	w := &rolloutWait{env: env, ns: ns, name: name, minGen: opts.MinGeneration, knownHash: opts.PodTemplateHash, cancel: cancel, target: opts.Ready, ready: map[string]bool{}}
 	// The pod watches end with ctx: cancel it before waiting for them (defers run last-in
 	// first-out, so a bare defer of Wait would wait forever).
 	defer func() { cancel(nil); w.pods.Wait() }()
@@ -230,9 +234,10 @@ type rolloutWait struct {
 	minGen int64
 	cancel context.CancelCauseFunc
 
-	hash    string // pod-template-hash of the watched ReplicaSet
-	hashGen int64  // the Deployment generation it was found for
-	pods    sync.WaitGroup
+	knownHash string // WaitOptions.PodTemplateHash, for generation minGen
+	hash      string // pod-template-hash of the watched ReplicaSet
+	hashGen   int64  // the Deployment generation it was found for
+	pods      sync.WaitGroup
 
 	target int32 // Ready pods of hash wanted (0: the rollout's completion)
 	mu     sync.Mutex
@@ -271,7 +276,10 @@ func (w *rolloutWait) watchNewPods(ctx context.Context, d *appsv1.Deployment) {
 	if w.hash != "" && w.hashGen == d.Generation {
 		return // this generation's ReplicaSet is watched already: no LIST per Deployment event
 	}
-	hash, err := newReplicaSetHash(ctx, w.env.Client, d)
+	hash, err := w.knownHash, error(nil)
+	if hash == "" || d.Generation != w.minGen {
+		hash, err = newReplicaSetHash(ctx, w.env.Client, d)
+	}
 	if err != nil || hash == "" || hash == w.hash {
 		return // not created yet, or already watched; the next Deployment event retries
 	}

@@ -167,8 +167,8 @@ func TestBlueGreenFailFast(t *testing.T) {
 		t.Errorf("abort left green at %s replicas, service on %s", n, selectorColor(h, ns))
 	}
 	unchanged(t, h, ns, "abort", bgSvc, "--yes")
-	// The unknown container is bad usage, listing the containers.
-	r = ff(t, h, 2, "deploy", bgSvc, "-n", ns, "--image", "nope=x:1")
+	// The unknown container is an error (a request was needed to know), listing the containers.
+	r = ff(t, h, 1, "deploy", bgSvc, "-n", ns, "--image", "nope=x:1")
 	if !strings.Contains(r.Stderr, "backend, db-migrations (init)") {
 		t.Errorf("unknown container: %s", r.Stderr)
 	}

@@ -237,7 +237,8 @@ func cnInterrupt(t *testing.T, h *harness.H, sig syscall.Signal, trigger string,
 	return code, strings.Join(lines, "\n")
 }
 
-// Bad input exits 2 and changes nothing.
+// Bad input exits 2 and changes nothing; an unknown component or one of another strategy
+// exits 1 (a request was needed to know) with the candidates, and changes nothing.
 func TestCanaryBadInput(t *testing.T) {
 	h := harness.For(t)
 	ns := h.ApplyExample("feastflow-canary")
@@ -252,12 +253,22 @@ func TestCanaryBadInput(t *testing.T) {
 		{[]string{"canary-step", cnSvc, "--weight", "101", "-n", ns}, "invalid weight 101"},
 		{[]string{"canary-step", cnSvc, "--weight", "abc", "-n", ns}, `invalid argument "abc"`},
 		{[]string{"canary-step", cnSvc, "--steps", "10,50,25", "-n", ns}, "steps must increase"},
-		{[]string{"canary-step", "nope", "-n", ns}, `component "nope" not found`},
-		{[]string{"canary-step", "feastflow-frontend", "-n", rolling}, "component feastflow-frontend is rolling, not canary"},
 	} {
 		r := cnRun(t, h, 2, tc.args...)
 		if !strings.Contains(r.Stderr, tc.want) || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
 			t.Errorf("%v: stderr %q, want one line with %q", tc.args, r.Stderr, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"canary-step", "nope", "-n", ns}, `component "nope" not found`},
+		{[]string{"canary-step", "feastflow-frontend", "-n", rolling}, "component feastflow-frontend is rolling, not canary"},
+	} {
+		r := cnRun(t, h, 1, tc.args...)
+		if !strings.Contains(r.Stderr, tc.want) || !strings.Contains(r.Stderr, "components") || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
+			t.Errorf("%v: stderr %q, want one line with %q and the candidates", tc.args, r.Stderr, tc.want)
 		}
 	}
 	after := []string{cnRV(h, ns, "svc", cnSvc), cnRV(h, ns, "deploy", cnStable), cnRV(h, ns, "deploy", cnCanary)}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -481,10 +484,12 @@ func TestMaintenanceUnknownNode(t *testing.T) {
 type running struct {
 	cmd     *exec.Cmd
 	started time.Time
-	mu      sync.Mutex
-	lines   []stampedLine
-	more    chan struct{}
-	done    chan struct{}
+	// stdout is complete once the command has exited (done closed and cmd.Wait returned).
+	stdout *bytes.Buffer
+	mu     sync.Mutex
+	lines  []stampedLine
+	more   chan struct{}
+	done   chan struct{}
 }
 
 type stampedLine struct {
@@ -505,11 +510,13 @@ func startFeastflow(t *testing.T, h *harness.H, args ...string) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stdout := &bytes.Buffer{}
+	cmd.Stdout = stdout
 	started := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	r := &running{cmd: cmd, started: started, more: make(chan struct{}, 1), done: make(chan struct{})}
+	r := &running{cmd: cmd, started: started, stdout: stdout, more: make(chan struct{}, 1), done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
 		s := bufio.NewScanner(stderr)
@@ -610,6 +617,19 @@ func TestMaintenanceInterruptAndRerun(t *testing.T) {
 	}
 	mustContain(t, "stderr", run.text(), "error: interrupted: drain interrupted: node "+p.nodes[0]+": ",
 		"/web-", "(blocked by poddisruptionbudget "+ns+"/web, disruptionsAllowed 0)", "stays cordoned")
+	// Each pod once: the two api pods evicted (gone or still terminating, as the re-read
+	// after the interrupt found them), the two web pods not evicted; no api pod among them.
+	m := regexp.MustCompile(`node \S+: (\d+) evicted, (\d+) still terminating, (\d+) not evicted: (.*?); node`).FindStringSubmatch(run.text())
+	if m == nil {
+		t.Fatalf("no per-pod summary in the interrupt error:\n%s", run.text())
+	}
+	if evicted, _ := strconv.Atoi(m[1]); m[3] != "2" || evicted+atoi(m[2]) != 2 || strings.Contains(m[4], "/api-") {
+		t.Errorf("interrupt summary %q: want 2 api pods evicted or terminating and the 2 web pods not evicted", m[0])
+	}
+	mustContain(t, "stdout", run.stdout.String(), "TERMINATING", "left on "+p.nodes[0]+": "+ns+"/web-")
+	if strings.Contains(run.stdout.String(), "left on "+p.nodes[0]+": "+ns+"/api-") {
+		t.Errorf("an evicted pod is listed as left:\n%s", run.stdout.String())
+	}
 	if !p.node(0).Spec.Unschedulable {
 		t.Error("node not cordoned after the interrupt")
 	}
@@ -667,4 +687,9 @@ func TestMaintenanceDrainSeveralNodes(t *testing.T) {
 	}
 	st := h.Feastflow("maintenance", "status", "-l", sel, "-o", "yaml")
 	mustContain(t, "status -o yaml", st.Stdout, "kind: MaintenanceStatus", "progress: drained")
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }

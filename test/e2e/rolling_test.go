@@ -133,35 +133,3 @@ func TestRollingHistoryAndRollback(t *testing.T) {
 		t.Errorf("image after rollback to the previous revision: %s", img)
 	}
 }
-
-// restart --changed-config restarts only what runs older configuration, and a re-run
-// changes nothing.
-func TestRollingRestartChangedConfig(t *testing.T) {
-	h := harness.For(t)
-	ns := h.ApplyExample("feastflow")
-	h.WaitForRollout(ns, "feastflow-backend-blue")
-	h.WaitForRollout(ns, rlName)
-	r := cnRun(t, h, 0, "restart", "--all", "--changed-config", "-n", ns)
-	if !strings.Contains(r.Stdout, "nothing to restart") {
-		t.Fatalf("restart with fresh pods:\n%s", r.Stdout)
-	}
-	// managedFields and pod start times have whole seconds, and a change in the second the
-	// pods started does not count as newer: let that second pass (no API object to watch
-	// for the passing of time).
-	time.Sleep(1100 * time.Millisecond)
-	h.MustKubectl("-n", ns, "patch", "configmap", "feastflow-config", "--type=merge", "-p", `{"data":{"LOG_LEVEL":"debug"}}`)
-	r = cnRun(t, h, 0, "restart", "--all", "--changed-config", "-n", ns)
-	if !strings.Contains(r.Stdout, "configmap/feastflow-config changed") || !strings.Contains(r.Stdout, "restarted deployment/feastflow-backend-blue") {
-		t.Errorf("restart after a ConfigMap change:\n%s", r.Stdout)
-	}
-	// The generation, not the resourceVersion: the controller keeps updating the status of
-	// the rollout the first restart started.
-	gen := func() string {
-		return h.MustKubectl("-n", ns, "get", "deploy", "feastflow-backend-blue", "-o", "jsonpath={.metadata.generation}")
-	}
-	before := gen()
-	cnRun(t, h, 0, "restart", "--all", "--changed-config", "-n", ns)
-	if gen() != before {
-		t.Error("re-running restart --changed-config wrote")
-	}
-}
