@@ -161,6 +161,7 @@ type analysis struct {
 	clusterRead  bool
 	wrongSecrets map[string]bool // ns/name of Secrets whose type cannot be an imagePullSecret
 	secretsRead  bool
+	pods         *podIndex // see index.go
 }
 
 func newAnalysis(ctx context.Context, client kubernetes.Interface, opts Options, s *snapshot) *analysis {
