@@ -1,7 +1,7 @@
 // Command localcluster starts, stops and reports the local Kubernetes cluster used by the
 // demo and the end-to-end tests (see internal/localcluster and docs/local-cluster.md).
 //
-//	go run ./hack/localcluster up     --bin .cache/bin --state .cluster [--nodes 3] [--ready-delay 0s] [--api-port 0] ...
+//	go run ./hack/localcluster up     --bin .cache/bin --state .cluster [--nodes 3] [--ready-delay 0s] [--service-cidr 10.0.0.0/16] [--pod-cidr /16] [--api-port 0] ...
 //	go run ./hack/localcluster down   --state .cluster
 //	go run ./hack/localcluster status --state .cluster
 package main
@@ -73,8 +73,15 @@ func up(ctx context.Context, args []string) error {
 	fs.IntVar(&c.Ports.Etcd, "etcd-port", 0, "etcd client port (0: automatic)")
 	fs.IntVar(&c.Ports.EtcdPeer, "etcd-peer-port", 0, "etcd peer port (0: automatic)")
 	fs.IntVar(&c.Ports.Kwok, "kwok-port", 0, "kwok kubelet-API port (0: automatic)")
-	fs.DurationVar(&c.Timeout, "timeout", localcluster.DefaultTimeout, "how long to wait for the cluster to become usable")
+	fs.StringVar(&c.ServiceCIDR, "service-cidr", localcluster.DefaultServiceCIDR, "Service IP range (/12 to /28 inside 10.0.0.0/12; a /16 holds 65,533 Services)")
+	podCIDR := fs.String("pod-cidr", fmt.Sprintf("/%d", localcluster.DefaultPodCIDRPrefix), "size of the pod IP range, as a prefix length (/16 holds 65,534 pods, /14 262,142)")
+	fs.IntVar(&c.ControllerQPS, "controller-qps", localcluster.DefaultControllerQPS, "API client QPS of kube-controller-manager and kube-scheduler")
+	fs.IntVar(&c.ControllerBurst, "controller-burst", localcluster.DefaultControllerBurst, "API client burst of kube-controller-manager and kube-scheduler")
+	fs.DurationVar(&c.Timeout, "timeout", 0, "how long to wait for the cluster to become usable (default 60s, plus 1s per 100 nodes beyond 100)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if c.PodCIDRPrefix, err = localcluster.ParsePodCIDRPrefix(*podCIDR); err != nil {
 		return err
 	}
 	c.Log = os.Stderr

@@ -17,8 +17,13 @@ func adminClient(stateDir string) (kubernetes.Interface, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load kubeconfig: %w", err)
 	}
-	cfg.QPS, cfg.Burst = 50, 100
+	// Thousands of nodes are created in parallel at start (ensureNodes); the local
+	// apiserver's priority and fairness protects it.
+	cfg.QPS, cfg.Burst = 500, 1000
 	cfg.Timeout = 5 * time.Second
+	// Node lists at thousands of nodes: protobuf is several times smaller than JSON.
+	cfg.ContentType = "application/vnd.kubernetes.protobuf"
+	cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("create client: %w", err)

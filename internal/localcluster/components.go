@@ -51,7 +51,7 @@ func componentArgs(name string, c Config, ports Ports, generation int) []string 
 			"--client-ca-file=" + pki("ca.crt"),
 			"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 			"--service-account-key-file=" + pki("sa.pub"), "--service-account-signing-key-file=" + pki("sa.key"),
-			"--service-cluster-ip-range=10.0.0.0/24",
+			"--service-cluster-ip-range=" + c.ServiceCIDR,
 			"--authorization-mode=RBAC",
 			"--allow-privileged=true",
 			"--v=1",
@@ -77,7 +77,7 @@ func componentArgs(name string, c Config, ports Ports, generation int) []string 
 			"--config=" + filepath.Join(s, kwokConfigFile),
 			"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=" + nodeAnnotation + "=fake",
 			// The apiserver reaches "kubelets" (logs) at the node address: kwok's own server.
-			"--node-ip=127.0.0.1", "--cidr=" + podCIDR(generation),
+			"--node-ip=127.0.0.1", "--cidr=" + podCIDRFor(c.PodCIDRPrefix, generation),
 			// Without leases the node-lifecycle controller marks the nodes NotReady after 50 s.
 			"--node-lease-duration-seconds=40",
 			"--server-address=127.0.0.1:" + strconv.Itoa(ports.Kwok), "--node-port=" + strconv.Itoa(ports.Kwok),

@@ -58,7 +58,13 @@ type Config struct {
 	// and kube-scheduler (default 200/400; upstream's 20/30 makes 1000 pods take ~50 s).
 	ControllerQPS   int
 	ControllerBurst int
-	// Timeout bounds the wait for the cluster to become usable (default 60 s).
+	// ServiceCIDR is the Service IP range (default DefaultServiceCIDR, 65,534 Services).
+	ServiceCIDR string
+	// PodCIDRPrefix is the prefix length of the pod IP range kwok hands out from (default
+	// DefaultPodCIDRPrefix: 65,534 pods); each start takes a fresh range of that size.
+	PodCIDRPrefix int
+	// Timeout bounds the wait for the cluster to become usable (default 60 s, plus 1 s per
+	// 100 nodes beyond the first 100).
 	Timeout time.Duration
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
@@ -114,7 +120,10 @@ func (c Config) withDefaults() (Config, error) {
 		c.ControllerBurst = DefaultControllerBurst
 	}
 	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
+		c.Timeout = DefaultTimeout + time.Duration(max(0, c.Nodes-100)/100)*time.Second
+	}
+	if err := c.defaultRanges(); err != nil {
+		return c, err
 	}
 	if c.Log == nil {
 		c.Log = io.Discard
@@ -141,6 +150,6 @@ func (c Config) fingerprint() string {
 			fmt.Fprintf(h, "%s %d %d\n", name, fi.Size(), fi.ModTime().UnixNano())
 		}
 	}
-	return fmt.Sprintf("nodes=%d cpu=%s mem=%s pods=%d ready=%s qps=%d/%d bin=%s hash=%x",
-		c.Nodes, c.NodeCPU, c.NodeMemory, c.NodePods, c.PodReadyDelay, c.ControllerQPS, c.ControllerBurst, c.BinDir, h.Sum(nil)[:8])
+	return fmt.Sprintf("nodes=%d cpu=%s mem=%s pods=%d ready=%s qps=%d/%d bin=%s hash=%x%s",
+		c.Nodes, c.NodeCPU, c.NodeMemory, c.NodePods, c.PodReadyDelay, c.ControllerQPS, c.ControllerBurst, c.BinDir, h.Sum(nil)[:8], c.rangesFingerprint())
 }

@@ -13,6 +13,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/pages"
 )
 
 // Client rate limits. client-go's default (5 QPS, burst 10) would make a drain of a full
@@ -43,6 +45,8 @@ func newClients(getter genericclioptions.RESTClientGetter) (*clients, error) {
 		return nil, kubeconfigError(err)
 	}
 	cfg.QPS, cfg.Burst = clientQPS, clientBurst
+	// Built-in kinds only (typed clients): protobuf, as kubectl reads them.
+	pages.UseProtobuf(cfg)
 	cfg.UserAgent = "kubectl-feastflow/" + version + " " + rest.DefaultKubernetesUserAgent()
 	ns, explicit, err := getter.ToRawKubeConfigLoader().Namespace()
 	if err != nil {

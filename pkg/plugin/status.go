@@ -23,6 +23,7 @@ type statusOptions struct {
 	out       outputFlag
 	keys      keyFlags
 	all       bool
+	allNS     bool
 	watch     bool
 	component string
 	now       func() time.Time
@@ -31,16 +32,18 @@ type statusOptions struct {
 func newStatusCmd(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &statusOptions{getter: getter, streams: streams, now: time.Now}
 	cmd := &cobra.Command{
-		Use:   "status [COMPONENT] [--all] [--watch]",
+		Use:   "status [COMPONENT] [--all] [-A] [--watch]",
 		Short: "Show the release state of components: strategy, live color or canary weight, replicas, last operation",
 		Long: `Show the release state of one component or, with no argument (or --all), of every component
 in the namespace: its strategy, the live and idle colors (blue-green) or the canary weight set and
 actual (canary), per Deployment the images and replicas (desired/updated/ready/available), the pods
 that are not ready and why, the last operation recorded and who did it, the HPA, and whether the
-namespace's deployment window is open.`,
+namespace's deployment window is open. With -A, every namespace that has components, read with
+one paged LIST per kind for the whole cluster.`,
 		Example: `  kubectl feastflow status -n feastflow
   kubectl feastflow status feastflow-backend --watch
-  kubectl feastflow status -o json`,
+  kubectl feastflow status -o json
+  kubectl feastflow status -A`,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeServices(getter),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -51,6 +54,7 @@ namespace's deployment window is open.`,
 		},
 	}
 	cmd.Flags().BoolVar(&o.all, "all", false, "Every component of the namespace (the default without an argument)")
+	cmd.Flags().BoolVarP(&o.allNS, "all-namespaces", "A", false, "Every namespace that has components")
 	cmd.Flags().BoolVarP(&o.watch, "watch", "w", false, "Re-render on every change (watches, no polling) until interrupted")
 	o.out.add(cmd)
 	o.keys.add(cmd)
@@ -61,6 +65,12 @@ func (o *statusOptions) complete(args []string) error {
 	o.component = oneArg(args)
 	if o.all && o.component != "" {
 		return usageErrorf("give a COMPONENT or --all, not both")
+	}
+	if o.allNS && o.component != "" {
+		return usageErrorf("give a COMPONENT or -A, not both")
+	}
+	if o.allNS && o.watch {
+		return usageErrorf("--watch follows one namespace; drop -A or --watch")
 	}
 	return o.out.validate()
 }
@@ -86,6 +96,9 @@ func (o *statusOptions) run(ctx context.Context) error {
 			return nil // interrupted: the watch ends normally
 		}
 		return err
+	}
+	if o.allNS {
+		return o.runAll(ctx, c)
 	}
 	inv, err := strategy.LoadStatus(ctx, c.Kube, c.Namespace)
 	if err != nil {

@@ -125,59 +125,18 @@ type StatusInventory struct {
 }
 
 // LoadStatus reads a namespace for status: Services, Deployments, Pods and
-// HorizontalPodAutoscalers (one LIST each) and the namespace, all in parallel. A
-// forbidden namespace or HPA read degrades the report instead of failing it.
+// HorizontalPodAutoscalers (one paged LIST each, see readStatus) and the namespace, all in
+// parallel. A forbidden namespace or HPA read degrades the report instead of failing it.
 func LoadStatus(ctx context.Context, client kubernetes.Interface, namespace string) (*StatusInventory, error) {
 	inv := &StatusInventory{Inventory: Inventory{Namespace: namespace}}
 	var wg sync.WaitGroup
-	var svcErr, depErr, podErr error
-	wg.Add(5)
-	go func() {
-		defer wg.Done()
-		l, err := client.CoreV1().Services(namespace).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			svcErr = fmt.Errorf("list services in %s: %w", namespace, err)
-			return
-		}
-		inv.Services = l.Items
-	}()
-	go func() {
-		defer wg.Done()
-		l, err := client.AppsV1().Deployments(namespace).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			depErr = fmt.Errorf("list deployments in %s: %w", namespace, err)
-			return
-		}
-		inv.Deployments = l.Items
-	}()
-	go func() {
-		defer wg.Done()
-		l, err := client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			podErr = fmt.Errorf("list pods in %s: %w", namespace, err)
-			return
-		}
-		inv.Pods = l.Items
-	}()
-	go func() {
-		defer wg.Done()
-		l, err := client.AutoscalingV2().HorizontalPodAutoscalers(namespace).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			inv.HPAErr = err
-			return
-		}
-		inv.HPAs = l.Items
-	}()
-	go func() {
-		defer wg.Done()
-		inv.NS, inv.NSErr = client.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
-	}()
+	wg.Go(func() { inv.NS, inv.NSErr = client.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{}) })
+	r, err := readStatus(ctx, client, namespace, false)
 	wg.Wait()
-	for _, err := range []error{svcErr, depErr, podErr} {
-		if err != nil {
-			return nil, err
-		}
+	if err != nil {
+		return nil, err
 	}
+	inv.Services, inv.Deployments, inv.Pods, inv.HPAs, inv.HPAErr = r.services, r.deployments, r.pods, r.hpas, r.hpaErr
 	inv.fetchedAt = time.Now()
 	return inv, nil
 }

@@ -161,6 +161,8 @@ type analysis struct {
 	clusterRead  bool
 	wrongSecrets map[string]bool // ns/name of Secrets whose type cannot be an imagePullSecret
 	secretsRead  bool
+	pods         *podIndex            // see index.go
+	usage        map[string]nodeUsage // nodeRequests, summed once
 }
 
 func newAnalysis(ctx context.Context, client kubernetes.Interface, opts Options, s *snapshot) *analysis {

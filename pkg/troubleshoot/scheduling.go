@@ -314,6 +314,14 @@ func (u nodeUsage) partialNote() string {
 // snapshot does not see other namespaces' pods, so the first time a fit is computed, one
 // LIST of the cluster's non-terminal pods is made (RBAC permitting).
 func (a *analysis) nodeRequests() map[string]nodeUsage {
+	// Once per run: every unschedulable group asks, and each sum walks every pod.
+	if a.usage == nil {
+		a.usage = a.sumNodeRequests()
+	}
+	return a.usage
+}
+
+func (a *analysis) sumNodeRequests() map[string]nodeUsage {
 	pods := a.s.pods
 	partial := false
 	if a.s.namespace != "" {

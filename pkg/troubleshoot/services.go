@@ -30,9 +30,8 @@ func (a *analysis) serviceRules() {
 			continue
 		}
 		var matched []*corev1.Pod
-		for j := range a.s.pods {
-			p := &a.s.pods[j]
-			if p.Namespace == svc.Namespace && selects(svc.Spec.Selector, p.Labels) && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+		for _, p := range a.podsSelected(svc.Namespace, svc.Spec.Selector) {
+			if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
 				matched = append(matched, p)
 			}
 		}
@@ -85,11 +84,7 @@ func (a *analysis) noPods(svc *corev1.Service, ref ObjectRef) Finding {
 	// Nearest miss: the pods whose labels satisfy the most selector terms.
 	best, bestN := -1, 0
 	var near []*corev1.Pod
-	for i := range a.s.pods {
-		p := &a.s.pods[i]
-		if p.Namespace != ns {
-			continue
-		}
+	for _, p := range a.podsIn(ns) {
 		n := 0
 		for k, v := range svc.Spec.Selector {
 			if p.Labels[k] == v {

@@ -14,17 +14,15 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/tools/pager"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/pages"
 )
 
-// PageSize is the page size of every LIST diagnose makes: large enough that a namespace of
-// a few thousand pods takes a handful of requests, small enough that the apiserver never
-// builds one huge response.
-const PageSize = 500
+// PageSize is the page size of every LIST diagnose makes (see pages.Size).
+const PageSize = pages.Size
 
 var (
 	secretsGVR    = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
@@ -70,12 +68,19 @@ type snapshot struct {
 
 func (s *snapshot) has(kind string) bool { return s.known[kind] }
 
-// listSpec is one LIST: its kind name (for reports and the request count) and the paged call.
+// listSpec is one paged LIST: its kind name (for reports and the request count) and the
+// read, which appends every page's items to the snapshot's slice of that kind.
 type listSpec struct {
 	kind string
-	page func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error)
-	add  func(obj runtime.Object)
-	opts metav1.ListOptions
+	read func(ctx context.Context) (requests int, err error)
+}
+
+// spec builds the listSpec of a typed kind: pages of PageSize items, each item trimmed as
+// its page arrives (see trim.go), appended to into.
+func spec[L metav1.ListInterface, T any](kind string, opts metav1.ListOptions, list pages.ListFunc[L], items func(L) []T, into *[]T, trim func(*T)) listSpec {
+	return listSpec{kind: kind, read: func(ctx context.Context) (int, error) {
+		return pages.Read(ctx, opts, list, items, into, trim)
+	}}
 }
 
 // take builds a snapshot with one paged LIST per kind, all in parallel. A LIST refused with
@@ -83,84 +88,46 @@ type listSpec struct {
 // says what it could not check instead of failing.
 func take(ctx context.Context, kube kubernetes.Interface, meta metadata.Interface, ns string, podSelector string, k kinds) (*snapshot, error) {
 	s := &snapshot{namespace: ns, known: map[string]bool{}}
-	core := kube.CoreV1()
+	core, apps := kube.CoreV1(), kube.AppsV1()
+	none := metav1.ListOptions{}
 	specs := []listSpec{
-		{kind: "pods", opts: metav1.ListOptions{FieldSelector: podSelector},
-			page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				return core.Pods(ns).List(ctx, o)
-			},
-			add: func(o runtime.Object) { s.pods = append(s.pods, *o.(*corev1.Pod)) }},
-		{kind: "events",
-			page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				return core.Events(ns).List(ctx, o)
-			},
-			add: func(o runtime.Object) { s.events = append(s.events, *o.(*corev1.Event)) }},
-		{kind: "nodes",
-			page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				return core.Nodes().List(ctx, o)
-			},
-			add: func(o runtime.Object) { s.nodes = append(s.nodes, *o.(*corev1.Node)) }},
+		spec("pods", metav1.ListOptions{FieldSelector: podSelector}, core.Pods(ns).List,
+			func(l *corev1.PodList) []corev1.Pod { return l.Items }, &s.pods, trimPod),
+		spec("events", none, core.Events(ns).List,
+			func(l *corev1.EventList) []corev1.Event { return l.Items }, &s.events, trimEvent),
+		spec("nodes", none, core.Nodes().List,
+			func(l *corev1.NodeList) []corev1.Node { return l.Items }, &s.nodes, trimNode),
 	}
 	if k.services {
-		specs = append(specs, listSpec{kind: "services",
-			page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				return core.Services(ns).List(ctx, o)
-			},
-			add: func(o runtime.Object) { s.services = append(s.services, *o.(*corev1.Service)) }})
+		specs = append(specs, spec("services", none, core.Services(ns).List,
+			func(l *corev1.ServiceList) []corev1.Service { return l.Items }, &s.services, trimService))
 	}
 	if k.endpointSlices {
-		specs = append(specs, listSpec{kind: "endpointslices",
-			page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				return kube.DiscoveryV1().EndpointSlices(ns).List(ctx, o)
-			},
-			add: func(o runtime.Object) { s.slices = append(s.slices, *o.(*discoveryv1.EndpointSlice)) }})
+		specs = append(specs, spec("endpointslices", none, kube.DiscoveryV1().EndpointSlices(ns).List,
+			func(l *discoveryv1.EndpointSliceList) []discoveryv1.EndpointSlice { return l.Items }, &s.slices, trimSlice))
 	}
 	if k.storage {
 		specs = append(specs,
-			listSpec{kind: "persistentvolumeclaims",
-				page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-					return core.PersistentVolumeClaims(ns).List(ctx, o)
-				},
-				add: func(o runtime.Object) { s.pvcs = append(s.pvcs, *o.(*corev1.PersistentVolumeClaim)) }},
-			listSpec{kind: "persistentvolumes",
-				page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-					return core.PersistentVolumes().List(ctx, o)
-				},
-				add: func(o runtime.Object) { s.pvs = append(s.pvs, *o.(*corev1.PersistentVolume)) }},
-			listSpec{kind: "storageclasses",
-				page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-					return kube.StorageV1().StorageClasses().List(ctx, o)
-				},
-				add: func(o runtime.Object) { s.classes = append(s.classes, *o.(*storagev1.StorageClass)) }},
+			spec("persistentvolumeclaims", none, core.PersistentVolumeClaims(ns).List,
+				func(l *corev1.PersistentVolumeClaimList) []corev1.PersistentVolumeClaim { return l.Items }, &s.pvcs, trimPVC),
+			spec("persistentvolumes", none, core.PersistentVolumes().List,
+				func(l *corev1.PersistentVolumeList) []corev1.PersistentVolume { return l.Items }, &s.pvs, trimPV),
+			spec("storageclasses", none, kube.StorageV1().StorageClasses().List,
+				func(l *storagev1.StorageClassList) []storagev1.StorageClass { return l.Items }, &s.classes, trimStorageClass),
 		)
 	}
 	if k.workloads {
 		specs = append(specs,
-			listSpec{kind: "replicasets",
-				page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-					return kube.AppsV1().ReplicaSets(ns).List(ctx, o)
-				},
-				add: func(o runtime.Object) { s.replicaSets = append(s.replicaSets, *o.(*appsv1.ReplicaSet)) }},
-			listSpec{kind: "deployments",
-				page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-					return kube.AppsV1().Deployments(ns).List(ctx, o)
-				},
-				add: func(o runtime.Object) { s.deployments = append(s.deployments, *o.(*appsv1.Deployment)) }},
-			listSpec{kind: "poddisruptionbudgets",
-				page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-					return kube.PolicyV1().PodDisruptionBudgets(ns).List(ctx, o)
-				},
-				add: func(o runtime.Object) { s.pdbs = append(s.pdbs, *o.(*policyv1.PodDisruptionBudget)) }},
-			listSpec{kind: "resourcequotas",
-				page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-					return core.ResourceQuotas(ns).List(ctx, o)
-				},
-				add: func(o runtime.Object) { s.quotas = append(s.quotas, *o.(*corev1.ResourceQuota)) }},
-			listSpec{kind: "serviceaccounts",
-				page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-					return core.ServiceAccounts(ns).List(ctx, o)
-				},
-				add: func(o runtime.Object) { s.serviceAccounts = append(s.serviceAccounts, *o.(*corev1.ServiceAccount)) }},
+			spec("replicasets", none, apps.ReplicaSets(ns).List,
+				func(l *appsv1.ReplicaSetList) []appsv1.ReplicaSet { return l.Items }, &s.replicaSets, trimReplicaSet),
+			spec("deployments", none, apps.Deployments(ns).List,
+				func(l *appsv1.DeploymentList) []appsv1.Deployment { return l.Items }, &s.deployments, trimDeployment),
+			spec("poddisruptionbudgets", none, kube.PolicyV1().PodDisruptionBudgets(ns).List,
+				func(l *policyv1.PodDisruptionBudgetList) []policyv1.PodDisruptionBudget { return l.Items }, &s.pdbs, trimPDB),
+			spec("resourcequotas", none, core.ResourceQuotas(ns).List,
+				func(l *corev1.ResourceQuotaList) []corev1.ResourceQuota { return l.Items }, &s.quotas, trimQuota),
+			spec("serviceaccounts", none, core.ServiceAccounts(ns).List,
+				func(l *corev1.ServiceAccountList) []corev1.ServiceAccount { return l.Items }, &s.serviceAccounts, trimServiceAccount),
 		)
 	}
 	if k.config {
@@ -184,26 +151,18 @@ func take(ctx context.Context, kube kubernetes.Interface, meta metadata.Interfac
 	return s, nil
 }
 
+// metadataSpec lists ConfigMaps or Secrets as metadata only; their managedFields are kept
+// (diagnose reads key names from them).
 func metadataSpec(kind string, meta metadata.Interface, gvr schema.GroupVersionResource, ns string, into *[]metav1.PartialObjectMetadata) listSpec {
-	return listSpec{kind: kind,
-		page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			return meta.Resource(gvr).Namespace(ns).List(ctx, o)
-		},
-		add: func(o runtime.Object) { *into = append(*into, *o.(*metav1.PartialObjectMetadata)) }}
+	return spec(kind, metav1.ListOptions{}, meta.Resource(gvr).Namespace(ns).List,
+		func(l *metav1.PartialObjectMetadataList) []metav1.PartialObjectMetadata { return l.Items }, into, trimConfigMeta)
 }
 
-// list runs one paged LIST. Items are appended from the pager's goroutine one at a time;
-// each spec owns its slice, so no lock is needed for the items themselves.
+// list runs one kind's paged LIST. Each spec owns its slice, so no lock is needed for the
+// items themselves.
 func (s *snapshot) list(ctx context.Context, spec *listSpec) error {
-	p := pager.New(func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-		s.requests.Add(1)
-		return spec.page(ctx, o)
-	})
-	p.PageSize = PageSize
-	err := p.EachListItem(ctx, spec.opts, func(obj runtime.Object) error {
-		spec.add(obj)
-		return nil
-	})
+	n, err := spec.read(ctx)
+	s.requests.Add(int64(n))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {

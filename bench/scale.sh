@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# make bench-scale SCALE=10k|50k|150k — diagnose and status at Kubernetes' own scale.
+#
+# Builds (or resumes) a private local cluster in the proportions of the scalability thresholds
+# (5,000 nodes : 150,000 pods : 10,000 Services): SCALE pods, SCALE/30 kwok nodes, one
+# Service + Deployment per 15 pods, 50 components per namespace, 4 % of the components broken
+# (missing image, crash loop, unschedulable, Service selector matching nothing; see
+# bench/scalegen). Then measures side by side, in one run, interleaved:
+#   diagnose  kubectl feastflow diagnose -A -o json
+#   status    kubectl feastflow status -A -o json
+#   floor     bench/floor: the same kinds paged with protobuf, 500 per page, in parallel,
+#             decoded and discarded (one floor for diagnose's kinds, one for status's)
+#   kubectl   kubectl get <diagnose's kinds> -A -o json
+#   popeye    popeye -A (hack/tools/popeye), once per run (POPEYE=0 skips it)
+# wall time and peak RSS (/usr/bin/time), API requests, and the protobuf bytes the floor read.
+# Goals: diagnose and status ≤ 1.3× their floor; popeye ≥ 10× diagnose; diagnose's peak RSS
+# ≤ 1.5× the protobuf bytes of its kinds; requests = kinds + pages.
+#
+#   SCALE=10k       10k (CI-sized: ~6 min on 2 cores), 50k, 150k or a number of pods
+#   REPEAT=3        runs per tool (median)
+#   POPEYE=1        0 skips popeye
+#   PREVIOUS=path   another kubectl-feastflow (e.g. built from main before this change):
+#                   its `diagnose -A -o json` findings must equal this one's
+#   STATE=dir       cluster state (default /tmp/feastflow-bench-scale-$SCALE): kept after the
+#                   run (processes stopped) so that a second run, or an interrupted one,
+#                   resumes instead of rebuilding; CLEAN=1 removes it at the end.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
+SCALE=${SCALE:-10k}
+case $SCALE in
+  *k) PODS=$(( ${SCALE%k} * 1000 )) ;;
+  *[!0-9]* | "") echo "bench-scale: SCALE=$SCALE: give 10k, 50k, 150k or a number of pods" >&2; exit 2 ;;
+  *) PODS=$SCALE ;;
+esac
+NODES=$(( (PODS + 29) / 30 ))
+REPEAT=${REPEAT:-3}
+POPEYE=${POPEYE:-1}
+CLEAN=${CLEAN:-0}
+STATE=${STATE:-/tmp/feastflow-bench-scale-$SCALE}
+BIN=${FEASTFLOW_BIN:-$ROOT/.cache/bin}
+TMP=$(mktemp -d /tmp/feastflow-bench-scale-run.XXXXXX)
+[ -x /usr/bin/time ] || { echo "bench-scale: needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
+cleanup() {
+  [ -x "$TMP/localcluster" ] && "$TMP/localcluster" down --state "$STATE" >/dev/null 2>&1 || true
+  [ "$CLEAN" = 1 ] && rm -rf "$STATE"
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+requests() { grep -c 'round_trippers.go:[0-9]*\] "Response"' "$1" || true; }
+
+mkdir -p "$TMP/path"
+PLUGIN=${FEASTFLOW_PLUGIN:-$ROOT/bin/kubectl-feastflow}
+if [ -x "$PLUGIN" ]; then cp "$PLUGIN" "$TMP/path/kubectl-feastflow"; else CGO_ENABLED=0 go build -o "$TMP/path/kubectl-feastflow" ./cmd/kubectl-feastflow; fi
+K=$BIN/kubectl; [ -x "$K" ] || K=$(command -v kubectl)
+export PATH=$TMP/path:$PATH
+go build -o "$TMP/localcluster" ./hack/localcluster
+go build -o "$TMP/scalegen" ./bench/scalegen
+go build -o "$TMP/floor" ./bench/floor
+POPEYE_BIN=""
+if [ "$POPEYE" = 1 ]; then
+  # shellcheck source=hack/lib/tools.sh
+  . "$ROOT/hack/lib/tools.sh"
+  if tool popeye popeye github.com/derailed/popeye 2>"$TMP/popeye-build.log"; then POPEYE_BIN=$TOOLS/popeye
+  else echo "bench-scale: popeye does not build here; skipping it:" >&2; tail -5 "$TMP/popeye-build.log" >&2; fi
+fi
+
+POD_CIDR=/16; [ "$PODS" -gt 60000 ] && POD_CIDR=/14
+echo "bench-scale: $PODS pods, $NODES nodes, $(( (PODS + 14) / 15 )) Services; cluster in $STATE" >&2
+T0=$SECONDS
+"$TMP/localcluster" up --bin "$BIN" --state "$STATE" --nodes "$NODES" --node-pods 110 \
+  --pod-cidr "$POD_CIDR" --controller-qps 1000 --controller-burst 2000 >/dev/null 2>"$TMP/up.log" \
+  || { cat "$TMP/up.log" >&2; exit 1; }
+export KUBECONFIG=$STATE/kubeconfig KUBECACHEDIR=$STATE/kube-cache
+"$TMP/scalegen" --pods "$PODS"
+BUILD_S=$(( SECONDS - T0 ))
+
+# Memory of each component now that the cluster holds everything.
+components_rss() {
+  python3 - "$STATE/pids.json" <<'PY'
+import json, sys
+rec = json.load(open(sys.argv[1]))
+parts = []
+for p in rec["processes"]:
+    try:
+        rss = [l for l in open(f"/proc/{p['pid']}/status") if l.startswith("VmRSS")][0].split()[1]
+        parts.append(f"{p['name']} {int(rss) // 1024}Mi")
+    except OSError:
+        parts.append(f"{p['name']} ?")
+print(", ".join(parts))
+PY
+}
+COMPONENTS=$(components_rss)
+
+DIAG_KINDS=pods,events,nodes,services,endpointslices,persistentvolumeclaims,persistentvolumes,storageclasses,replicasets,deployments,poddisruptionbudgets,resourcequotas,serviceaccounts,configmaps,secrets
+STATUS_KINDS=services,deployments,pods,horizontalpodautoscalers,namespaces
+
+# measure NAME CMD...: appends "seconds maxrss-kB" to $TMP/NAME.t; exit codes 0 and 3 are fine.
+measure() {
+  local name=$1 rc=0; shift
+  /usr/bin/time -f '%e %M' -o "$TMP/time" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" || rc=$?
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 3 ]; then
+    echo "bench-scale: $* exited $rc" >&2; tail -5 "$TMP/$name.err" >&2; exit 1
+  fi
+  tail -n 1 "$TMP/time" >>"$TMP/$name.t"
+}
+for i in $(seq "$REPEAT"); do
+  echo "bench-scale: run $i/$REPEAT" >&2
+  measure dfloor "$TMP/floor" --kinds "$DIAG_KINDS"
+  measure diagnose "$K" feastflow diagnose -A -o json
+  measure sfloor "$TMP/floor" --kinds "$STATUS_KINDS"
+  measure status "$K" feastflow status -A -o json
+  measure kubectl "$K" get "$DIAG_KINDS" -A -o json
+done
+if [ -n "$POPEYE_BIN" ]; then
+  echo "bench-scale: popeye" >&2
+  measure popeye "$POPEYE_BIN" -A --kubeconfig "$KUBECONFIG" -o json --force-exit-zero
+fi
+# Requests and bytes: one -v=6 run each; the floor prints its own.
+"$K" feastflow diagnose -A -o json -v=6 >"$TMP/diag.json" 2>"$TMP/diag.log" || true
+"$K" feastflow status -A -o json -v=6 >/dev/null 2>"$TMP/status.log" || true
+"$K" get "$DIAG_KINDS" -A -o json -v=6 >/dev/null 2>"$TMP/kubectl.log"
+SAME=""
+if [ -n "${PREVIOUS:-}" ]; then
+  "$PREVIOUS" diagnose -A -o json >"$TMP/prev.json" 2>/dev/null || true
+  SAME=$(python3 - "$TMP/prev.json" "$TMP/diag.json" <<'PY'
+import json, sys
+a, b = (json.load(open(f))["findings"] for f in sys.argv[1:])
+# Event counts and ages move between the two runs (crash loops keep crashing): compare the rest.
+def norm(fs):
+    for f in fs:
+        f.get("evidence", {}).pop("events", None)
+        f.pop("logs", None)
+    return json.dumps(fs, sort_keys=True)
+print(f"identical ({len(b)} findings)" if norm(a) == norm(b) else f"DIFFERENT: previous {len(a)}, this {len(b)} findings")
+PY
+)
+fi
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" "$TMP/$2.out"; }
+
+row() { # name floor-name requests
+  local s m
+  s=$(cut -d' ' -f1 "$TMP/$1.t" | median); m=$(cut -d' ' -f2 "$TMP/$1.t" | median)
+  printf '%-9s %8ss %8sMi %s\n' "$1" "$s" "$((m / 1024))" "$3"
+  eval "${1}_s=$s; ${1}_m=$m"
+}
+echo
+echo "bench-scale: $PODS pods, $NODES nodes, $(( (PODS + 14) / 15 )) Services, 4 % of components broken; built/resumed in ${BUILD_S}s"
+echo "cluster memory: $COMPONENTS"
+printf '%-9s %9s %10s %s\n' TOOL WALL PEAK-RSS REQUESTS
+row dfloor dfloor "$(field requests dfloor) (kinds 15, items $(field items dfloor), protobuf $(( $(field bytes dfloor) / 1048576 ))Mi)"
+row diagnose dfloor "$(requests "$TMP/diag.log") (findings $(grep -c '"severity":' "$TMP/diag.json" || true))"
+row sfloor sfloor "$(field requests sfloor) (kinds 5, items $(field items sfloor), protobuf $(( $(field bytes sfloor) / 1048576 ))Mi)"
+row status sfloor "$(requests "$TMP/status.log")"
+row kubectl dfloor "$(requests "$TMP/kubectl.log")"
+popeye_s=""
+[ -s "$TMP/popeye.t" ] && row popeye dfloor "-"
+BYTES=$(field bytes dfloor)
+echo
+echo "diagnose / floor:      $(ratio "$diagnose_s" "$dfloor_s")x wall   (goal ≤ 1.3)"
+echo "status / floor:        $(ratio "$status_s" "$sfloor_s")x wall   (goal ≤ 1.3)"
+[ -n "$popeye_s" ] && echo "popeye / diagnose:     $(ratio "$popeye_s" "$diagnose_s")x wall   (goal ≥ 10)"
+echo "kubectl / diagnose:    $(ratio "$kubectl_s" "$diagnose_s")x wall"
+echo "diagnose RSS / bytes:  $(ratio "$((diagnose_m * 1024))" "$BYTES")x          (goal ≤ 1.5; peak RSS over protobuf bytes of its kinds)"
+[ -n "$SAME" ] && echo "findings vs $PREVIOUS: $SAME"
+echo "(wall and RSS: median of $REPEAT runs, popeye one run; requests: one -v=6 run, the floor's counted by its transport)"

@@ -1,0 +1,224 @@
+package strategy
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/pages"
+	"github.com/feastflow/kubectl-feastflow/pkg/report"
+)
+
+// StatusList is the -o json|yaml schema of `status -A`: one StatusReport per namespace
+// that has components, in namespace order.
+type StatusList struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	// Namespaces is how many namespaces were read (items only for those with components).
+	Namespaces int            `json:"namespaces"`
+	Items      []StatusReport `json:"items"`
+	// Requests is the number of API requests the read took.
+	Requests int `json:"requests"`
+}
+
+// statusReads are the paged reads of a status inventory, one LIST per kind per page.
+type statusReads struct {
+	services    []corev1.Service
+	deployments []appsv1.Deployment
+	pods        []corev1.Pod
+	hpas        []autoscalingv2.HorizontalPodAutoscaler
+	namespaces  []corev1.Namespace
+	hpaErr      error
+	nsErr       error
+	requests    int
+}
+
+func trimService(o *corev1.Service)                       { pages.TrimMeta(&o.ObjectMeta) }
+func trimDeployment(o *appsv1.Deployment)                 { pages.TrimMeta(&o.ObjectMeta) }
+func trimPod(o *corev1.Pod)                               { pages.TrimMeta(&o.ObjectMeta) }
+func trimHPA(o *autoscalingv2.HorizontalPodAutoscaler)    { pages.TrimMeta(&o.ObjectMeta) }
+func trimNamespace(o *corev1.Namespace)                   { pages.TrimMeta(&o.ObjectMeta) }
+func serviceItems(l *corev1.ServiceList) []corev1.Service { return l.Items }
+func deploymentItems(l *appsv1.DeploymentList) []appsv1.Deployment {
+	return l.Items
+}
+func podItems(l *corev1.PodList) []corev1.Pod { return l.Items }
+func hpaItems(l *autoscalingv2.HorizontalPodAutoscalerList) []autoscalingv2.HorizontalPodAutoscaler {
+	return l.Items
+}
+
+// readStatus pages Services, Deployments, Pods and HPAs of namespace ("" = all) in
+// parallel, and with all, the Namespaces. Forbidden HPAs or Namespaces degrade the report.
+func readStatus(ctx context.Context, client kubernetes.Interface, namespace string, all bool) (*statusReads, error) {
+	r := &statusReads{}
+	where := "in " + namespace
+	if namespace == "" {
+		where = "in all namespaces"
+	}
+	type read struct {
+		what string
+		run  func() (int, error)
+		soft *error // nil: an error fails the read
+	}
+	none := metav1.ListOptions{}
+	reads := []read{
+		{"services", func() (int, error) {
+			return pages.Read(ctx, none, client.CoreV1().Services(namespace).List, serviceItems, &r.services, trimService)
+		}, nil},
+		{"deployments", func() (int, error) {
+			return pages.Read(ctx, none, client.AppsV1().Deployments(namespace).List, deploymentItems, &r.deployments, trimDeployment)
+		}, nil},
+		{"pods", func() (int, error) {
+			return pages.Read(ctx, none, client.CoreV1().Pods(namespace).List, podItems, &r.pods, trimPod)
+		}, nil},
+		{"horizontalpodautoscalers", func() (int, error) {
+			return pages.Read(ctx, none, client.AutoscalingV2().HorizontalPodAutoscalers(namespace).List, hpaItems, &r.hpas, trimHPA)
+		}, &r.hpaErr},
+	}
+	if all {
+		reads = append(reads, read{"namespaces", func() (int, error) {
+			return pages.Read(ctx, none, client.CoreV1().Namespaces().List,
+				func(l *corev1.NamespaceList) []corev1.Namespace { return l.Items }, &r.namespaces, trimNamespace)
+		}, &r.nsErr})
+	}
+	errs := make([]error, len(reads))
+	counts := make([]int, len(reads))
+	done := make(chan int, len(reads))
+	for i := range reads {
+		go func() {
+			counts[i], errs[i] = reads[i].run()
+			done <- i
+		}()
+	}
+	for range reads {
+		<-done
+	}
+	for i, rd := range reads {
+		r.requests += counts[i]
+		switch {
+		case errs[i] == nil:
+		case rd.soft != nil:
+			*rd.soft = errs[i]
+		default:
+			return nil, fmt.Errorf("list %s %s: %w", rd.what, where, errs[i])
+		}
+	}
+	return r, nil
+}
+
+// LoadStatusAll reads every namespace for `status -A`: Services, Deployments, Pods,
+// HorizontalPodAutoscalers and Namespaces, one paged LIST per kind, in parallel, and returns
+// one inventory per namespace that has Services, in namespace order. A forbidden namespace
+// or HPA read degrades the reports instead of failing them.
+func LoadStatusAll(ctx context.Context, client kubernetes.Interface) (*StatusAll, error) {
+	r, err := readStatus(ctx, client, "", true)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	byNS := map[string]*StatusInventory{}
+	inv := func(ns string) *StatusInventory {
+		if v := byNS[ns]; v != nil {
+			return v
+		}
+		v := &StatusInventory{Inventory: Inventory{Namespace: ns}, fetchedAt: now, HPAErr: r.hpaErr, NSErr: r.nsErr}
+		byNS[ns] = v
+		return v
+	}
+	// Only namespaces with Services can have components; the others get no inventory.
+	for _, run := range groupRuns(r.services, func(o *corev1.Service) string { return o.Namespace }) {
+		inv(run.ns).Services = r.services[run.from:run.to]
+	}
+	for _, run := range groupRuns(r.deployments, func(o *appsv1.Deployment) string { return o.Namespace }) {
+		if v := byNS[run.ns]; v != nil {
+			v.Deployments = r.deployments[run.from:run.to]
+		}
+	}
+	for _, run := range groupRuns(r.pods, func(o *corev1.Pod) string { return o.Namespace }) {
+		if v := byNS[run.ns]; v != nil {
+			v.Pods = r.pods[run.from:run.to]
+		}
+	}
+	for _, run := range groupRuns(r.hpas, func(o *autoscalingv2.HorizontalPodAutoscaler) string { return o.Namespace }) {
+		if v := byNS[run.ns]; v != nil {
+			v.HPAs = r.hpas[run.from:run.to]
+		}
+	}
+	nsObjs := map[string]*corev1.Namespace{}
+	for i := range r.namespaces {
+		nsObjs[r.namespaces[i].Name] = &r.namespaces[i]
+	}
+	out := make([]*StatusInventory, 0, len(byNS))
+	for name, v := range byNS {
+		if r.nsErr == nil {
+			v.NS = nsObjs[name]
+			if v.NS == nil { // created after the Namespace list was read
+				v.NSErr = apierrors.NewNotFound(corev1.Resource("namespaces"), name)
+			}
+		}
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Namespace < out[j].Namespace })
+	namespaces := len(r.namespaces)
+	if r.nsErr != nil {
+		namespaces = len(out)
+	}
+	return &StatusAll{Inventories: out, Namespaces: namespaces, Requests: r.requests}, nil
+}
+
+// StatusAll is what LoadStatusAll read.
+type StatusAll struct {
+	// Inventories are those of the namespaces with Services, in namespace order.
+	Inventories []*StatusInventory
+	// Namespaces is how many namespaces exist (or, when they cannot be listed, have Services).
+	Namespaces int
+	// Requests is the number of LIST requests made.
+	Requests int
+}
+
+// run is a stretch of a slice whose items share a namespace.
+type run struct {
+	ns       string
+	from, to int
+}
+
+// groupRuns sorts items by namespace (stable: the apiserver returns them in namespace
+// and name order already, so this is normally a check) and returns the runs.
+func groupRuns[T any](items []T, ns func(*T) string) []run {
+	if !sort.SliceIsSorted(items, func(i, j int) bool { return ns(&items[i]) < ns(&items[j]) }) {
+		sort.SliceStable(items, func(i, j int) bool { return ns(&items[i]) < ns(&items[j]) })
+	}
+	var out []run
+	for i := range items {
+		n := ns(&items[i])
+		if len(out) == 0 || out[len(out)-1].ns != n {
+			out = append(out, run{ns: n, from: i})
+		}
+		out[len(out)-1].to = i + 1
+	}
+	return out
+}
+
+// BuildStatusAll is BuildStatus for every inventory: the namespaces with components.
+func BuildStatusAll(all *StatusAll, keys Keys, now time.Time) (*StatusList, error) {
+	tm := report.TypeMeta("StatusReportList")
+	list := &StatusList{APIVersion: tm.APIVersion, Kind: tm.Kind, Namespaces: all.Namespaces, Requests: all.Requests, Items: []StatusReport{}}
+	for _, inv := range all.Inventories {
+		rep, err := BuildStatus(inv, "", keys, now)
+		if err != nil {
+			return nil, err
+		}
+		if len(rep.Components) > 0 {
+			list.Items = append(list.Items, *rep)
+		}
+	}
+	return list, nil
+}
