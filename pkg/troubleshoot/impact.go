@@ -157,18 +157,24 @@ func fold(fs []Finding) []Finding {
 		if len(f.symptomOf) == 0 {
 			continue
 		}
+		// Pod failures are the causes; other findings of the object only when there is none.
 		hit := false
-		for j := range fs {
-			c := &fs[j]
-			if j == i || gone[j] || len(c.symptomOf) > 0 {
-				continue
-			}
-			for _, o := range f.symptomOf {
-				if c.Object == o || c.affectsObj(o) {
-					c.addAffect(f.symptom, f.Object, f.Impact)
-					hit = true
-					break
+		for _, failuresOnly := range []bool{true, false} {
+			for j := range fs {
+				c := &fs[j]
+				if j == i || gone[j] || len(c.symptomOf) > 0 || (failuresOnly && c.Failure == nil) {
+					continue
 				}
+				for _, o := range f.symptomOf {
+					if c.Object == o || c.affectsObj(o) {
+						c.addAffect(f.symptom, f.Object, f.Impact)
+						hit = true
+						break
+					}
+				}
+			}
+			if hit {
+				break
 			}
 		}
 		gone[i] = hit

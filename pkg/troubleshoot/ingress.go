@@ -191,7 +191,8 @@ func (a *analysis) ingressClass(ing *networkingv1.Ingress, ref ObjectRef) {
 			fd.Fix = []string{"install an ingress controller and its IngressClass (kubectl get ingressclass lists none)"}
 		}
 		a.add(fd)
-	case name == "" && len(defaults) == 0:
+	case name == "" && len(defaults) == 0 && len(classes) > 0:
+		// Classes exist but none is the default: the installed controllers skip this Ingress.
 		fd := Finding{Severity: SeverityWarning, Confidence: ConfidenceMedium, Impact: ImpactAtRisk, Category: CategoryIngressClass, Object: ref,
 			Cause:   fmt.Sprintf("ingress %s has no ingressClassName and the cluster has no default IngressClass: controllers may ignore it", ing.Name),
 			Details: []string{"IngressClasses in the cluster: " + orDefault(strings.Join(classes, ", "), "none")},

@@ -590,10 +590,10 @@ func (a *analysis) configError(fd *Finding, p *corev1.Pod, f *PodFailure) {
 		}
 		lits := make([]string, 0, len(keys))
 		for _, key := range uniq(keys) {
-			lits = append(lits, "--from-literal="+key+"=<value>")
+			lits = append(lits, "--from-literal="+key+"='<value>'")
 		}
 		if len(lits) == 0 {
-			lits = append(lits, "--from-literal=<KEY>=<value>  # envFrom reads every key: add the ones the app expects")
+			lits = append(lits, "--from-literal='<KEY>=<value>'  # envFrom reads every key: add the ones the app expects")
 		}
 		switch {
 		case exists && kind == "Secret":

@@ -217,14 +217,20 @@ func (s Scope) anyNode() bool {
 // ForbiddenError is returned when the reads a scope needs were refused: a verdict built
 // on them would be "no problems found" about things diagnose could not see.
 type ForbiddenError struct {
+	// Verb is diagnose (default) or preflight.
+	Verb  string
 	Scope string
 	// Missing are the LISTs refused, e.g. "pods in namespace shop".
 	Missing []string
 }
 
 func (e *ForbiddenError) Error() string {
-	return fmt.Sprintf("cannot diagnose %s: forbidden to list %s (bind the feastflow-troubleshoot Role of deploy/rbac/troubleshoot.yaml, or check: kubectl auth can-i list %s)",
-		e.Scope, strings.Join(e.Missing, ", "), strings.Fields(e.Missing[0])[0])
+	verb := "diagnose"
+	if e.Verb != "" {
+		verb = e.Verb
+	}
+	return fmt.Sprintf("cannot %s %s: forbidden to list %s (bind the feastflow-troubleshoot Role of deploy/rbac/troubleshoot.yaml, or check: kubectl auth can-i list %s)",
+		verb, e.Scope, strings.Join(e.Missing, ", "), strings.Fields(e.Missing[0])[0])
 }
 
 // requiredLists are the LISTs without which the scope's verdict means nothing: pods for a

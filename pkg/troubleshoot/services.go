@@ -308,6 +308,15 @@ func (a *analysis) endpoints(svc *corev1.Service, ref ObjectRef, matched []*core
 			}
 		}
 	}
+	// Selected pods that are not ready and have no endpoint yet (no IP: Pending, or still
+	// being created) serve nothing either.
+	for _, p := range matched {
+		if !seenPod[p.Name] && !podReady(p) && p.DeletionTimestamp == nil && !slicesHold(slices, p.Name) {
+			seenPod[p.Name] = true
+			notReady++
+			notReadyPods = append(notReadyPods, p.Name)
+		}
+	}
 	if ready == 0 && notReady == 0 {
 		a.markDown(ns, svc.Name) // slices exist but hold no endpoint (e.g. no port resolves)
 	}
@@ -435,4 +444,15 @@ func (a *analysis) selectorTypo(svc *corev1.Service, fd *Finding) bool {
 		best.key, svc.Spec.Selector[best.key], best.dist, best.key, best.value, len(best.pods), owner, best.pods[0].Name))
 	fd.Fix = append(fd.Fix, fmt.Sprintf(`kubectl patch service %s%s --type=merge -p '{"spec":{"selector":{%q:%q}}}'`, svc.Name, nsFlag(ns), best.key, best.value))
 	return true
+}
+
+func slicesHold(slices []*discoveryv1.EndpointSlice, pod string) bool {
+	for _, es := range slices {
+		for _, ep := range es.Endpoints {
+			if ep.TargetRef != nil && ep.TargetRef.Kind == "Pod" && ep.TargetRef.Name == pod {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -289,7 +289,7 @@ func (a *analysis) staleConfigRules(group bool) {
 				len(g.pods), g.ref.Kind, g.ref.Name, age(a.now, g.when), age(a.now, g.start.Time), g.ref.Via),
 			Details: []string{fmt.Sprintf("%s %s data last written %s (managedFields); oldest pod started %s", g.ref.Kind, g.ref.Name,
 				g.when.UTC().Format(timeFormat), g.start.UTC().Format(timeFormat))},
-			Fix: []string{restart, "or restart every Deployment running stale config: kubectl feastflow restart --all --changed-config" + nsFlag(g.owner.Namespace)},
+			Fix: append([]string{restart}, a.restartChangedFix(g.owner)...),
 		})
 	}
 }
@@ -340,4 +340,25 @@ func exhaustedNames(lines []string) []string {
 		out = append(out, name)
 	}
 	return out
+}
+
+// restartChangedFix is `kubectl feastflow restart COMPONENT --changed-config` for a
+// Deployment behind a component (restart acts on components: a Service and its
+// Deployments), or nothing when no Service reaches it.
+func (a *analysis) restartChangedFix(owner ObjectRef) []string {
+	if owner.Kind != "Deployment" {
+		return nil
+	}
+	for i := range a.s.services {
+		svc := &a.s.services[i]
+		if svc.Namespace != owner.Namespace {
+			continue
+		}
+		for _, d := range ReachableDeployments(svc, a.s.deployments) {
+			if d.Name == owner.Name {
+				return []string{fmt.Sprintf("or: kubectl feastflow restart %s --changed-config%s  # every Deployment of component %s whose pods run stale config", svc.Name, nsFlag(owner.Namespace), svc.Name)}
+			}
+		}
+	}
+	return nil
 }
