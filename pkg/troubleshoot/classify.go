@@ -211,6 +211,9 @@ func classifyFailedPod(pod *corev1.Pod) *PodFailure {
 	}{{pod.Status.InitContainerStatuses, true}, {pod.Status.ContainerStatuses, false}}
 	for _, g := range groups {
 		for i := range g.sts {
+			if g.init && isSidecar(pod, g.sts[i].Name) {
+				continue // stopped by the kubelet when the pod ended: not the cause
+			}
 			if t := g.sts[i].State.Terminated; t != nil && t.ExitCode != 0 {
 				f.Container, f.Init, f.Image = g.sts[i].Name, g.init, g.sts[i].Image
 				f.ExitCode, f.Signal, f.Restarts = t.ExitCode, t.Signal, g.sts[i].RestartCount
