@@ -25,62 +25,31 @@ type moreObjects struct {
 	netpols        []networkingv1.NetworkPolicy
 }
 
+// typedSpec is one LIST of a typed client appended item by item to into.
+func typedSpec[L runtime.Object, T any](kind string, list func(ctx context.Context, o metav1.ListOptions) (L, error), into *[]T) listSpec {
+	return listSpec{kind: kind,
+		page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return list(ctx, o) },
+		add:  func(o runtime.Object) { *into = append(*into, *any(o).(*T)) }}
+}
+
 // moreSpecs are the LISTs of moreObjects: one paged LIST per kind, like every other.
 func (s *snapshot) moreSpecs(kube kubernetes.Interface, ns string, k kinds) []listSpec {
 	var specs []listSpec
 	if k.workloads {
 		apps, batch := kube.AppsV1(), kube.BatchV1()
 		specs = append(specs,
-			listSpec{kind: "statefulsets",
-				page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-					return apps.StatefulSets(ns).List(ctx, o)
-				},
-				add: func(o runtime.Object) { s.statefulSets = append(s.statefulSets, *o.(*appsv1.StatefulSet)) }},
-			listSpec{kind: "daemonsets",
-				page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-					return apps.DaemonSets(ns).List(ctx, o)
-				},
-				add: func(o runtime.Object) { s.daemonSets = append(s.daemonSets, *o.(*appsv1.DaemonSet)) }},
-			listSpec{kind: "jobs",
-				page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-					return batch.Jobs(ns).List(ctx, o)
-				},
-				add: func(o runtime.Object) { s.jobs = append(s.jobs, *o.(*batchv1.Job)) }},
-			listSpec{kind: "cronjobs",
-				page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-					return batch.CronJobs(ns).List(ctx, o)
-				},
-				add: func(o runtime.Object) { s.cronJobs = append(s.cronJobs, *o.(*batchv1.CronJob)) }},
-			listSpec{kind: "horizontalpodautoscalers",
-				page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-					return kube.AutoscalingV2().HorizontalPodAutoscalers(ns).List(ctx, o)
-				},
-				add: func(o runtime.Object) {
-					s.hpas = append(s.hpas, *o.(*autoscalingv2.HorizontalPodAutoscaler))
-				}},
-		)
+			typedSpec("statefulsets", apps.StatefulSets(ns).List, &s.statefulSets),
+			typedSpec("daemonsets", apps.DaemonSets(ns).List, &s.daemonSets),
+			typedSpec("jobs", batch.Jobs(ns).List, &s.jobs),
+			typedSpec("cronjobs", batch.CronJobs(ns).List, &s.cronJobs),
+			typedSpec("horizontalpodautoscalers", kube.AutoscalingV2().HorizontalPodAutoscalers(ns).List, &s.hpas))
 	}
 	if k.services {
 		net := kube.NetworkingV1()
 		specs = append(specs,
-			listSpec{kind: "ingresses",
-				page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-					return net.Ingresses(ns).List(ctx, o)
-				},
-				add: func(o runtime.Object) { s.ingresses = append(s.ingresses, *o.(*networkingv1.Ingress)) }},
-			listSpec{kind: "ingressclasses",
-				page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-					return net.IngressClasses().List(ctx, o)
-				},
-				add: func(o runtime.Object) {
-					s.ingressClasses = append(s.ingressClasses, *o.(*networkingv1.IngressClass))
-				}},
-			listSpec{kind: "networkpolicies",
-				page: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-					return net.NetworkPolicies(ns).List(ctx, o)
-				},
-				add: func(o runtime.Object) { s.netpols = append(s.netpols, *o.(*networkingv1.NetworkPolicy)) }},
-		)
+			typedSpec("ingresses", net.Ingresses(ns).List, &s.ingresses),
+			typedSpec("ingressclasses", net.IngressClasses().List, &s.ingressClasses),
+			typedSpec("networkpolicies", net.NetworkPolicies(ns).List, &s.netpols))
 	}
 	return specs
 }
