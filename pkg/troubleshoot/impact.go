@@ -63,7 +63,6 @@ func defaultImpact(f *Finding) Impact {
 
 // svcHealth is what the Service analyzer learned about one Service.
 type svcHealth struct {
-	ready, total int
 	// down: no ready endpoint, or every request refused (no pod, no target port).
 	down bool
 }

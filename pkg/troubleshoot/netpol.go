@@ -12,8 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// CategoryNetworkPolicyBlocks: the NetworkPolicies selecting a Service's pods admit nothing
-// on the Service's target port.
+// CategoryNetworkPolicyBlocks is a Service whose pods are selected by NetworkPolicies that
+// admit nothing on its target port.
 const CategoryNetworkPolicyBlocks Category = "NetworkPolicyBlocksService"
 
 // netpolRules: once any policy with policyType Ingress selects a pod, only what some rule of
@@ -40,7 +40,7 @@ func (a *analysis) netpolRules() {
 			continue
 		}
 		for _, sp := range svc.Spec.Ports {
-			blocked, policies := a.portBlocked(svc, sp, pods)
+			blocked, policies := a.portBlocked(sp, pods)
 			if !blocked {
 				continue
 			}
@@ -75,7 +75,7 @@ func (a *analysis) netpol(ns, name string) *networkingv1.NetworkPolicy {
 
 // portBlocked reports whether every pod is isolated for ingress and no selecting policy admits
 // the Service port's target; policies are the names of those selecting the pods.
-func (a *analysis) portBlocked(svc *corev1.Service, sp corev1.ServicePort, pods []*corev1.Pod) (bool, []string) {
+func (a *analysis) portBlocked(sp corev1.ServicePort, pods []*corev1.Pod) (bool, []string) {
 	names := map[string]bool{}
 	for _, p := range pods {
 		isolated := false

@@ -2,8 +2,6 @@ package troubleshoot
 
 import (
 	"fmt"
-	"sort"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -254,11 +252,4 @@ func (a *analysis) objectsOf(kind string) []metav1.Object {
 		}
 	}
 	return out
-}
-
-// joinSorted sorts and joins.
-func joinSorted(ss []string, sep string) string {
-	ss = append([]string(nil), ss...)
-	sort.Strings(ss)
-	return strings.Join(ss, sep)
 }
