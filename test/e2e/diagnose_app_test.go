@@ -243,11 +243,12 @@ spec:
 		objects []string // findings expected (all of them)
 		stderr  string
 	}{
-		{args: []string{"pod"}, code: 3, objects: []string{"deployment/orders", "deployment/cart", "deployment/inventory", "deployment/users"}},
+		// search's targetPort finding names its pods: in scope with them.
+		{args: []string{"pod"}, code: 3, objects: []string{"deployment/orders", "service/search", "deployment/cart", "deployment/inventory", "deployment/users"}},
 		{args: []string{"svc"}, code: 3, objects: []string{"deployment/orders", "service/payment", "service/search", "deployment/cart", "deployment/inventory", "deployment/users"}},
 		{args: []string{"svc/payment", "deploy/cart"}, code: 3, objects: []string{"service/payment", "deployment/cart"}},
 		{args: []string{"deployments", "cart", "inventory"}, code: 3, objects: []string{"deployment/cart", "deployment/inventory"}},
-		{args: []string{"deploy", "-l", "tier=backend"}, code: 3, objects: []string{"deployment/orders", "deployment/cart", "deployment/inventory", "deployment/users"}},
+		{args: []string{"deploy", "-l", "tier=backend"}, code: 3, objects: []string{"deployment/orders", "service/search", "deployment/cart", "deployment/inventory", "deployment/users"}},
 		{args: []string{"deploy", "-l", "tier=frontend"}, code: 0},
 		{args: []string{"cart"}, code: 3, objects: []string{"deployment/cart"}},
 		{args: []string{"ing/shop"}, code: 3, objects: []string{"service/payment"}},
