@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks `kubectl feastflow diagnose -n NS -o json` (make bench-diagnose) against
-#   - the floor: `kubectl get pods,services,endpointslices,events -n NS -o json` (the reads any
-#     diagnosis needs, no analysis), goal: diagnose ≤ 1.5× its wall time and memory;
+#   - the floor: `kubectl get $FLOOR_KINDS -n NS -o json` (the reads any diagnosis needs, plus
+#     every kind diagnose's analyzers read beyond them — StatefulSets, DaemonSets, Jobs, CronJobs,
+#     HPAs, Ingresses, IngressClasses, NetworkPolicies — so that adding analyzers keeps the ratio
+#     honest; no analysis), goal: diagnose ≤ 1.5× its wall time and memory;
 #   - popeye v0.22.1 (built from its Go module in hack/tools/popeye into .cache/tools, only when
 #     missing or re-pinned), goal: diagnose ≥ 3× faster;
 # on its own local cluster (temporary state directory, removed at the end), for namespaces of
@@ -19,6 +21,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
 BIN=$ROOT/.cache/bin
+FLOOR_KINDS=pods,services,endpointslices,events,statefulsets,daemonsets,jobs,cronjobs,horizontalpodautoscalers,ingresses,ingressclasses,networkpolicies
 SIZES=${SIZES:-100 1000}
 REPEAT=${REPEAT:-3}
 POPEYE=${POPEYE:-1}
@@ -133,7 +136,7 @@ for n in $SIZES; do
   : >"$TMP/ff.t"; : >"$TMP/fl.t"; : >"$TMP/pp.t"
   for i in $(seq "$REPEAT"); do
     echo "bench-diagnose: $n pods, run $i/$REPEAT" >&2
-    measure "$TMP/fl.t" "$K" get pods,services,endpointslices,events -n "$ns" -o json
+    measure "$TMP/fl.t" "$K" get "$FLOOR_KINDS" -n "$ns" -o json
     measure "$TMP/ff.t" "$K" feastflow diagnose -n "$ns" -o json
     if [ -n "$POPEYE_BIN" ]; then measure "$TMP/pp.t" "$POPEYE_BIN" -n "$ns" --kubeconfig "$KUBECONFIG" -o json --force-exit-zero; fi
   done
@@ -145,7 +148,7 @@ for n in $SIZES; do
     pp_x=$(ratio "$pp_s" "$ff_s")
   fi
   "$K" feastflow diagnose -n "$ns" -o json -v=6 >"$TMP/ff.json" 2>"$TMP/ff.log" || true
-  "$K" get pods,services,endpointslices,events -n "$ns" -o json -v=6 >/dev/null 2>"$TMP/fl.log"
+  "$K" get "$FLOOR_KINDS" -n "$ns" -o json -v=6 >/dev/null 2>"$TMP/fl.log"
   findings=$(grep -c '"severity":' "$TMP/ff.json" || true)
   ROWS+=("$(printf '%5s  %8s  %8s  %6sx  %8s  %6sx  %7s  %7s  %6sx  %5s  %5s  %8s' "$n" "${ff_s}s" "${fl_s}s" "$(ratio "$ff_s" "$fl_s")" \
     "${pp_s}s" "$pp_x" "$((ff_m / 1024))Mi" "$((fl_m / 1024))Mi" "$(ratio "$ff_m" "$fl_m")" "$(requests "$TMP/ff.log")" "$(requests "$TMP/fl.log")" "$findings")")

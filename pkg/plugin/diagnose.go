@@ -66,6 +66,7 @@ type diagnoseOptions struct {
 	out      outputFlag
 	failOn   failOnFlag
 	all      bool
+	selector string
 	logLines int64
 	maxLogs  int
 	color    func() bool
@@ -81,30 +82,42 @@ func newDiagnoseCmd(getter genericclioptions.RESTClientGetter, streams genericio
 
 func newDiagnoseCmdWith(o *diagnoseOptions, getter genericclioptions.RESTClientGetter) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "diagnose [pod/NAME | deploy/NAME | svc/NAME | node/NAME | COMPONENT]",
+		Use:   "diagnose [TYPE | TYPE NAME... | TYPE/NAME... | COMPONENT] [-l SELECTOR]",
 		Short: "Find why workloads are not serving: ranked root causes with evidence and the fix",
-		Long: `Diagnose a pod, a Deployment, a Service, a node, a component (a Service and the Deployments
-its selector reaches) or, with no argument, the whole namespace (-A: every namespace).
+		Long: `Diagnose the namespace (no argument; -A: every namespace), every object of a TYPE
+(diagnose pod), some objects (diagnose pod web-1 web-2, diagnose svc/api deploy/web), the objects
+of a TYPE matching -l, or a component (a bare name: a Service and the Deployments its selector
+reaches). TYPE is one of pod, deploy, svc, node, sts, ds, job, cronjob, ing, hpa, pdb, pvc (kubectl's
+singular, plural and short names all work).
 
-Each finding has a severity, the object, a one-line cause, the evidence (status fields, every
+Findings are ranked by impact (outage: a Service with no ready endpoint or refusing every
+request; degraded; at-risk; hygiene), then severity, confidence and name. One root cause is one
+finding: the symptoms it causes elsewhere are folded in ("affects service web: 1 of 2 endpoints
+not ready"). Each finding has the object, a one-line cause, the evidence (status fields, every
 related event with count and age, the last lines of crashed containers' previous logs) and the
-fix: the command to run or the manifest change. Findings are ranked by severity, then confidence.
+fix: the command to run, the revert first when the previous ReplicaSet is healthy.
 
 It reads with one LIST per kind (paged, in parallel), never one call per object; logs only of
 crashed containers, capped. ConfigMaps and Secrets are read as metadata only: no Secret value
-is ever fetched or printed. Exit code 3 when a finding at or above --fail-on exists.`,
-		Example: `  # everything wrong in the namespace
+is ever fetched or printed. Kinds it may not read are named; when it may not read what the scope
+needs (pods for a namespace), it fails (exit 1) instead of reporting "no problems". Exit code 3
+when a finding at or above --fail-on exists.`,
+		Example: `  # everything wrong in the namespace, worst first
   kubectl feastflow diagnose -n feastflow
 
-  # one pod, one Service, one component
-  kubectl feastflow diagnose pod/feastflow-backend-7d9c-x2x -n feastflow
-  kubectl feastflow diagnose svc/feastflow-backend -n feastflow
+  # every pod; two pods; several kinds at once; by label
+  kubectl feastflow diagnose pod -n feastflow
+  kubectl feastflow diagnose pod feastflow-backend-7d9c-x2x feastflow-backend-7d9c-k8s -n feastflow
+  kubectl feastflow diagnose svc/feastflow-backend deploy/feastflow-frontend ing/feastflow -n feastflow
+  kubectl feastflow diagnose deploy -l app.kubernetes.io/part-of=feastflow -n feastflow
+
+  # a component: the Service and its Deployments
   kubectl feastflow diagnose feastflow-backend -n feastflow
 
   # CI gate: fail on warnings too, machine-readable
   kubectl feastflow diagnose -A --fail-on warning -o json`,
-		Args:              cobra.MaximumNArgs(1),
-		ValidArgsFunction: completeServices(getter),
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: completeDiagnose(getter),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.complete(args); err != nil {
 				return err
@@ -116,6 +129,7 @@ is ever fetched or printed. Exit code 3 when a finding at or above --fail-on exi
 		},
 	}
 	cmd.Flags().BoolVarP(&o.all, "all-namespaces", "A", false, "Diagnose every namespace")
+	cmd.Flags().StringVarP(&o.selector, "selector", "l", "", "Label selector: diagnose the objects of TYPE (pods without a TYPE) carrying these labels, e.g. -l app=web")
 	cmd.Flags().Int64Var(&o.logLines, "log-lines", 20, "Lines of each crashed container's previous log to show")
 	cmd.Flags().IntVar(&o.maxLogs, "max-logs", 10, "At most this many logs are read (one per failing workload)")
 	o.failOn.add(cmd, "findings")
@@ -128,45 +142,23 @@ func colorDecider(cmd *cobra.Command, w io.Writer) func() bool {
 	return func() bool { return palette(cmd, w).Enabled }
 }
 
-// parseScopeArg reads `pod/NAME`, `deploy/NAME`, `svc/NAME`, `node/NAME` or a bare
-// component (Service) name, accepting kubectl's short and plural resource names.
-func parseScopeArg(arg string) (troubleshoot.ScopeKind, string, error) {
-	if arg == "" {
-		return troubleshoot.ScopeNamespace, "", nil
-	}
-	kind, name, ok := strings.Cut(arg, "/")
-	if !ok {
-		return troubleshoot.ScopeComponent, arg, nil
-	}
-	if name == "" || strings.Contains(name, "/") {
-		return "", "", usageErrorf("invalid argument %q: use TYPE/NAME, e.g. pod/web-1", arg)
-	}
-	switch strings.ToLower(kind) {
-	case "pod", "pods", "po":
-		return troubleshoot.ScopePod, name, nil
-	case "deploy", "deployment", "deployments", "deployment.apps":
-		return troubleshoot.ScopeDeployment, name, nil
-	case "svc", "service", "services":
-		return troubleshoot.ScopeService, name, nil
-	case "node", "nodes", "no":
-		return troubleshoot.ScopeNode, name, nil
-	}
-	return "", "", usageErrorf("cannot diagnose %q: use pod/NAME, deploy/NAME, svc/NAME, node/NAME or a component (Service) name", kind)
-}
-
 func (o *diagnoseOptions) complete(args []string) error {
-	arg := ""
-	if len(args) == 1 {
-		arg = args[0]
-	}
-	kind, name, err := parseScopeArg(arg)
+	scope, err := parseDiagnoseArgs(args, o.selector)
 	if err != nil {
 		return err
 	}
-	if o.all && kind != troubleshoot.ScopeNamespace && kind != troubleshoot.ScopeNode {
-		return usageErrorf("-A diagnoses every namespace: drop it to diagnose %s", arg)
+	if o.all {
+		for _, t := range scope.Targets {
+			if t.Name != "" && t.Kind != troubleshoot.ScopeNode {
+				return usageErrorf("-A diagnoses every namespace: drop it to diagnose %s", t)
+			}
+		}
+		if scope.Kind == troubleshoot.ScopeComponent {
+			return usageErrorf("-A diagnoses every namespace: drop it to diagnose component %s", scope.Name)
+		}
 	}
-	o.scope = troubleshoot.Scope{Kind: kind, Name: name, AllNamespaces: o.all}
+	scope.AllNamespaces = o.all
+	o.scope = scope
 	if o.failAt, err = o.failOn.severity(); err != nil {
 		return err
 	}
@@ -195,7 +187,8 @@ func (o *diagnoseOptions) run(ctx context.Context) error {
 	})
 	if err != nil {
 		var nf *troubleshoot.NotFoundError
-		if errors.As(err, &nf) {
+		var fb *troubleshoot.ForbiddenError
+		if errors.As(err, &nf) || errors.As(err, &fb) {
 			return err
 		}
 		return fmt.Errorf("diagnose: %w", err)
@@ -218,22 +211,30 @@ func (o *diagnoseOptions) run(ctx context.Context) error {
 func printDiagnose(w io.Writer, r *troubleshoot.Report, pal term.Palette) error {
 	scope := scopeText(r.Scope)
 	s := r.Summary
+	notChecked := ""
+	if len(r.Skipped) > 0 {
+		notChecked = "; not checked (no permission): " + strings.Join(r.Skipped, ", ")
+	}
 	if len(r.Findings) == 0 {
-		_, err := fmt.Fprintf(w, "%s: no problems found (%d pods, %d services, %d nodes checked)\n", scope, s.Pods, s.Services, s.Nodes)
+		_, err := fmt.Fprintf(w, "%s: no problems found (%d pods, %d services, %d nodes checked%s)\n", scope, s.Pods, s.Services, s.Nodes, term.Escape(notChecked))
 		return err
 	}
-	fmt.Fprintf(w, "%s: %s, %s, %s (%d pods, %d services, %d nodes checked)\n\n", scope,
-		plural(s.Errors, "error"), plural(s.Warnings, "warning"), plural(s.Infos, "info"), s.Pods, s.Services, s.Nodes)
+	down := "no service down"
+	if s.ServicesDown > 0 {
+		down = pal.Red(plural(s.ServicesDown, "service") + " down")
+	}
+	fmt.Fprintf(w, "%s: %s; %s, %s, %s (%d pods, %d services, %d nodes checked%s)\n\n", scope, down,
+		plural(s.Errors, "error"), plural(s.Warnings, "warning"), plural(s.Infos, "info"), s.Pods, s.Services, s.Nodes, term.Escape(notChecked))
 	// Several namespaces: a NAMESPACE column, as kubectl get -A prints.
 	multi := r.Scope.Namespace == ""
-	headers := []string{"#", "SEVERITY", "CATEGORY", "OBJECT", "CAUSE"}
+	headers := []string{"#", "IMPACT", "SEVERITY", "CATEGORY", "OBJECT", "CAUSE"}
 	if multi {
 		headers = append([]string{"#", "NAMESPACE"}, headers[1:]...)
 	}
 	t := newTable(w, headers...)
 	for i := range r.Findings {
 		f := &r.Findings[i]
-		cells := []string{fmt.Sprint(i + 1), string(f.Severity), string(f.Category), f.Object.String(), truncate(f.Cause, 120)}
+		cells := []string{fmt.Sprint(i + 1), string(f.Impact), string(f.Severity), string(f.Category), f.Object.String(), truncate(f.Cause, 120)}
 		if multi {
 			cells = append([]string{cells[0], f.Object.Namespace}, cells[1:]...)
 		}
@@ -245,8 +246,9 @@ func printDiagnose(w io.Writer, r *troubleshoot.Report, pal term.Palette) error 
 	for i := range r.Findings {
 		f := &r.Findings[i]
 		fmt.Fprintln(w)
-		fmt.Fprintf(w, "%s %s %s %s (%s confidence)\n", pal.Bold(fmt.Sprintf("%d.", i+1)), severityText(f.Severity, pal), term.Escape(string(f.Category)), term.Escape(objectText(f.Object, r.Scope)), f.Confidence)
+		fmt.Fprintf(w, "%s %s %s %s %s (%s confidence)\n", pal.Bold(fmt.Sprintf("%d.", i+1)), strings.ToUpper(string(f.Impact)), severityText(f.Severity, pal), term.Escape(string(f.Category)), term.Escape(objectText(f.Object, r.Scope)), f.Confidence)
 		field(w, "cause", []string{f.Cause})
+		field(w, "affects", f.Affects)
 		if len(f.Pods) > 0 && (f.Object.Kind != "Pod" || len(f.Pods) > 1) {
 			field(w, "pods", []string{truncate(strings.Join(f.Pods, ", "), 300)})
 		}
@@ -276,7 +278,24 @@ func printDiagnose(w io.Writer, r *troubleshoot.Report, pal term.Palette) error 
 }
 
 func scopeText(s troubleshoot.ScopeRef) string {
+	where := "namespace " + s.Namespace
+	if s.AllNamespaces {
+		where = "all namespaces"
+	}
+	if len(s.Targets) > 0 {
+		parts := make([]string, 0, len(s.Targets))
+		for _, t := range s.Targets {
+			parts = append(parts, t.String())
+		}
+		return strings.Join(parts, ", ") + " in " + where
+	}
 	switch {
+	case s.Kind != "" && s.Name == "" && s.Selector != "":
+		return fmt.Sprintf("%s -l %s in %s", s.Kind, s.Selector, where)
+	case s.Kind == string(troubleshoot.ScopeNode) && s.Name == "":
+		return "every node"
+	case s.Kind != "" && s.Name == "":
+		return fmt.Sprintf("every %s in %s", s.Kind, where)
 	case s.Kind == string(troubleshoot.ScopeNode):
 		return "node " + s.Name
 	case s.Kind == string(troubleshoot.ScopeComponent):

@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,8 +11,10 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes/fake"
 	metadatafake "k8s.io/client-go/metadata/fake"
@@ -120,10 +123,10 @@ func TestDiagnoseCmdProblemsExit3AndEscapes(t *testing.T) {
 		t.Fatalf("exit code %d, want 3; stderr %q", code, errOut)
 	}
 	for _, want := range []string{
-		"namespace shop: 1 error, 0 warnings, 0 infos (2 pods, 0 services, 1 nodes checked)",
-		"#     SEVERITY   CATEGORY           OBJECT      CAUSE\n",
-		"1     error      CrashLoopBackOff   pod/api-1   container \"app\" keeps crashing: exit code 1, application error, restarted 4 times (CrashLoopBackOff)\n",
-		"1. ERROR CrashLoopBackOff pod/api-1 (high confidence)",
+		"namespace shop: no service down; 1 error, 0 warnings, 0 infos (2 pods, 0 services, 1 nodes checked)",
+		"#     IMPACT     SEVERITY   CATEGORY           OBJECT      CAUSE\n",
+		"1     degraded   error      CrashLoopBackOff   pod/api-1   container \"app\" keeps crashing: exit code 1, application error, restarted 4 times (CrashLoopBackOff)\n",
+		"1. DEGRADED ERROR CrashLoopBackOff pod/api-1 (high confidence)",
 		"  fix:     kubectl logs pod/api-1 -c app --previous -n shop",
 		"  logs:    previous log of api-1/app, last 1 lines:",
 		"           | fake logs",
@@ -191,7 +194,7 @@ func TestDiagnoseCmdUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"cm/x"}, `cannot diagnose "cm"`},
+		{[]string{"cm/x"}, `cannot diagnose resource type "cm": use one of pod, deploy`},
 		{[]string{"pod/"}, "use TYPE/NAME"},
 		{[]string{"-A", "pod/x"}, "-A diagnoses every namespace"},
 		{[]string{"--fail-on", "fatal"}, `invalid --fail-on "fatal"`},
@@ -213,14 +216,86 @@ func TestDiagnoseCmdNotFound(t *testing.T) {
 	}
 }
 
-func TestParseScopeArg(t *testing.T) {
-	for arg, want := range map[string]troubleshoot.ScopeKind{
-		"pod/a": troubleshoot.ScopePod, "po/a": troubleshoot.ScopePod, "deploy/a": troubleshoot.ScopeDeployment,
-		"deployments/a": troubleshoot.ScopeDeployment, "svc/a": troubleshoot.ScopeService, "node/a": troubleshoot.ScopeNode,
-		"a": troubleshoot.ScopeComponent, "": troubleshoot.ScopeNamespace,
+func TestParseDiagnoseArgs(t *testing.T) {
+	pod, svc, dep, comp := troubleshoot.ScopePod, troubleshoot.ScopeService, troubleshoot.ScopeDeployment, troubleshoot.ScopeComponent
+	for _, tc := range []struct {
+		args []string
+		sel  string
+		want []troubleshoot.Target
+	}{
+		{args: nil, want: nil},
+		{args: []string{"pod"}, want: []troubleshoot.Target{{Kind: pod}}},
+		{args: []string{"pods"}, want: []troubleshoot.Target{{Kind: pod}}},
+		{args: []string{"po", "a", "b"}, want: []troubleshoot.Target{{Kind: pod, Name: "a"}, {Kind: pod, Name: "b"}}},
+		{args: []string{"svc/a", "deploy/b"}, want: []troubleshoot.Target{{Kind: svc, Name: "a"}, {Kind: dep, Name: "b"}}},
+		{args: []string{"deployments.apps/b"}, want: []troubleshoot.Target{{Kind: dep, Name: "b"}}},
+		{args: []string{"sts"}, want: []troubleshoot.Target{{Kind: troubleshoot.ScopeStatefulSet}}},
+		{args: []string{"HPA", "x"}, want: []troubleshoot.Target{{Kind: troubleshoot.ScopeHPA, Name: "x"}}},
+		{args: []string{"deploy"}, sel: "app=web", want: []troubleshoot.Target{{Kind: dep}}},
 	} {
-		if got, _, err := parseScopeArg(arg); err != nil || got != want {
-			t.Errorf("parseScopeArg(%q) = %q, %v; want %q", arg, got, err, want)
+		s, err := parseDiagnoseArgs(tc.args, tc.sel)
+		if err != nil {
+			t.Errorf("%v: %v", tc.args, err)
+			continue
 		}
+		if fmt.Sprint(s.Targets) != fmt.Sprint(tc.want) || s.Selector != tc.sel {
+			t.Errorf("%v: targets %v selector %q, want %v", tc.args, s.Targets, s.Selector, tc.want)
+		}
+	}
+	if s, err := parseDiagnoseArgs([]string{"web"}, ""); err != nil || s.Kind != comp || s.Name != "web" {
+		t.Errorf("bare name: %+v %v", s, err)
+	}
+	for _, tc := range []struct {
+		args []string
+		sel  string
+		want string
+	}{
+		{[]string{"deplyo", "web"}, "", "did you mean deployment?"},
+		{[]string{"deplyo"}, "", "did you mean deployment?"},
+		{[]string{"sevrice/web"}, "", "did you mean service?"},
+		{[]string{"pdo", "x"}, "", "did you mean pod?"},
+		{[]string{"svc/a", "b"}, "", "cannot mix"},
+		{[]string{"pod", "a"}, "app=x", "not both"},
+		{nil, "app in (", "invalid --selector"},
+	} {
+		_, err := parseDiagnoseArgs(tc.args, tc.sel)
+		if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v -l %q: %v (exit %d), want usage error with %q", tc.args, tc.sel, err, ExitCode(err), tc.want)
+		}
+	}
+}
+
+// A misspelt TYPE is refused before any request.
+func TestDiagnoseCmdMisspeltTypeMakesNoRequest(t *testing.T) {
+	called := false
+	clients := func() (*troubleshootClients, error) { called = true; return nil, fmt.Errorf("no") }
+	_, errOut, code := runDiagnose(t, clients, "deplyo", "web")
+	if code != ExitUsage || called || !strings.Contains(errOut, "did you mean deployment?") {
+		t.Errorf("code %d, called %v, stderr %q", code, called, errOut)
+	}
+}
+
+// Named targets that do not exist: exit 1 naming each.
+func TestDiagnoseCmdSeveralNotFound(t *testing.T) {
+	_, errOut, code := runDiagnose(t, troubleshootFixture(t, healthyShop()...), "pod", "web-1", "nope", "gone")
+	if code != ExitError || !strings.Contains(errOut, `Pod "nope" not found`) || !strings.Contains(errOut, "pod/gone") {
+		t.Errorf("code %d, stderr %q", code, errOut)
+	}
+}
+
+// With no permission to list pods, a namespace diagnosis is an error, never "no problems".
+func TestDiagnoseCmdForbiddenPods(t *testing.T) {
+	fx := troubleshootFixture(t, healthyShop()...)
+	c, _ := fx()
+	c.Kube.(*fake.Clientset).PrependReactor("list", "*", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: a.GetResource().Resource}, "", fmt.Errorf("no"))
+	})
+	out, errOut, code := runDiagnose(t, func() (*troubleshootClients, error) { return c, nil })
+	if code != ExitError || strings.Contains(out, "no problems") || !strings.Contains(errOut, "forbidden to list pods in namespace shop") {
+		t.Errorf("code %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	_, errOut, code = runDiagnose(t, func() (*troubleshootClients, error) { return c, nil }, "svc/web")
+	if code != ExitError || !strings.Contains(errOut, "forbidden to list") || strings.Contains(errOut, "not found") {
+		t.Errorf("svc/web: code %d, stderr %q", code, errOut)
 	}
 }

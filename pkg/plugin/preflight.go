@@ -83,7 +83,8 @@ func (o *preflightOptions) run(ctx context.Context) error {
 	r, err := troubleshoot.Preflight(ctx, c.Kube, c.Namespace, o.component, troubleshoot.PreflightOptions{Metadata: c.Metadata, Now: o.now})
 	if err != nil {
 		var nf *troubleshoot.NotFoundError
-		if errors.As(err, &nf) {
+		var fb *troubleshoot.ForbiddenError
+		if errors.As(err, &nf) || errors.As(err, &fb) {
 			return err
 		}
 		return fmt.Errorf("preflight: %w", err)

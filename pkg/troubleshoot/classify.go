@@ -198,6 +198,9 @@ func classifyFailedPod(pod *corev1.Pod) *PodFailure {
 	if pod.Status.Reason == "Evicted" {
 		return &PodFailure{Category: CategoryEvicted, Reason: pod.Status.Reason, Message: pod.Status.Message}
 	}
+	if appsSucceeded(pod) {
+		return nil // only a sidecar exited non-zero at the end: the pod's work completed
+	}
 	f := &PodFailure{Category: CategoryPodFailed, Reason: pod.Status.Reason, Message: pod.Status.Message}
 	if f.Reason == "" {
 		f.Reason = string(corev1.PodFailed)
@@ -208,6 +211,9 @@ func classifyFailedPod(pod *corev1.Pod) *PodFailure {
 	}{{pod.Status.InitContainerStatuses, true}, {pod.Status.ContainerStatuses, false}}
 	for _, g := range groups {
 		for i := range g.sts {
+			if g.init && isSidecar(pod, g.sts[i].Name) {
+				continue // stopped by the kubelet when the pod ended: not the cause
+			}
 			if t := g.sts[i].State.Terminated; t != nil && t.ExitCode != 0 {
 				f.Container, f.Init, f.Image = g.sts[i].Name, g.init, g.sts[i].Image
 				f.ExitCode, f.Signal, f.Restarts = t.ExitCode, t.Signal, g.sts[i].RestartCount
@@ -219,6 +225,38 @@ func classifyFailedPod(pod *corev1.Pod) *PodFailure {
 		}
 	}
 	return f
+}
+
+// appsSucceeded reports a pod whose app containers all exited 0 and whose only non-zero
+// exits are sidecars (init containers with restartPolicy Always), which the kubelet stops
+// once the app containers are done.
+func appsSucceeded(pod *corev1.Pod) bool {
+	if len(pod.Status.ContainerStatuses) == 0 {
+		return false
+	}
+	for i := range pod.Status.ContainerStatuses {
+		t := pod.Status.ContainerStatuses[i].State.Terminated
+		if t == nil || t.ExitCode != 0 {
+			return false
+		}
+	}
+	for i := range pod.Status.InitContainerStatuses {
+		st := &pod.Status.InitContainerStatuses[i]
+		if t := st.State.Terminated; t != nil && t.ExitCode != 0 && !isSidecar(pod, st.Name) {
+			return false
+		}
+	}
+	return true
+}
+
+func isSidecar(pod *corev1.Pod, name string) bool {
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		if c.Name == name {
+			return c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+		}
+	}
+	return false
 }
 
 func podCondition(pod *corev1.Pod, t corev1.PodConditionType) *corev1.PodCondition {

@@ -36,8 +36,14 @@ type Scope struct {
 	// Namespace to diagnose; ignored with AllNamespaces and for nodes.
 	Namespace     string
 	AllNamespaces bool
-	Kind          ScopeKind
-	Name          string
+	// Kind and Name are one target (kept for callers with one); Targets, when set, win.
+	Kind ScopeKind
+	Name string
+	// Targets are several: `diagnose svc/a deploy/b`, `diagnose pod` (Name "": every pod).
+	Targets []Target
+	// Selector is a label selector (-l): it keeps the targets whose labels match, or with no
+	// target the pods that match.
+	Selector string
 }
 
 // Options tune Diagnose.
@@ -65,20 +71,30 @@ const (
 )
 
 // NotFoundError is returned when the named scope object does not exist.
-type NotFoundError struct{ Kind, Namespace, Name string }
+type NotFoundError struct {
+	Kind, Namespace, Name string
+	// Others are further targets not found, as TYPE/NAME.
+	Others []string
+}
 
 func (e *NotFoundError) Error() string {
-	if e.Namespace == "" {
-		return fmt.Sprintf("%s %q not found", e.Kind, e.Name)
+	also := ""
+	if len(e.Others) > 0 {
+		also = " (also not found: " + strings.Join(e.Others, ", ") + ")"
 	}
-	return fmt.Sprintf("%s %q not found in namespace %s (check the name with `kubectl get %s -n %s`)", e.Kind, e.Name, e.Namespace, kindArg(e.Kind), e.Namespace)
+	if e.Namespace == "" {
+		return fmt.Sprintf("%s %q not found%s", e.Kind, e.Name, also)
+	}
+	return fmt.Sprintf("%s %q not found in namespace %s%s (check the name with `kubectl get %s -n %s`)", e.Kind, e.Name, e.Namespace, also, kindArg(e.Kind), e.Namespace)
 }
 
 // Diagnose reads the scope with one paged LIST per kind, in parallel (plus, only when a
 // finding needs them: the previous logs of crashed containers, at most MaxLogs; the
 // cluster's pods when a pod is Pending for lack of resources and the scope is one
 // namespace; the wrong-typed Secrets when an image pull fails with imagePullSecrets), and
-// returns the findings ranked by severity then confidence. It writes nothing.
+// returns one finding per root cause (symptoms folded into their cause) ranked by impact,
+// severity, confidence and name. It writes nothing. When a LIST the scope needs was refused
+// it fails with a *ForbiddenError instead of reporting on what it could not see.
 func Diagnose(ctx context.Context, client kubernetes.Interface, scope Scope, opts Options) (*Report, error) {
 	if opts.LogLines <= 0 {
 		opts.LogLines = defaultLogLines
@@ -90,12 +106,12 @@ func Diagnose(ctx context.Context, client kubernetes.Interface, scope Scope, opt
 		opts.Now = time.Now
 	}
 	ns := scope.Namespace
-	if scope.AllNamespaces {
+	if scope.AllNamespaces || scope.anyNode() {
 		ns = ""
 	}
 	k, podSelector := allKinds, ""
-	if scope.Kind == ScopeNode {
-		ns, podSelector = "", "spec.nodeName="+scope.Name
+	if node, ok := scope.singleNode(); ok {
+		podSelector = "spec.nodeName=" + node
 		k = kinds{workloads: true, config: true, storage: true}
 	}
 	where := "namespace " + ns
@@ -107,13 +123,16 @@ func Diagnose(ctx context.Context, client kubernetes.Interface, scope Scope, opt
 	if err != nil {
 		return nil, err
 	}
+	if err := snap.require(scope); err != nil {
+		return nil, err
+	}
 	a := newAnalysis(ctx, client, opts, snap)
 	rel, err := a.relevance(scope)
 	if err != nil {
 		return nil, err
 	}
-	a.run(scope.Kind != ScopePod)
-	findings := a.findings
+	a.run(!scope.podsOnly())
+	findings := fold(a.findings)
 	if rel != nil {
 		findings = rel.filter(findings)
 	}
@@ -124,18 +143,20 @@ func Diagnose(ctx context.Context, client kubernetes.Interface, scope Scope, opt
 	}
 	r := &Report{
 		TypeMeta: report.TypeMeta("DiagnoseReport"),
-		Scope:    ScopeRef{Namespace: ns, AllNamespaces: ns == "" && scope.Kind != ScopeNode, Kind: string(scope.Kind), Name: scope.Name},
+		Scope:    scope.ref(ns),
 		Time:     metav1.NewTime(opts.Now().UTC().Truncate(time.Second)),
 		Findings: findings,
 		Skipped:  snap.skipped,
-	}
-	if scope.Kind == ScopeNode {
-		r.Scope.Namespace = ""
 	}
 	sort.Strings(r.Skipped)
 	r.Summary.Pods, r.Summary.Services, r.Summary.Nodes = len(snap.pods), len(snap.services), len(snap.nodes)
 	if rel != nil {
 		r.Summary.Pods, r.Summary.Services = rel.podCount, rel.serviceCount
+	}
+	for k, h := range a.svcHealth {
+		if h.down && (rel == nil || rel.services[k]) {
+			r.Summary.ServicesDown++
+		}
 	}
 	r.Summary.APIRequests = int(snap.requests.Load())
 	r.summarize()
@@ -161,8 +182,9 @@ type analysis struct {
 	clusterRead  bool
 	wrongSecrets map[string]bool // ns/name of Secrets whose type cannot be an imagePullSecret
 	secretsRead  bool
-	pods         *podIndex            // see index.go
-	usage        map[string]nodeUsage // nodeRequests, summed once
+	pods         *podIndex             // see index.go
+	usage        map[string]nodeUsage  // nodeRequests, summed once
+	svcHealth    map[string]*svcHealth // ns/name, filled by serviceRules
 }
 
 func newAnalysis(ctx context.Context, client kubernetes.Interface, opts Options, s *snapshot) *analysis {
@@ -173,6 +195,7 @@ func newAnalysis(ctx context.Context, client kubernetes.Interface, opts Options,
 		rsByKey:     make(map[string]*appsv1.ReplicaSet, len(s.replicaSets)),
 		deployByKey: make(map[string]*appsv1.Deployment, len(s.deployments)),
 		eventsByObj: map[string][]*corev1.Event{},
+		svcHealth:   map[string]*svcHealth{},
 	}
 	for i := range s.pods {
 		a.podsByKey[key(s.pods[i].Namespace, s.pods[i].Name)] = &s.pods[i]
@@ -206,9 +229,21 @@ func (a *analysis) run(group bool) {
 	a.nodeRules()
 	a.staleConfigRules(group)
 	a.pvcRules()
+	a.ingressRules()
+	a.hpaRules()
+	a.pdbMoreRules()
+	a.netpolRules()
+	a.statefulSetRules()
+	a.daemonSetRules()
+	a.jobRules()
 }
 
-func (a *analysis) add(f Finding) { a.findings = append(a.findings, f) }
+func (a *analysis) add(f Finding) {
+	if f.Impact == "" {
+		f.Impact = defaultImpact(&f)
+	}
+	a.findings = append(a.findings, f)
+}
 
 // events returns every Event of an object, newest first, as records.
 func (a *analysis) events(kind, ns, name string) []EventRecord {
@@ -282,6 +317,7 @@ func nsFlag(ns string) string {
 type relevance struct {
 	objects      map[string]bool // Kind/ns/name
 	pods         map[string]bool // ns/name
+	services     map[string]bool // ns/name
 	podCount     int
 	serviceCount int
 }
@@ -307,7 +343,6 @@ func (r *relevance) addObj(kind, ns, name string) { r.objects[kind+"/"+key(ns, n
 
 func (r *relevance) addPod(a *analysis, p *corev1.Pod) {
 	r.pods[key(p.Namespace, p.Name)] = true
-	r.podCount++
 	r.addObj("Pod", p.Namespace, p.Name)
 	o := a.owner(p)
 	r.addObj(o.Kind, o.Namespace, o.Name)
@@ -325,55 +360,44 @@ func (r *relevance) addPod(a *analysis, p *corev1.Pod) {
 	}
 }
 
-// relevance returns nil for a namespace scope, or the filter for an object scope; it fails
-// when the named object does not exist.
+// relevance returns nil for a namespace scope, or the filter for the scope's targets; it
+// fails naming every named target that does not exist.
 func (a *analysis) relevance(scope Scope) (*relevance, error) {
-	if scope.Kind == ScopeNamespace {
+	ts := scope.targets()
+	if len(ts) == 0 {
 		return nil, nil
 	}
-	r := &relevance{objects: map[string]bool{}, pods: map[string]bool{}}
-	ns := scope.Namespace
-	switch scope.Kind {
-	case ScopePod:
-		p := a.podsByKey[key(ns, scope.Name)]
-		if p == nil {
-			return nil, &NotFoundError{Kind: "Pod", Namespace: ns, Name: scope.Name}
+	r := &relevance{objects: map[string]bool{}, pods: map[string]bool{}, services: map[string]bool{}}
+	sel := scope.selector()
+	var missing []string
+	for _, t := range ts {
+		found, err := a.addTarget(r, scope, t, sel)
+		if err != nil {
+			return nil, err
 		}
-		r.addPod(a, p)
-	case ScopeDeployment:
-		d := a.deployByKey[key(ns, scope.Name)]
-		if d == nil {
-			return nil, &NotFoundError{Kind: "Deployment", Namespace: ns, Name: scope.Name}
+		if !found && t.Name != "" {
+			missing = append(missing, t.String())
 		}
-		a.addDeployment(r, d)
-	case ScopeService, ScopeComponent:
-		svc := a.service(ns, scope.Name)
-		if svc == nil {
-			return nil, &NotFoundError{Kind: "Service", Namespace: ns, Name: scope.Name}
-		}
-		r.serviceCount = 1
-		r.addObj("Service", ns, svc.Name)
-		for i := range a.s.pods {
-			if p := &a.s.pods[i]; p.Namespace == ns && selects(svc.Spec.Selector, p.Labels) {
-				r.addPod(a, p)
-			}
-		}
-		if scope.Kind == ScopeComponent {
-			for _, d := range ReachableDeployments(svc, a.s.deployments) {
-				a.addDeployment(r, d)
-			}
-		}
-	case ScopeNode:
-		if a.s.has("nodes") && a.nodesByName[scope.Name] == nil {
-			return nil, &NotFoundError{Kind: "Node", Name: scope.Name}
-		}
-		r.addObj("Node", "", scope.Name)
-		for i := range a.s.pods {
-			r.addPod(a, &a.s.pods[i])
-		}
-	default:
-		return nil, fmt.Errorf("unknown scope kind %q", scope.Kind)
 	}
+	if len(missing) > 0 {
+		first := ts[0]
+		for _, t := range ts {
+			if t.String() == missing[0] {
+				first = t
+			}
+		}
+		k := scopeKindOf(first.Kind)
+		kind := "Service"
+		if k != nil {
+			kind = k.objKind
+		}
+		ns := scope.Namespace
+		if first.Kind == ScopeNode {
+			ns = ""
+		}
+		return nil, &NotFoundError{Kind: kind, Namespace: ns, Name: first.Name, Others: missing[1:]}
+	}
+	r.podCount, r.serviceCount = len(r.pods), len(r.services)
 	return r, nil
 }
 

@@ -31,6 +31,9 @@ func (a *analysis) podRules(group bool) {
 			f = a.stuckMount(p)
 		}
 		if f == nil {
+			f = schedulingGated(p)
+		}
+		if f == nil {
 			continue
 		}
 		owner := ObjectRef{Kind: "Pod", Namespace: p.Namespace, Name: p.Name}
@@ -144,8 +147,30 @@ func (a *analysis) podFinding(g *podGroup) Finding {
 		fd.Fix = []string{fmt.Sprintf("kubectl logs pod/%s -c %s%s", p.Name, orDefault(f.Container, firstContainer(p)), nsFlag(ns))}
 	case CategoryNodeGone:
 		fd.Fix = []string{fmt.Sprintf("kubectl delete pod %s%s --grace-period=0 --force  # its controller recreates it on a live node", strings.Join(fd.Pods, " "), nsFlag(ns))}
+	case CategorySchedulingGated:
+		fd.Severity, fd.Impact = SeverityWarning, ImpactDegraded
+		fd.Cause = fmt.Sprintf("%d pod(s) wait on scheduling gates: %s", len(fd.Pods), f.Message)
+		fd.Fix = []string{fmt.Sprintf(`kubectl patch pod %s%s --type=json -p '[{"op":"remove","path":"/spec/schedulingGates"}]'  # only if the controller that owns the gate is gone`, p.Name, nsFlag(ns))}
+	}
+	// A failed release: going back to the previous, healthy ReplicaSet comes first.
+	if g.owner.Kind == "Deployment" && fd.Severity == SeverityError {
+		if undo := a.revertFix(ns, g.owner.Name); len(undo) > 0 && a.podOfNewestRS(p, g.owner.Name) {
+			fd.Fix = append(undo, fd.Fix...)
+		}
 	}
 	return fd
+}
+
+// podOfNewestRS reports whether a pod belongs to its Deployment's newest ReplicaSet (the
+// release being rolled out), the one an undo replaces.
+func (a *analysis) podOfNewestRS(p *corev1.Pod, deployment string) bool {
+	d := a.deployByKey[key(p.Namespace, deployment)]
+	ref := metav1.GetControllerOf(p)
+	if d == nil || ref == nil {
+		return false
+	}
+	cur, _ := a.revisions(d)
+	return cur != nil && cur.Name == ref.Name
 }
 
 func firstContainer(p *corev1.Pod) string {
@@ -519,11 +544,23 @@ func (a *analysis) configError(fd *Finding, p *corev1.Pod, f *PodFailure) {
 			fd.Cause = fmt.Sprintf("%d pods stuck in ContainerCreating: a volume cannot be mounted: %s", len(fd.Pods), oneLine(f.Message))
 		}
 	}
+	var nearFixes []string
 	if len(missing) > 0 {
 		names := make([]string, 0, len(missing))
 		for _, m := range missing {
-			fd.Details = append(fd.Details, m.String())
-			names = append(names, m.String())
+			line := m.String()
+			if m.Problem == "key not found" {
+				if obj, found, _ := a.config.lookup(ns, m.Ref); found && obj.keysKnown {
+					if near := nearKey(m.Ref.Key, obj.keys); near != "" {
+						line += fmt.Sprintf("; %s %q has %q (near miss)", m.Ref.Kind, m.Ref.Name, near)
+						if patch := envRefPatch(&p.Spec, m.Ref, near); patch != "" && fd.Object.Kind != "Pod" {
+							nearFixes = append(nearFixes, fmt.Sprintf("kubectl patch %s%s --type=json -p '%s'  # read the existing key %q", workloadArg(fd.Object), nsFlag(ns), patch, near))
+						}
+					}
+				}
+			}
+			fd.Details = append(fd.Details, line)
+			names = append(names, line)
 		}
 		who := "pod " + p.Name
 		if len(fd.Pods) > 1 {
@@ -548,9 +585,15 @@ func (a *analysis) configError(fd *Finding, p *corev1.Pod, f *PodFailure) {
 		kind, name, _ := strings.Cut(k, "/")
 		keys := byObj[k]
 		_, exists, _ := a.config.lookup(ns, ConfigRef{Kind: kind, Name: name})
+		if !exists {
+			keys = neededKeys(&p.Spec, kind, name) // every key the pods read, not only the first
+		}
 		lits := make([]string, 0, len(keys))
 		for _, key := range uniq(keys) {
-			lits = append(lits, "--from-literal="+key+"=<value>")
+			lits = append(lits, "--from-literal="+key+"='<value>'")
+		}
+		if len(lits) == 0 {
+			lits = append(lits, "--from-literal='<KEY>=<value>'  # envFrom reads every key: add the ones the app expects")
 		}
 		switch {
 		case exists && kind == "Secret":
@@ -563,6 +606,7 @@ func (a *analysis) configError(fd *Finding, p *corev1.Pod, f *PodFailure) {
 			fd.Fix = append(fd.Fix, strings.TrimSpace(fmt.Sprintf("kubectl create configmap %s%s %s", name, nsFlag(ns), strings.Join(lits, " "))))
 		}
 	}
+	fd.Fix = append(nearFixes, fd.Fix...)
 	if len(missing) == 0 && len(fd.Fix) == 0 {
 		fd.Fix = []string{fmt.Sprintf("kubectl describe pod %s%s  # the kubelet's message above names the problem", p.Name, nsFlag(ns))}
 	}

@@ -136,6 +136,19 @@ func Preflight(ctx context.Context, client kubernetes.Interface, ns, component s
 	if err != nil {
 		return nil, err
 	}
+	var refused []string
+	for _, l := range []string{"services", "deployments"} {
+		if !snap.has(l) {
+			refused = append(refused, l+" in namespace "+ns)
+		}
+	}
+	if len(refused) > 0 {
+		what := "namespace " + ns
+		if component != "" {
+			what = "component " + component + " in namespace " + ns
+		}
+		return nil, &ForbiddenError{Verb: "preflight", Scope: what, Missing: refused}
+	}
 	r.add(windowCheck(ctx, client, ns, opts.Now()))
 
 	var svcs []*corev1.Service
@@ -169,8 +182,19 @@ func Preflight(ctx context.Context, client kubernetes.Interface, ns, component s
 				Fix:     "kubectl feastflow diagnose svc/" + svc.Name + nsFlag(ns)})
 			continue
 		}
+		serving := 0
+		for _, d := range deps {
+			if replicas(d.Spec.Replicas) > 0 {
+				serving++
+			}
+		}
 		for _, d := range deps {
 			live := selects(svc.Spec.Selector, d.Spec.Template.Labels)
+			if replicas(d.Spec.Replicas) == 0 && serving > 0 && live {
+				// A retired canary (or a stopped extra track): nothing of it runs or serves.
+				r.add(Check{Name: "replicas", Status: CheckPass, Object: "deployment/" + d.Name, Message: "scaled to 0 (retired): not checked"})
+				continue
+			}
 			r.Checks = append(r.Checks, deploymentChecks(d, svc.Name, live, snap.pdbs, cfg)...)
 		}
 	}
@@ -345,8 +369,10 @@ func deploymentChecks(d *appsv1.Deployment, component string, live bool, pdbs []
 	}
 	switch {
 	case len(matching) == 0:
+		// The Deployment's own selector, never its template labels: those carry version or
+		// color labels that change on the next release and would leave the budget empty.
 		add("pdb", CheckWarn, "no PodDisruptionBudget: a node drain may evict every pod at once",
-			fmt.Sprintf("kubectl create pdb %s --selector=%s --max-unavailable=1%s", d.Name, labelsString(d.Spec.Template.Labels), nsFlag(ns)))
+			fmt.Sprintf("kubectl create pdb %s --selector=%s --max-unavailable=1%s", d.Name, deploymentSelector(d), nsFlag(ns)))
 	case len(matching) > 1:
 		add("pdb", CheckFail, fmt.Sprintf("%d PodDisruptionBudgets select the pods: the Eviction API refuses every eviction", len(matching)), "keep one PodDisruptionBudget per workload")
 	default:
@@ -380,12 +406,12 @@ func deploymentChecks(d *appsv1.Deployment, component string, live bool, pdbs []
 		add("strategy", CheckWarn, "strategy Recreate: every release stops all pods first (downtime)", "use RollingUpdate with maxUnavailable: 0")
 	case d.Spec.Strategy.RollingUpdate != nil && d.Spec.Strategy.RollingUpdate.MaxUnavailable != nil && isZero(d.Spec.Strategy.RollingUpdate.MaxUnavailable):
 		add("strategy", CheckPass, "RollingUpdate with maxUnavailable: 0", "")
+	case maxUnavailablePods(d) == 0:
+		// The Deployment controller rounds a percentage down: 25 % of 1-3 replicas is 0.
+		add("strategy", CheckPass, fmt.Sprintf("RollingUpdate with maxUnavailable %s: 0 pods of %d, capacity never drops", maxUnavailableString(d), n), "")
 	default:
-		mu := "25%"
-		if ru := d.Spec.Strategy.RollingUpdate; ru != nil && ru.MaxUnavailable != nil {
-			mu = ru.MaxUnavailable.String()
-		}
-		add("strategy", CheckWarn, fmt.Sprintf("RollingUpdate with maxUnavailable %s: capacity drops during a rollout", mu),
+		mu := maxUnavailableString(d)
+		add("strategy", CheckWarn, fmt.Sprintf("RollingUpdate with maxUnavailable %s (%d of %d pods): capacity drops during a rollout", mu, maxUnavailablePods(d), n),
 			fmt.Sprintf(`kubectl patch deployment %s%s -p '{"spec":{"strategy":{"rollingUpdate":{"maxUnavailable":0,"maxSurge":1}}}}'`, d.Name, nsFlag(ns)))
 	}
 
@@ -464,4 +490,37 @@ func isLatest(image string) bool {
 	last := lastSegment(image)
 	i := strings.LastIndex(last, ":")
 	return i < 0 || last[i+1:] == "latest"
+}
+
+// deploymentSelector is a Deployment's selector as a kubectl --selector value.
+func deploymentSelector(d *appsv1.Deployment) string {
+	if d.Spec.Selector == nil {
+		return labelsString(d.Spec.Template.Labels)
+	}
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return labelsString(d.Spec.Selector.MatchLabels)
+	}
+	return sel.String()
+}
+
+func maxUnavailableString(d *appsv1.Deployment) string {
+	if ru := d.Spec.Strategy.RollingUpdate; ru != nil && ru.MaxUnavailable != nil {
+		return ru.MaxUnavailable.String()
+	}
+	return "25%"
+}
+
+// maxUnavailablePods is how many pods a rollout may take down, rounded down as the
+// Deployment controller does.
+func maxUnavailablePods(d *appsv1.Deployment) int {
+	mu := intstr.FromString("25%")
+	if ru := d.Spec.Strategy.RollingUpdate; ru != nil && ru.MaxUnavailable != nil {
+		mu = *ru.MaxUnavailable
+	}
+	v, err := intstr.GetScaledValueFromIntOrPercent(&mu, int(replicas(d.Spec.Replicas)), false)
+	if err != nil {
+		return 1
+	}
+	return v
 }

@@ -134,7 +134,25 @@ func TestPreflightFailures(t *testing.T) {
 		{name: "no tag", mutate: func(o []runtime.Object) {
 			o[1].(*appsv1.Deployment).Spec.Template.Spec.Containers[0].Image = "registry:5000/web"
 		}, check: "image", status: CheckFail, msg: "registry:5000/web"},
-		{name: "maxUnavailable 25%", mutate: func(o []runtime.Object) { o[1].(*appsv1.Deployment).Spec.Strategy = appsv1.DeploymentStrategy{} }, check: "strategy", status: CheckWarn, msg: "maxUnavailable 25%"},
+		{name: "maxUnavailable 25%", mutate: func(o []runtime.Object) {
+			o[1].(*appsv1.Deployment).Spec.Strategy = appsv1.DeploymentStrategy{}
+			o[1].(*appsv1.Deployment).Spec.Replicas = ptr(int32(4))
+		}, check: "strategy", status: CheckWarn, msg: "maxUnavailable 25% (1 of 4 pods)"},
+		// 25 % of 3 (or 1, or 2) rounds down to 0: capacity never drops, no warning.
+		{name: "maxUnavailable 25% of 3", mutate: func(o []runtime.Object) {
+			o[1].(*appsv1.Deployment).Spec.Strategy = appsv1.DeploymentStrategy{}
+			o[1].(*appsv1.Deployment).Spec.Replicas = ptr(int32(3))
+		}, check: "strategy", status: CheckPass, msg: "0 pods of 3"},
+		// Probes that differ only in a threshold are distinct.
+		{name: "probes differ in threshold", mutate: func(o []runtime.Object) {
+			c := &o[1].(*appsv1.Deployment).Spec.Template.Spec.Containers[0]
+			c.LivenessProbe = c.ReadinessProbe.DeepCopy()
+			c.LivenessProbe.FailureThreshold = c.ReadinessProbe.FailureThreshold + 3
+		}, check: "probes", status: CheckPass, msg: "distinct"},
+		{name: "probes identical", mutate: func(o []runtime.Object) {
+			c := &o[1].(*appsv1.Deployment).Spec.Template.Spec.Containers[0]
+			c.LivenessProbe = c.ReadinessProbe.DeepCopy()
+		}, check: "probes", status: CheckWarn, msg: "identical"},
 		{name: "Recreate", mutate: func(o []runtime.Object) {
 			o[1].(*appsv1.Deployment).Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
 		}, check: "strategy", status: CheckWarn, msg: "Recreate"},

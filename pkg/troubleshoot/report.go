@@ -1,7 +1,6 @@
 package troubleshoot
 
 import (
-	"sort"
 	"strconv"
 	"time"
 
@@ -159,6 +158,8 @@ type Evidence struct {
 
 // Finding is one problem, its evidence and its fix.
 type Finding struct {
+	// Impact is what the finding does to the app's users: outage, degraded, at-risk, hygiene.
+	Impact     Impact     `json:"impact"`
 	Severity   Severity   `json:"severity"`
 	Confidence Confidence `json:"confidence"`
 	Category   Category   `json:"category"`
@@ -167,6 +168,9 @@ type Finding struct {
 	Pods []string `json:"pods,omitempty"`
 	// Cause is the root cause on one line.
 	Cause string `json:"cause"`
+	// Affects are the symptoms this root cause produces, folded in from other objects
+	// (e.g. "affects service web: 1 of 2 endpoints not ready").
+	Affects []string `json:"affects,omitempty"`
 	// Details are structured facts behind the cause (per-node scheduling reasons, each
 	// missing key…), one per line.
 	Details  []string `json:"details,omitempty"`
@@ -177,6 +181,14 @@ type Finding struct {
 	Failure *PodFailure `json:"failure,omitempty"`
 
 	logs []logRequest // logs to read once the finding is known to be in scope
+
+	// Folding: a symptom names the objects that may cause it and the line it adds there.
+	symptomOf []ObjectRef
+	symptom   string
+	affects   []ObjectRef
+	// endpointsReady/Total of a NotReadyEndpoints finding; revert is a Deployment's undo.
+	endpointsReady, endpointsTotal int
+	revert                         []string
 }
 
 // Summary counts findings by severity and what was examined.
@@ -184,6 +196,14 @@ type Summary struct {
 	Errors   int `json:"errors"`
 	Warnings int `json:"warnings"`
 	Infos    int `json:"infos"`
+	// ServicesDown counts the Services in scope with no ready endpoint or refusing every
+	// request.
+	ServicesDown int `json:"servicesDown"`
+	// Outages, Degraded, AtRisk and Hygiene count findings by impact.
+	Outages  int `json:"outages"`
+	Degraded int `json:"degraded"`
+	AtRisk   int `json:"atRisk"`
+	Hygiene  int `json:"hygiene"`
 	Pods     int `json:"pods"`
 	Services int `json:"services"`
 	Nodes    int `json:"nodes"`
@@ -197,6 +217,10 @@ type ScopeRef struct {
 	AllNamespaces bool   `json:"allNamespaces,omitempty"`
 	Kind          string `json:"kind,omitempty"`
 	Name          string `json:"name,omitempty"`
+	// Targets are the objects diagnosed when there are several (Kind and Name are then empty).
+	Targets []Target `json:"targets,omitempty"`
+	// Selector is the -l label selector, if any.
+	Selector string `json:"selector,omitempty"`
 }
 
 // Report is the result of Diagnose: findings ranked by severity, then confidence.
@@ -232,33 +256,20 @@ func (r *Report) AtLeast(s Severity) int {
 	return n
 }
 
-// rank sorts findings: severity, confidence, then object and category so that the order is
-// stable from one run to the next.
-func rank(fs []Finding) {
-	sort.SliceStable(fs, func(i, j int) bool {
-		a, b := &fs[i], &fs[j]
-		if a.Severity.Rank() != b.Severity.Rank() {
-			return a.Severity.Rank() > b.Severity.Rank()
-		}
-		if a.Confidence.rank() != b.Confidence.rank() {
-			return a.Confidence.rank() > b.Confidence.rank()
-		}
-		if a.Object.Namespace != b.Object.Namespace {
-			return a.Object.Namespace < b.Object.Namespace
-		}
-		if a.Object.Kind != b.Object.Kind {
-			return a.Object.Kind < b.Object.Kind
-		}
-		if a.Object.Name != b.Object.Name {
-			return a.Object.Name < b.Object.Name
-		}
-		return a.Category < b.Category
-	})
-}
-
 func (r *Report) summarize() {
 	r.Summary.Errors, r.Summary.Warnings, r.Summary.Infos = 0, 0, 0
+	r.Summary.Outages, r.Summary.Degraded, r.Summary.AtRisk, r.Summary.Hygiene = 0, 0, 0, 0
 	for i := range r.Findings {
+		switch r.Findings[i].Impact {
+		case ImpactOutage:
+			r.Summary.Outages++
+		case ImpactDegraded:
+			r.Summary.Degraded++
+		case ImpactAtRisk:
+			r.Summary.AtRisk++
+		case ImpactHygiene:
+			r.Summary.Hygiene++
+		}
 		switch r.Findings[i].Severity {
 		case SeverityError:
 			r.Summary.Errors++

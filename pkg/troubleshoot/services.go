@@ -37,6 +37,7 @@ func (a *analysis) serviceRules() {
 		}
 		ref := ObjectRef{Kind: "Service", Namespace: svc.Namespace, Name: svc.Name}
 		if len(matched) == 0 {
+			a.markDown(svc.Namespace, svc.Name)
 			a.add(a.noPods(svc, ref))
 			continue
 		}
@@ -80,6 +81,9 @@ func (a *analysis) noPods(svc *corev1.Service, ref ObjectRef) Finding {
 				fd.Details = append(fd.Details, "no Deployment carries the selector's other labels either")
 			}
 		}
+	}
+	if fd.Category == CategoryServiceNoPods && a.selectorTypo(svc, &fd) {
+		return fd
 	}
 	// Nearest miss: the pods whose labels satisfy the most selector terms.
 	best, bestN := -1, 0
@@ -195,11 +199,23 @@ func (a *analysis) targetPorts(svc *corev1.Service, ref ObjectRef, pods []*corev
 		if len(bad) == 0 || (tp.Type == intstr.Int && !anyDeclared) {
 			continue
 		}
-		sev, conf := SeverityError, ConfidenceHigh
+		sev, conf, impact := SeverityError, ConfidenceHigh, ImpactOutage
 		what := fmt.Sprintf("targetPort %q is not a named containerPort", tp.StrVal)
+		consequence := "the service has no endpoint for this port and refuses every connection"
 		if tp.Type == intstr.Int {
-			sev, conf = SeverityWarning, ConfidenceMedium
+			// Traffic is still sent there, but no pod declares it: nothing listens is the usual reason.
+			conf = ConfidenceMedium
 			what = fmt.Sprintf("targetPort %d is not a declared containerPort", tp.IntVal)
+			consequence = "traffic goes to a port no container declares: every request is refused"
+		}
+		if len(bad) < len(pods) {
+			sev, impact = SeverityWarning, ImpactDegraded
+			consequence = "those pods get no traffic on this port"
+			if tp.Type == intstr.Int {
+				consequence = "requests that reach those pods are refused"
+			}
+		} else {
+			a.markDown(svc.Namespace, svc.Name)
 		}
 		ports := make([]string, 0, len(declared))
 		for p := range declared {
@@ -209,8 +225,8 @@ func (a *analysis) targetPorts(svc *corev1.Service, ref ObjectRef, pods []*corev
 		portName := orDefault(sp.Name, fmt.Sprint(sp.Port))
 		sort.Strings(bad)
 		fd := Finding{
-			Severity: sev, Confidence: conf, Category: CategoryTargetPort, Object: ref, Pods: capList(bad),
-			Cause: fmt.Sprintf("service %s port %s: %s of %d of %d selected pods", svc.Name, portName, what, len(bad), len(pods)),
+			Severity: sev, Confidence: conf, Impact: impact, Category: CategoryTargetPort, Object: ref, Pods: capList(bad),
+			Cause: fmt.Sprintf("service %s port %s: %s of %d of %d selected pods: %s", svc.Name, portName, what, len(bad), len(pods), consequence),
 			Details: []string{
 				fmt.Sprintf("service port %d → targetPort %s", sp.Port, tp.String()),
 				"container ports of the selected pods: " + orDefault(strings.Join(ports, ", "), "none declared"),
@@ -287,18 +303,32 @@ func (a *analysis) endpoints(svc *corev1.Service, ref ObjectRef, matched []*core
 			}
 		}
 	}
+	// Selected pods that are not ready and have no endpoint yet (no IP: Pending, or still
+	// being created) serve nothing either.
+	for _, p := range matched {
+		if !seenPod[p.Name] && !podReady(p) && p.DeletionTimestamp == nil && !slicesHold(slices, p.Name) {
+			seenPod[p.Name] = true
+			notReady++
+			notReadyPods = append(notReadyPods, p.Name)
+		}
+	}
+	if ready == 0 && notReady == 0 {
+		a.markDown(ns, svc.Name) // slices exist but hold no endpoint (e.g. no port resolves)
+	}
 	if notReady == 0 {
 		return
 	}
 	sort.Strings(notReadyPods)
-	sev := SeverityWarning
+	sev, impact := SeverityWarning, ImpactDegraded
 	cause := fmt.Sprintf("service %s has %d not-ready endpoint(s) of %d: traffic goes to the %d ready one(s) only", svc.Name, notReady, ready+notReady, ready)
 	if ready == 0 {
-		sev = SeverityError
+		sev, impact = SeverityError, ImpactOutage
 		cause = fmt.Sprintf("service %s has no ready endpoints (%d not ready): every connection fails", svc.Name, notReady)
+		a.markDown(ns, svc.Name)
 	}
 	fd := Finding{
-		Severity: sev, Confidence: ConfidenceHigh, Category: CategoryNotReadyEndpoints, Object: ref, Pods: capList(notReadyPods),
+		Severity: sev, Confidence: ConfidenceHigh, Impact: impact, Category: CategoryNotReadyEndpoints, Object: ref, Pods: capList(notReadyPods),
+		endpointsReady: ready, endpointsTotal: ready + notReady,
 		Cause: cause,
 		Evidence: Evidence{
 			Status: []string{fmt.Sprintf("EndpointSlices: %d ready, %d not ready", ready, notReady)},
@@ -358,4 +388,66 @@ func (a *analysis) whyNotReady(ns, name string) string {
 		}
 	}
 	return "not ready (readiness gates or start-up)"
+}
+
+// selectorTypo finds a Service selector that misses its pods by one label value close in
+// edit distance (app=paymnet vs the pods' app=payment): the fix is exactly that label.
+func (a *analysis) selectorTypo(svc *corev1.Service, fd *Finding) bool {
+	ns := svc.Namespace
+	type cand struct {
+		key, value string
+		dist       int
+		pods       []*corev1.Pod
+	}
+	var best *cand
+	for _, k := range sortedKeys(svc.Spec.Selector) {
+		want := svc.Spec.Selector[k]
+		rest := map[string]string{}
+		for k2, v2 := range svc.Spec.Selector {
+			if k2 != k {
+				rest[k2] = v2
+			}
+		}
+		byValue := map[string][]*corev1.Pod{}
+		for i := range a.s.pods {
+			p := &a.s.pods[i]
+			got, ok := p.Labels[k]
+			if p.Namespace != ns || !ok || got == want || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+				continue
+			}
+			if len(rest) > 0 && !selects(rest, p.Labels) {
+				continue
+			}
+			byValue[got] = append(byValue[got], p)
+		}
+		for _, v := range keysOf(byValue) {
+			d := EditDistance(want, v)
+			if d > max(2, len(want)/3) {
+				continue
+			}
+			if best == nil || d < best.dist {
+				best = &cand{key: k, value: v, dist: d, pods: byValue[v]}
+			}
+		}
+	}
+	if best == nil {
+		return false
+	}
+	sort.Slice(best.pods, func(i, j int) bool { return best.pods[i].Name < best.pods[j].Name })
+	owner := a.owner(best.pods[0])
+	fd.Details = append(fd.Details, fmt.Sprintf("near miss: selector %s=%s is %d edit(s) from %s=%s, carried by %d pod(s) of %s (e.g. %s): a typo in the selector",
+		best.key, svc.Spec.Selector[best.key], best.dist, best.key, best.value, len(best.pods), owner, best.pods[0].Name))
+	fd.Fix = append(fd.Fix, fmt.Sprintf(`kubectl patch service %s%s --type=merge -p '{"spec":{"selector":{%q:%q}}}'`, svc.Name, nsFlag(ns), best.key, best.value))
+	return true
+}
+
+func slicesHold(slices []*discoveryv1.EndpointSlice, pod string) bool {
+	for _, es := range slices {
+		for _, ep := range es.Endpoints {
+			if ep.TargetRef != nil && ep.TargetRef.Kind == "Pod" && ep.TargetRef.Name == pod {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -56,6 +56,7 @@ type snapshot struct {
 	// ConfigMaps and Secrets are metadata only: a Secret's data never reaches this process.
 	configMaps []metav1.PartialObjectMetadata
 	secrets    []metav1.PartialObjectMetadata
+	moreObjects
 
 	// known records which kinds were read; a kind that could not be read (RBAC) is not
 	// evidence of absence.
@@ -139,6 +140,8 @@ func take(ctx context.Context, kube kubernetes.Interface, meta metadata.Interfac
 			s.skipped = append(s.skipped, "configmaps and secrets: no metadata client")
 		}
 	}
+
+	specs = append(specs, s.moreSpecs(kube, ns, k)...)
 
 	g, gctx := errgroup.WithContext(ctx)
 	for ix := range specs {

@@ -33,6 +33,7 @@ func (a *analysis) workloadRules() {
 						fmt.Sprintf("kubectl rollout undo deployment/%s%s  # back to the last working ReplicaSet", d.Name, nsFlag(d.Namespace)),
 						"or fix the cause named by the pod findings and let the rollout continue",
 					},
+					revert: a.revertFix(d.Namespace, d.Name),
 				})
 			}
 		}
@@ -87,6 +88,11 @@ func (a *analysis) replicaSetFailure(rs *appsv1.ReplicaSet) {
 		q := strings.TrimSpace(m[1])
 		fd.Cause = fmt.Sprintf("replicaset %s cannot create pods: ResourceQuota %s exceeded (%d of %d pods exist)", rs.Name, q, rs.Status.Replicas, want)
 		fd.Details = append(fd.Details, fmt.Sprintf("a new pod requests %s; the namespace already uses %s of the limit %s", m[2], m[3], m[4]))
+		exhausted, fix := quotaFix(q, rs.Namespace, obj, m[2], m[3], m[4])
+		if len(exhausted) > 0 {
+			fd.Cause = fmt.Sprintf("replicaset %s cannot create pods: ResourceQuota %s exhausted on %s (%d of %d pods exist)", rs.Name, q, strings.Join(exhaustedNames(exhausted), ", "), rs.Status.Replicas, want)
+			fd.Details = append(fd.Details, exhausted...)
+		}
 		for j := range a.s.quotas {
 			rq := &a.s.quotas[j]
 			if rq.Namespace == rs.Namespace && rq.Name == q {
@@ -97,10 +103,7 @@ func (a *analysis) replicaSetFailure(rs *appsv1.ReplicaSet) {
 				}
 			}
 		}
-		fd.Fix = []string{
-			fmt.Sprintf("kubectl describe resourcequota %s%s", q, nsFlag(rs.Namespace)),
-			fmt.Sprintf("raise the quota, lower the pod requests (kubectl set resources %s --requests=...), or scale down other workloads", obj),
-		}
+		fd.Fix = fix
 	} else {
 		fd.Fix = []string{fmt.Sprintf("kubectl describe replicaset %s%s  # the message above is the API server's refusal (admission, PodSecurity, quota)", rs.Name, nsFlag(rs.Namespace))}
 	}
@@ -286,7 +289,7 @@ func (a *analysis) staleConfigRules(group bool) {
 				len(g.pods), g.ref.Kind, g.ref.Name, age(a.now, g.when), age(a.now, g.start.Time), g.ref.Via),
 			Details: []string{fmt.Sprintf("%s %s data last written %s (managedFields); oldest pod started %s", g.ref.Kind, g.ref.Name,
 				g.when.UTC().Format(timeFormat), g.start.UTC().Format(timeFormat))},
-			Fix: []string{restart, "or: kubectl feastflow restart --changed-config" + nsFlag(g.owner.Namespace)},
+			Fix: append([]string{restart}, a.restartChangedFix(g.owner)...),
 		})
 	}
 }
@@ -328,4 +331,34 @@ func (a *analysis) pvcRules() {
 			Fix:      fix,
 		})
 	}
+}
+
+func exhaustedNames(lines []string) []string {
+	out := make([]string, 0, len(lines))
+	for _, l := range lines {
+		name, _, _ := strings.Cut(l, ":")
+		out = append(out, name)
+	}
+	return out
+}
+
+// restartChangedFix is `kubectl feastflow restart COMPONENT --changed-config` for a
+// Deployment behind a component (restart acts on components: a Service and its
+// Deployments), or nothing when no Service reaches it.
+func (a *analysis) restartChangedFix(owner ObjectRef) []string {
+	if owner.Kind != "Deployment" {
+		return nil
+	}
+	for i := range a.s.services {
+		svc := &a.s.services[i]
+		if svc.Namespace != owner.Namespace {
+			continue
+		}
+		for _, d := range ReachableDeployments(svc, a.s.deployments) {
+			if d.Name == owner.Name {
+				return []string{fmt.Sprintf("or: kubectl feastflow restart %s --changed-config%s  # every Deployment of component %s whose pods run stale config", svc.Name, nsFlag(owner.Namespace), svc.Name)}
+			}
+		}
+	}
+	return nil
 }

@@ -86,11 +86,16 @@ func (h *H) Feastflow(args ...string) Result {
 // the plugin under test there.
 func (h *H) run(stdin, pluginDir string, args []string) Result {
 	h.T.Helper()
-	bin := h.Env.Kubectl
+	return h.runCmd(stdin, pluginDir, h.Env.Kubectl, args)
+}
+
+// runCmd runs bin with kubectl's directory (and pluginDir) on PATH.
+func (h *H) runCmd(stdin, pluginDir, bin string, args []string) Result {
+	h.T.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), CommandTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	path := []string{filepath.Dir(bin), os.Getenv("PATH")}
+	path := []string{filepath.Dir(h.Env.Kubectl), os.Getenv("PATH")}
 	if pluginDir != "" {
 		path = append([]string{pluginDir}, path...)
 	}
