@@ -22,6 +22,7 @@ type promoteOptions struct {
 	keepOld      bool
 	deleteCanary bool
 	force        bool
+	smoke        smokeFlags
 
 	component string
 	writer    *audit.Writer
@@ -57,6 +58,7 @@ canary: copy the canary's pod template into stable, roll stable to full capacity
 	cmd.Flags().BoolVar(&o.deleteCanary, "delete-canary", false, "Canary: delete the canary Deployment instead of scaling it to 0")
 	cmd.Flags().BoolVar(&o.force, "force", false, "Blue-green: switch even when a GitOps controller manages the Service")
 	o.write.add(cmd, 10*time.Minute)
+	o.smoke.add(cmd)
 	o.write.addWindow(cmd)
 	o.write.addYes(cmd)
 	o.out.add(cmd)
@@ -67,6 +69,9 @@ canary: copy the canary's pod template into stable, roll stable to full capacity
 func (o *promoteOptions) complete(args []string) error {
 	o.component = oneArg(args)
 	if err := o.out.validate(); err != nil {
+		return err
+	}
+	if err := o.smoke.validate(); err != nil {
 		return err
 	}
 	if o.delay < 0 {
@@ -90,7 +95,7 @@ func (o *promoteOptions) run(ctx context.Context) error {
 	defer cancel()
 	res, err := strategy.Promote(ctx, s.env, c, strategy.PromoteOptions{
 		ScaleDownDelay: o.delay, KeepOld: o.keepOld, DeleteCanary: o.deleteCanary, Force: o.force,
-		Confirm: confirmer(o.streams, &o.write), Timeout: o.write.timeout,
+		Confirm: confirmer(o.streams, &o.write), Timeout: o.write.timeout, Smoke: o.smoke.smoke(s.c.Kube),
 	})
 	if res != nil && err == nil {
 		if perr := printResult(&o.out, o.streams.Out, res); perr != nil {

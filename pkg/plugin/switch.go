@@ -24,6 +24,7 @@ type switchOptions struct {
 	all     bool
 	force   bool
 	verify  time.Duration
+	smoke   smokeFlags
 
 	opts   strategy.SwitchOptions
 	writer *audit.Writer
@@ -56,6 +57,7 @@ Both colors stay up (promote scales the old one down). Switching to the live col
 	cmd.Flags().BoolVar(&o.all, "all", false, "Switch every blue-green component of the namespace (all preflights pass before the first write)")
 	cmd.Flags().BoolVar(&o.force, "force", false, "Switch even when a GitOps controller manages the Service (it may revert the switch)")
 	cmd.Flags().DurationVar(&o.verify, "verify-timeout", strategy.DefaultVerifyTimeout, "How long to wait for the EndpointSlices to list only the target's pods")
+	o.smoke.add(cmd)
 	o.write.add(cmd, 2*time.Minute)
 	o.write.addWindow(cmd)
 	o.out.add(cmd)
@@ -102,6 +104,9 @@ func (o *switchOptions) complete(args []string) error {
 	if o.verify <= 0 {
 		return usageErrorf("invalid --verify-timeout %s: must be positive", o.verify)
 	}
+	if err := o.smoke.validate(); err != nil {
+		return err
+	}
 	o.opts = strategy.SwitchOptions{Color: color, Component: oneArg(args[1:]), All: o.all, Keys: o.keys.keys(), Force: o.force, VerifyTimeout: o.verify}
 	return nil
 }
@@ -112,6 +117,7 @@ func (o *switchOptions) run(ctx context.Context) error {
 		return err
 	}
 	o.opts.Namespace = s.c.Namespace
+	o.opts.Smoke = o.smoke.smoke(s.c.Kube)
 	ctx, cancel := o.write.withTimeout(ctx)
 	defer cancel()
 	res, err := strategy.Switch(ctx, s.env, o.opts)
@@ -135,6 +141,9 @@ func humanSwitch(w io.Writer, res *strategy.SwitchResult) error {
 			t.row(c.Component, c.From, c.To, c.Deployment, endpoints, verified)
 		}
 		if err := t.flush(); err != nil {
+			return err
+		}
+		if err := humanSmoke(w, res.Components); err != nil {
 			return err
 		}
 	}

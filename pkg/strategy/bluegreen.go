@@ -81,7 +81,7 @@ func promoteBlueGreen(ctx context.Context, env *Env, c *Component, opts PromoteO
 		return nil, fmt.Errorf("component %s has %d idle colors scaled up (%v): switch to the one to promote first (`kubectl feastflow switch COLOR %s`)", c.Name(), len(st.pending), st.pending, c.Name())
 	case len(st.pending) == 1:
 		to := st.pending[0]
-		sw, err := switchColor(ctx, env, SwitchOptions{Namespace: c.Namespace(), Component: c.Name(), Color: to, Keys: Keys{ColorKey: c.ColorKey}, Force: opts.Force, VerifyTimeout: opts.VerifyTimeout}, verbPromote)
+		sw, err := switchColor(ctx, env, SwitchOptions{Namespace: c.Namespace(), Component: c.Name(), Color: to, Keys: Keys{ColorKey: c.ColorKey}, Force: opts.Force, VerifyTimeout: opts.VerifyTimeout, Smoke: opts.Smoke}, verbPromote)
 		if sw != nil {
 			for _, sc := range sw.Components {
 				res.Changes = append(res.Changes, sc.Changes...)

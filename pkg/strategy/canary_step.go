@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
+	"github.com/feastflow/kubectl-feastflow/pkg/traffic"
 )
 
 // CanaryStateAnnotation on a canary Service records the step under way (written before the
@@ -192,6 +193,8 @@ type CanaryStepResult struct {
 	// Resumed is true when the run completed a step that an interrupted run had recorded.
 	Resumed bool        `json:"resumed,omitempty"`
 	Gate    *HealthGate `json:"healthGate,omitempty"`
+	// Analysis is the canary analysis that let the step go (set by the caller that ran it).
+	Analysis *traffic.AnalysisResult `json:"analysis,omitempty"`
 }
 
 // CanaryStep moves a canary component to the next step of its list, or to opts.Weight:
