@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -126,13 +127,23 @@ func (s *EgressServer) serveConnect(w http.ResponseWriter, r *http.Request) {
 	_ = srv.Serve(newOneConnListener(conn))
 }
 
-// refuse answers a CONNECT the way a closed port would be reported.
+// refuse answers a CONNECT the way a closed port would be reported. The apiserver puts only
+// the status line into its "error trying to reach service" message, so the reason phrase
+// carries the dialer-like text (net/http cannot set a reason phrase: write it raw).
 func (s *EgressServer) refuse(w http.ResponseWriter, addr, why string) {
 	s.Log.Printf("refused CONNECT %s: %s", addr, why)
-	// The reason phrase reaches the user inside the apiserver's 503; say it like a dialer.
-	w.Header().Set("Connection", "close")
-	w.WriteHeader(http.StatusServiceUnavailable)
-	_, _ = fmt.Fprintf(w, "dial tcp %s: connect: connection refused (%s)\n", addr, why)
+	reason := strings.NewReplacer("\r", " ", "\n", " ").Replace(fmt.Sprintf("dial tcp %s: connect: connection refused (%s)", addr, why))
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		http.Error(w, reason, http.StatusServiceUnavailable)
+		return
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	_, _ = fmt.Fprintf(conn, "HTTP/1.1 503 %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", reason)
 }
 
 // passThrough tunnels to a loopback address: kwok's kubelet server for logs and exec.

@@ -67,7 +67,9 @@ func parseSimBehaviour(pod *corev1.Pod) (simBehaviour, []string) {
 		b.start = pod.Status.StartTime.Time
 	}
 	var problems []string
-	bad := func(key, v string) { problems = append(problems, fmt.Sprintf("pod %s/%s: ignoring %s=%q", pod.Namespace, pod.Name, key, v)) }
+	bad := func(key, v string) {
+		problems = append(problems, fmt.Sprintf("pod %s/%s: ignoring %s=%q", pod.Namespace, pod.Name, key, v))
+	}
 	if v := a[SimHTTPStatusAnnotation]; v != "" {
 		for _, kv := range strings.Split(v, ",") {
 			path, code, ok := strings.Cut(strings.TrimSpace(kv), "=")
