@@ -22,7 +22,7 @@ import (
 // Egress is the name of the egress proxy in the pids file and of its log.
 const Egress = "egress"
 
-// EnvEgressChild, set to a state directory, makes RunEgressChild serve that cluster's
+// EnvEgressChild names the variable that, set to a state directory, makes RunEgressChild serve that cluster's
 // egress socket instead of running the program.
 const EnvEgressChild = "FEASTFLOW_LOCALCLUSTER_EGRESS"
 

@@ -189,7 +189,7 @@ func TestSimAppErrorRatioOnRealRequests(t *testing.T) {
 	fails := 0
 	for range 100 {
 		rec := &recorder{header: http.Header{}}
-		req, _ := http.NewRequest(http.MethodGet, "/api/orders", nil)
+		req, _ := http.NewRequest(http.MethodGet, "/api/orders", http.NoBody)
 		app.ServeHTTP(rec, req)
 		if rec.code == 500 {
 			fails++

@@ -70,9 +70,10 @@ func readyPodsOf(d *appsv1.Deployment, pods []corev1.Pod) []corev1.Pod {
 		return nil
 	}
 	var out []corev1.Pod
-	for _, p := range pods {
-		if p.DeletionTimestamp == nil && sel.Matches(labels.Set(p.Labels)) && podReady(&p) {
-			out = append(out, p)
+	for i := range pods {
+		p := &pods[i]
+		if p.DeletionTimestamp == nil && sel.Matches(labels.Set(p.Labels)) && podReady(p) {
+			out = append(out, *p)
 		}
 	}
 	return out

@@ -2,8 +2,6 @@ package plugin
 
 import (
 	"fmt"
-	"github.com/feastflow/kubectl-feastflow/pkg/strategy"
-	"github.com/feastflow/kubectl-feastflow/pkg/term"
 	"io"
 	"strings"
 	"time"
@@ -11,6 +9,8 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/feastflow/kubectl-feastflow/pkg/strategy"
+	"github.com/feastflow/kubectl-feastflow/pkg/term"
 	"github.com/feastflow/kubectl-feastflow/pkg/traffic"
 )
 

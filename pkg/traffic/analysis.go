@@ -148,8 +148,8 @@ func metricsTargets(svc *corev1.Service, pods []corev1.Pod) ([]PodTarget, []stri
 	if v := strings.TrimSpace(svc.Annotations[MetricsPortAnnotation]); v != "" {
 		if n, err := strconv.Atoi(v); err == nil {
 			var out []PodTarget
-			for _, p := range pods {
-				out = append(out, PodTarget{Namespace: p.Namespace, Pod: p.Name, Port: int32(n)})
+			for i := range pods {
+				out = append(out, PodTarget{Namespace: pods[i].Namespace, Pod: pods[i].Name, Port: int32(n)})
 			}
 			return out, nil
 		}

@@ -150,7 +150,7 @@ func (p Prober) get(ctx context.Context, r *ProbeResult, resource, ns, name, pat
 	if c, ok := rc.(*rest.RESTClient); ok && c.Client != nil {
 		httpClient = c.Client
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), http.NoBody)
 	if err != nil {
 		r.Outcome, r.Body = OutcomeError, err.Error()
 		return nil
@@ -256,8 +256,8 @@ func ServicePortRef(port corev1.ServicePort) string {
 // resolve are returned by name.
 func PodTargets(svc *corev1.Service, pods []corev1.Pod) (targets []PodTarget, unresolved []string) {
 	if len(svc.Spec.Ports) == 0 {
-		for _, p := range pods {
-			unresolved = append(unresolved, p.Name)
+		for i := range pods {
+			unresolved = append(unresolved, pods[i].Name)
 		}
 		return nil, unresolved
 	}
