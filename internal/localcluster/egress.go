@@ -113,8 +113,7 @@ func (s *EgressServer) serveConnect(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r.Host, "no pod has this IP")
 		return
 	}
-	app := s.app(pod)
-	if app.b.refuses(port) {
+	if s.app(pod).b.refuses(port) {
 		s.refuse(w, r.Host, "pod "+pod.Namespace+"/"+pod.Name+" refuses port "+portText)
 		return
 	}
@@ -122,8 +121,19 @@ func (s *EgressServer) serveConnect(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	// One HTTP server per tunnel: the apiserver speaks plain HTTP to the "pod" through it.
-	srv := &http.Server{Handler: app, ReadHeaderTimeout: 30 * time.Second}
+	// One HTTP server per tunnel: the apiserver speaks plain HTTP to the "pod" through it and
+	// keeps the tunnel alive, so the app is looked up again per request: an annotation
+	// changed since the tunnel opened takes effect at once.
+	podIP := host
+	perRequest := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pod, err := s.podByIP(r.Context(), podIP)
+		if err != nil || pod == nil {
+			http.Error(w, "pod gone", http.StatusBadGateway)
+			return
+		}
+		s.app(pod).ServeHTTP(w, r)
+	})
+	srv := &http.Server{Handler: perRequest, ReadHeaderTimeout: 30 * time.Second}
 	_ = srv.Serve(newOneConnListener(conn))
 }
 
