@@ -131,7 +131,18 @@ func (s *EgressServer) serveConnect(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "pod gone", http.StatusBadGateway)
 			return
 		}
-		s.app(pod).ServeHTTP(w, r)
+		app := s.app(pod)
+		if app.b.refuses(port) {
+			// The port closed since the tunnel opened: drop the connection unanswered, as a
+			// reset would; the apiserver's transport retries on a new CONNECT, which is refused.
+			if hj, ok := w.(http.Hijacker); ok {
+				if c, _, err := hj.Hijack(); err == nil {
+					_ = c.Close()
+				}
+			}
+			return
+		}
+		app.ServeHTTP(w, r)
 	})
 	srv := &http.Server{Handler: perRequest, ReadHeaderTimeout: 30 * time.Second}
 	_ = srv.Serve(newOneConnListener(conn))
