@@ -183,6 +183,9 @@ func classify(r *ProbeResult, code int, body []byte, err, ctxErr error) {
 	case isAPIStatus(body) && (code == http.StatusServiceUnavailable || code == http.StatusBadGateway || code == http.StatusNotFound && apiReason(body) == metav1.StatusReasonNotFound):
 		// "error trying to reach service: ... connection refused", or no such pod/port.
 		msg := apiMessage(body)
+		if i := strings.Index(msg, "dial tcp "); i >= 0 {
+			msg = msg[i:] // the dialer's words, without the egress proxy's address before them
+		}
 		r.Outcome, r.Code, r.Body = OutcomeError, 0, prefix([]byte(msg))
 		if strings.Contains(msg, "connection refused") {
 			r.Outcome = OutcomeRefused
