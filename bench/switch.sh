@@ -4,6 +4,9 @@
 #   1. time from invocation to a verified `kubectl feastflow switch` vs a bare
 #      `kubectl patch service` of the selector (the floor: no preflight, no verification);
 #      goal ≤ 2×
+#   1b. what the smoke test adds: `switch --smoke /api/health` vs `switch`, interleaved, with
+#      each pod answering in 50 ms (simulated app, docs/local-cluster.md); goal: the pre-switch
+#      test costs at most one round trip plus the slowest pod's answer
 #   2. API requests of one verified switch, from -v=6 (goal ≤ 6, zero discovery), and of
 #      promote after a switch and with its switch (goal ≤ switch + 3)
 #   3. `kubectl feastflow status` on a namespace of 50 components vs
@@ -48,6 +51,41 @@ done
 kubectl -n feastflow patch service feastflow-backend --type=merge -p '{"spec":{"selector":{"version":"blue"}}}' >/dev/null
 sw=$(printf '%s\n' "${plugin_times[@]}" | median)
 kp=$(printf '%s\n' "${patch_times[@]}" | median)
+
+# 1b. switch --smoke vs switch, interleaved so that load hits both alike. The smoke test GETs
+# /api/health on both backend pods before the patch and through the Service after it.
+kubectl -n feastflow annotate pod -l app=feastflow-backend sim.feastflow.dev/http-latency=50ms --overwrite >/dev/null
+smoke_times=() plain_times=() pre_ms=() post_ms=()
+for _ in $(seq "$RUNS"); do
+	t0=$(now)
+	out=$(kubectl feastflow -n feastflow switch "$color" feastflow-backend --smoke /api/health 2>/dev/null)
+	smoke_times+=($(($(now) - t0)))
+	pre_ms+=($(grep -o 'through pods/proxy (slowest [0-9]*ms' <<<"$out" | grep -o '[0-9]*ms' | tr -d ms || echo 0))
+	post_ms+=($(grep -o 'through services/proxy (slowest [0-9]*ms' <<<"$out" | grep -o '[0-9]*ms' | tr -d ms || echo 0))
+	[ "$color" = green ] && color=blue || color=green
+	t0=$(now)
+	kubectl feastflow -n feastflow switch "$color" feastflow-backend >/dev/null 2>&1
+	plain_times+=($(($(now) - t0)))
+	[ "$color" = green ] && color=blue || color=green
+done
+# One proxied GET from kubectl, against a GET of /version: the proxy's round trip plus the answer.
+pod=$(kubectl -n feastflow get pods -l app=feastflow-backend -o jsonpath='{.items[0].metadata.name}')
+proxy_times=() version_times=()
+for _ in $(seq "$RUNS"); do
+	t0=$(now)
+	kubectl get --raw "/api/v1/namespaces/feastflow/pods/$pod:5000/proxy/api/health" >/dev/null
+	proxy_times+=($(($(now) - t0)))
+	t0=$(now)
+	kubectl get --raw /version >/dev/null
+	version_times+=($(($(now) - t0)))
+done
+kubectl -n feastflow patch service feastflow-backend --type=merge -p '{"spec":{"selector":{"version":"blue"}}}' >/dev/null
+ss=$(printf '%s\n' "${smoke_times[@]}" | median)
+sp=$(printf '%s\n' "${plain_times[@]}" | median)
+pre=$(printf '%s\n' "${pre_ms[@]}" | median)
+post=$(printf '%s\n' "${post_ms[@]}" | median)
+kpx=$(printf '%s\n' "${proxy_times[@]}" | median)
+kv=$(printf '%s\n' "${version_times[@]}" | median)
 
 # 2. requests of one verified switch.
 log=$(kubectl feastflow -n feastflow switch green feastflow-backend -v=6 2>&1 >/dev/null)
@@ -111,6 +149,9 @@ get_requests=$(kubectl -n bench50 get deploy,svc,endpointslices -v=6 2>&1 >/dev/
 cat <<EOF
 bench/switch: medians of $RUNS runs each, local cluster, $(nproc) cores
   switch (verified)       $(ms "$sw") ms   vs kubectl patch service  $(ms "$kp") ms   ratio $(ratio "$sw" "$kp")  (goal ≤ 2)
+  switch --smoke          $(ms "$ss") ms   vs switch  $(ms "$sp") ms   ratio $(ratio "$ss" "$sp")   added $(ms $((ss - sp))) ms
+                          pre-switch stage (2 pods, parallel) $pre ms, post-switch stage (service) $post ms, app latency 50 ms
+                          one proxied GET from kubectl $(ms "$kpx") ms vs GET /version $(ms "$kv") ms: proxy round trip + answer ≈ $(ms $((kpx - kv))) ms beyond a plain round trip
   switch API requests     $requests (discovery: $discovery)   (goal ≤ 6, zero discovery)
                           $verbs
   promote after a switch  $promote_after requests   $promote_after_verbs

@@ -23,6 +23,10 @@ import (
 const usage = "usage: localcluster up|down|status [flags]   (localcluster <command> -h for flags)"
 
 func main() {
+	// The cluster's egress proxy is this program started again (internal/localcluster).
+	if ran, code := localcluster.RunEgressChild(); ran {
+		os.Exit(code)
+	}
 	os.Exit(run(os.Args[1:]))
 }
 

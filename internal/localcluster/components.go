@@ -53,6 +53,8 @@ func componentArgs(name string, c Config, ports Ports, generation int) []string 
 			"--service-account-key-file=" + pki("sa.pub"), "--service-account-signing-key-file=" + pki("sa.key"),
 			"--service-cluster-ip-range=" + c.ServiceCIDR,
 			"--authorization-mode=RBAC",
+			// Pod, service and node traffic goes to the egress proxy (egress.go).
+			"--egress-selector-config-file=" + filepath.Join(s, egressConfigFile),
 			"--allow-privileged=true",
 			"--v=1",
 		}

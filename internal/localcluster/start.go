@@ -102,7 +102,7 @@ func reuseOrClear(ctx context.Context, c Config) (*Cluster, error) {
 	switch {
 	case len(dead) > 0:
 		logf(c, "recorded components not running: %s; restarting the cluster", strings.Join(dead, ", "))
-	case len(rec.Processes) != len(Components):
+	case len(rec.Processes) != recordedComponents():
 		logf(c, "recorded cluster is incomplete; restarting it")
 	case rec.Fingerprint != c.fingerprint():
 		logf(c, "cluster runs with other settings; restarting it")
@@ -201,6 +201,9 @@ func (l *launch) run() error {
 	if err := writeKwokFiles(c.StateDir, c.PodReadyDelay); err != nil {
 		return fmt.Errorf("write kwok config: %w", err)
 	}
+	if err := writeEgressConfig(c.StateDir); err != nil {
+		return fmt.Errorf("write egress config: %w", err)
+	}
 	for _, name := range Components {
 		if _, err := os.Stat(filepath.Join(c.BinDir, name)); err != nil {
 			return fmt.Errorf("binary %s missing in %s (run make cluster-bins)", name, c.BinDir)
@@ -218,6 +221,12 @@ func (l *launch) run() error {
 		return err
 	}
 	l.step("kube-apiserver ready")
+	if err := l.start(Egress); err != nil {
+		return err
+	}
+	if err := l.wait(Egress, func(ctx context.Context) error { return egressReady(ctx, c.StateDir) }); err != nil {
+		return err
+	}
 	if err := l.start(KubeControllerManager, KubeScheduler); err != nil {
 		return err
 	}
@@ -264,7 +273,13 @@ func (l *launch) run() error {
 // start launches components, records them and watches for their exit.
 func (l *launch) start(names ...string) error {
 	for _, name := range names {
-		r, err := startComponent(l.c, name, componentArgs(name, l.c, l.ports, l.gen))
+		var r *running
+		var err error
+		if name == Egress {
+			r, err = startEgress(l.c)
+		} else {
+			r, err = startComponent(l.c, name, componentArgs(name, l.c, l.ports, l.gen))
+		}
 		if err != nil {
 			return &ComponentError{Component: name, Err: err}
 		}

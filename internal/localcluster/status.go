@@ -46,7 +46,7 @@ func Status(ctx context.Context, stateDir string) (*StatusReport, error) {
 	}
 	r.Running = true
 	state, _ := readPersisted(stateDir)
-	all := len(rec.Processes) == len(Components)
+	all := len(rec.Processes) == recordedComponents()
 	for _, p := range rec.Processes {
 		cs := ComponentStatus{Name: p.Name, PID: p.PID, Alive: alive(p), Ports: componentPorts(p.Name, state.Ports),
 			LogPath: filepath.Join(stateDir, logsDir, p.Name+".log")}

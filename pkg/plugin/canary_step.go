@@ -20,6 +20,7 @@ type canaryStepOptions struct {
 	weightSet bool
 	steps     string
 	force     bool
+	analysis  analysisFlags
 
 	parsed []int
 }
@@ -66,6 +67,7 @@ anything is scaled: a run interrupted by Ctrl-C or a crash is completed by the n
 	cmd.Flags().IntVar(&o.weight, "weight", 0, "Go to this canary weight, in percent (0-100), instead of the next step")
 	cmd.Flags().StringVar(&o.steps, "steps", "", "Canary steps in percent, increasing (default: the Service's feastflow.dev/canary-steps, else 10,25,50,100)")
 	cmd.Flags().BoolVar(&o.force, "force", false, "Skip the canary health gate (recorded in the last-operation annotation)")
+	o.analysis.add(cmd)
 	o.write.add(cmd, 10*time.Minute)
 	o.write.addWindow(cmd)
 	o.out.add(cmd)
@@ -80,6 +82,9 @@ func (o *canaryStepOptions) complete(args []string) error {
 func (o *canaryStepOptions) validate() error {
 	// Flag rules are checked here rather than with cobra's flag groups, which run after the
 	// root's pre-run and would not be reported as usage errors (exit 2).
+	if err := o.analysis.validate(); err != nil {
+		return err
+	}
 	if o.weightSet && o.steps != "" {
 		return usageErrorf("give --weight or --steps, not both")
 	}
@@ -104,13 +109,26 @@ func (o *canaryStepOptions) run(ctx context.Context) error {
 		weight = o.weight
 	}
 	return runOn(ctx, &o.releaseVerb, func(ctx context.Context, s *releaseSession, c *strategy.Component) (*strategy.CanaryStepResult, error) {
-		return strategy.CanaryStep(ctx, s.env, c, strategy.CanaryStepOptions{Weight: weight, Steps: o.parsed, Force: o.force, Timeout: o.write.timeout})
+		analysis, err := analyseCanary(ctx, s, c, &o.analysis)
+		if err != nil {
+			return nil, err
+		}
+		res, err := strategy.CanaryStep(ctx, s.env, c, strategy.CanaryStepOptions{Weight: weight, Steps: o.parsed, Force: o.force, Timeout: o.write.timeout})
+		if res != nil {
+			res.Analysis = analysis
+		}
+		return res, err
 	}, humanCanaryStep)
 }
 
 func humanCanaryStep(w io.Writer, res *strategy.CanaryStepResult) error {
 	if err := humanResult(w, res.Message, res.Changes, res.DryRun); err != nil {
 		return err
+	}
+	if res.Analysis != nil {
+		if _, err := fmt.Fprintln(w, res.Analysis.Describe()); err != nil {
+			return err
+		}
 	}
 	if res.Gate != nil && res.Gate.Forced {
 		_, err := fmt.Fprintln(w, "health gate skipped (--force)")

@@ -71,6 +71,7 @@ type diagnoseOptions struct {
 	maxLogs  int
 	color    func() bool
 	now      func() time.Time
+	probe    probeFlags
 
 	scope  troubleshoot.Scope
 	failAt troubleshoot.Severity
@@ -132,6 +133,7 @@ when a finding at or above --fail-on exists.`,
 	cmd.Flags().StringVarP(&o.selector, "selector", "l", "", "Label selector: diagnose the objects of TYPE (pods without a TYPE) carrying these labels, e.g. -l app=web")
 	cmd.Flags().Int64Var(&o.logLines, "log-lines", 20, "Lines of each crashed container's previous log to show")
 	cmd.Flags().IntVar(&o.maxLogs, "max-logs", 10, "At most this many logs are read (one per failing workload)")
+	o.probe.add(cmd.Flags())
 	o.failOn.add(cmd, "findings")
 	o.out.add(cmd)
 	return cmd
@@ -160,6 +162,9 @@ func (o *diagnoseOptions) complete(args []string) error {
 	scope.AllNamespaces = o.all
 	o.scope = scope
 	if o.failAt, err = o.failOn.severity(); err != nil {
+		return err
+	}
+	if err := o.probe.validate(o.scope); err != nil {
 		return err
 	}
 	if o.logLines < 0 || o.maxLogs < 0 {
@@ -193,12 +198,24 @@ func (o *diagnoseOptions) run(ctx context.Context) error {
 		}
 		return fmt.Errorf("diagnose: %w", err)
 	}
+	probe, err := o.probe.run(ctx, c, o.scope, r)
+	if err != nil {
+		return err
+	}
 	for _, s := range r.Skipped {
 		warnf(o.streams, "not checked (no permission): %s", term.Escape(s))
 	}
 	color := o.color != nil && o.color()
-	if err := o.out.print(o.streams.Out, r, func(w io.Writer) error { return printDiagnose(w, r, term.Palette{Enabled: color}) }); err != nil {
+	if err := o.out.print(o.streams.Out, r, func(w io.Writer) error {
+		if err := printDiagnose(w, r, term.Palette{Enabled: color}); err != nil || probe == nil {
+			return err
+		}
+		return probe.print(w)
+	}); err != nil {
 		return err
+	}
+	if probe != nil && probe.err() != nil {
+		return probe.err()
 	}
 	if n := r.AtLeast(o.failAt); n > 0 {
 		return problemsFound("%d finding(s) at or above %s (see above; --fail-on sets the level)", n, o.failAt)

@@ -17,6 +17,7 @@ type promoteOptions struct {
 	keepOld      bool
 	deleteCanary bool
 	force        bool
+	smoke        smokeFlags
 }
 
 func newPromoteCmd(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
@@ -49,12 +50,16 @@ canary: copy the canary's pod template into stable, roll stable to full capacity
 	cmd.Flags().BoolVar(&o.deleteCanary, "delete-canary", false, "Canary: delete the canary Deployment instead of scaling it to 0")
 	cmd.Flags().BoolVar(&o.force, "force", false, "Blue-green: switch even when a GitOps controller manages the Service, and promote even when the live color's pod template changed since the switch")
 	o.addWrite(cmd, 10*time.Minute)
+	o.smoke.add(cmd)
 	o.write.addWindow(cmd)
 	o.write.addYes(cmd)
 	return cmd
 }
 
 func (o *promoteOptions) complete(args []string) error {
+	if err := o.smoke.validate(); err != nil {
+		return err
+	}
 	if o.delay < 0 {
 		return usageErrorf("invalid --scale-down-delay %s: must not be negative", o.delay)
 	}
@@ -67,7 +72,7 @@ func (o *promoteOptions) run(ctx context.Context) error {
 	return runOn(ctx, &o.releaseVerb, func(ctx context.Context, s *releaseSession, c *strategy.Component) (*strategy.Result, error) {
 		return strategy.Promote(ctx, s.env, c, strategy.PromoteOptions{
 			ScaleDownDelay: o.delay, KeepOld: o.keepOld, DeleteCanary: o.deleteCanary, Force: o.force,
-			Confirm: confirmer(o.streams, &o.write), Timeout: o.write.timeout,
+			Confirm: confirmer(o.streams, &o.write), Timeout: o.write.timeout, Smoke: o.smoke.smoke(s.c.Kube),
 		})
 	}, humanOutcome)
 }

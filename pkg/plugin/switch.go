@@ -19,6 +19,7 @@ type switchOptions struct {
 	all    bool
 	force  bool
 	verify time.Duration
+	smoke  smokeFlags
 
 	opts strategy.SwitchOptions
 }
@@ -50,6 +51,7 @@ Both colors stay up (promote scales the old one down). Switching to the live col
 	cmd.Flags().BoolVar(&o.all, "all", false, "Switch every blue-green component of the namespace (all preflights pass before the first write)")
 	cmd.Flags().BoolVar(&o.force, "force", false, "Switch even when a GitOps controller manages the Service (it may revert the switch)")
 	cmd.Flags().DurationVar(&o.verify, "verify-timeout", strategy.DefaultVerifyTimeout, "How long to wait for the EndpointSlices to list only the target's pods")
+	o.smoke.add(cmd)
 	o.addWrite(cmd, 2*time.Minute)
 	o.write.addWindow(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -89,6 +91,9 @@ func (o *switchOptions) complete(args []string) error {
 	if o.verify <= 0 {
 		return usageErrorf("invalid --verify-timeout %s: must be positive", o.verify)
 	}
+	if err := o.smoke.validate(); err != nil {
+		return err
+	}
 	o.opts = strategy.SwitchOptions{Color: color, Component: o.component, All: o.all, Keys: o.keys.keys(), Force: o.force, VerifyTimeout: o.verify}
 	return nil
 }
@@ -99,6 +104,7 @@ func (o *switchOptions) complete(args []string) error {
 func (o *switchOptions) run(ctx context.Context) error {
 	return runIn(ctx, &o.releaseVerb, func(ctx context.Context, s *releaseSession) (*strategy.SwitchResult, error) {
 		o.opts.Namespace = s.c.Namespace
+		o.opts.Smoke = o.smoke.smoke(s.c.Kube)
 		return strategy.Switch(ctx, s.env, o.opts)
 	}, humanSwitch)
 }
@@ -115,6 +121,9 @@ func humanSwitch(w io.Writer, res *strategy.SwitchResult) error {
 			t.row(c.Component, c.From, c.To, c.Deployment, endpoints, verified)
 		}
 		if err := t.flush(); err != nil {
+			return err
+		}
+		if err := humanSmoke(w, res.Components); err != nil {
 			return err
 		}
 	}

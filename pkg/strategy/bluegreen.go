@@ -44,7 +44,7 @@ func promoteBlueGreen(ctx context.Context, env *Env, c *Component, opts PromoteO
 		old, live = c.LiveColor, to
 		var after *corev1.Service
 		sw, err := switchColor(ctx, env, SwitchOptions{
-			Namespace: c.Namespace(), Component: c.Name(), Color: to, Keys: Keys{ColorKey: c.ColorKey}, Force: opts.Force, VerifyTimeout: opts.VerifyTimeout,
+			Namespace: c.Namespace(), Component: c.Name(), Color: to, Keys: Keys{ColorKey: c.ColorKey}, Force: opts.Force, VerifyTimeout: opts.VerifyTimeout, Smoke: opts.Smoke,
 			record: func(r *Release) {
 				r.Phase = PhasePromoting
 				r.begin(env, verbPromote, old, old+"=0")

@@ -19,6 +19,7 @@ import (
 
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 	"github.com/feastflow/kubectl-feastflow/pkg/report"
+	"github.com/feastflow/kubectl-feastflow/pkg/traffic"
 	"github.com/feastflow/kubectl-feastflow/pkg/troubleshoot"
 )
 
@@ -41,6 +42,10 @@ type SwitchOptions struct {
 	Force bool
 	// VerifyTimeout bounds the EndpointSlice verification (0: DefaultVerifyTimeout).
 	VerifyTimeout time.Duration
+	// Smoke, when it has a path (its own or the Service's annotation), tests the target
+	// pods through pods/proxy before the patch (a failure writes nothing) and the Service
+	// through services/proxy after the verification.
+	Smoke *traffic.Smoke
 
 	// record, when set, amends the release record the switch writes (promote records
 	// its scale-down as the operation in progress in the same patch).
@@ -72,6 +77,8 @@ type SwitchComponent struct {
 	RolledBack     bool     `json:"rolledBack,omitempty"`
 	Warnings       []string `json:"warnings,omitempty"`
 	Changes        []Change `json:"changes"`
+	// Smoke holds the smoke tests run: on the pods before, through the Service after.
+	Smoke []traffic.SmokeReport `json:"smoke,omitempty"`
 }
 
 // PreflightError is a refused switch: every problem of every component, nothing written.
@@ -152,6 +159,9 @@ func switchColor(ctx context.Context, env *Env, opts SwitchOptions, verb string)
 	}
 	if len(problems) > 0 {
 		return nil, &PreflightError{Color: opts.Color, Problems: problems}
+	}
+	if err := smokeBeforeSwitch(ctx, env, opts, plans); err != nil {
+		return nil, err
 	}
 	var todo []*switchPlan
 	for _, p := range plans {
@@ -248,6 +258,18 @@ func switchColor(ctx context.Context, env *Env, opts SwitchOptions, verb string)
 	if len(verifyProblems) > 0 {
 		res.Message = fmt.Sprintf("switched %s, but the endpoints were not verified", describeSwitches(todo))
 		return res, fmt.Errorf("switched %s (the switch stays), but: %s", describeSwitches(todo), strings.Join(verifyProblems, "; "))
+	}
+	err = smokeAfterSwitch(ctx, env, opts, todo)
+	for _, p := range todo {
+		for j := range res.Components {
+			if res.Components[j].Component == p.c.Name() {
+				res.Components[j].Smoke = p.out.Smoke
+			}
+		}
+	}
+	if err != nil {
+		res.Message = fmt.Sprintf("switched %s, but the smoke test through the service failed", describeSwitches(todo))
+		return res, fmt.Errorf("switched %s (the switch stays), but: %w", describeSwitches(todo), err)
 	}
 	return res, nil
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/traffic"
 )
 
 // CanaryStateAnnotation on a canary Service was the step record of older versions; the
@@ -195,6 +197,8 @@ type CanaryStepResult struct {
 	// Resumed is true when the run completed a step that an interrupted run had recorded.
 	Resumed bool        `json:"resumed,omitempty"`
 	Gate    *HealthGate `json:"healthGate,omitempty"`
+	// Analysis is the canary analysis that let the step go (set by the caller that ran it).
+	Analysis *traffic.AnalysisResult `json:"analysis,omitempty"`
 }
 
 // CanaryStep moves a canary component to the next step of its list, or to opts.Weight:

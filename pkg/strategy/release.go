@@ -14,6 +14,7 @@ import (
 
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 	"github.com/feastflow/kubectl-feastflow/pkg/progress"
+	"github.com/feastflow/kubectl-feastflow/pkg/traffic"
 )
 
 // Env is what every release operation needs: the client, the audit writer (dry run, user,
@@ -93,6 +94,8 @@ type PromoteOptions struct {
 	// Force and VerifyTimeout tune the blue-green switch promote makes (see SwitchOptions).
 	Force         bool
 	VerifyTimeout time.Duration
+	// Smoke tests the switch promote makes (see SwitchOptions.Smoke).
+	Smoke *traffic.Smoke
 }
 
 // AbortOptions tune Abort.

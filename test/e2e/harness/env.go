@@ -57,6 +57,10 @@ var (
 // Main runs the tests of a package and stops the cluster the harness started, if any.
 // Call it from TestMain: os.Exit(harness.Main(m)).
 func Main(m *testing.M) int {
+	// The clusters' egress proxies are this test binary started again.
+	if ran, code := localcluster.RunEgressChild(); ran {
+		return code
+	}
 	code := m.Run()
 	if builtPluginDir != "" {
 		_ = os.RemoveAll(builtPluginDir)
