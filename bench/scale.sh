@@ -130,13 +130,14 @@ if [ -n "${PREVIOUS:-}" ]; then
   SAME=$(python3 - "$TMP/prev.json" "$TMP/diag.json" <<'PY'
 import json, sys
 a, b = (json.load(open(f))["findings"] for f in sys.argv[1:])
-# Event counts and ages move between the two runs (crash loops keep crashing): compare the rest.
+# Crash loops keep crashing between the two runs: restart counts, event counts and ages
+# move. Compare each finding's identity and text with the numbers masked.
+import re
 def norm(fs):
-    for f in fs:
-        f.get("evidence", {}).pop("events", None)
-        f.pop("logs", None)
-    return json.dumps(fs, sort_keys=True)
-print(f"identical ({len(b)} findings)" if norm(a) == norm(b) else f"DIFFERENT: previous {len(a)}, this {len(b)} findings")
+    m = lambda v: re.sub(r"[0-9]+", "#", json.dumps(v, sort_keys=True))
+    return [m([f["severity"], f["confidence"], f["category"], f["object"], f.get("pods"), f["cause"], f.get("details"), f.get("fix")]) for f in fs]
+na, nb = norm(a), norm(b)
+print(f"identical ({len(b)} findings)" if na == nb else f"DIFFERENT: previous {len(a)}, this {len(b)} findings, {sum(x != y for x, y in zip(na, nb))} differ")
 PY
 )
 fi

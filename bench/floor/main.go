@@ -118,15 +118,25 @@ func lister(kube kubernetes.Interface, meta metadata.Interface, kind string) (li
 	}
 	switch kind {
 	case "pods":
-		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return core.Pods("").List(ctx, o) }, nil
+		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return core.Pods("").List(ctx, o)
+		}, nil
 	case "events":
-		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return core.Events("").List(ctx, o) }, nil
+		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return core.Events("").List(ctx, o)
+		}, nil
 	case "nodes":
-		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return core.Nodes().List(ctx, o) }, nil
+		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return core.Nodes().List(ctx, o)
+		}, nil
 	case "namespaces":
-		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return core.Namespaces().List(ctx, o) }, nil
+		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return core.Namespaces().List(ctx, o)
+		}, nil
 	case "services":
-		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return core.Services("").List(ctx, o) }, nil
+		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return core.Services("").List(ctx, o)
+		}, nil
 	case "endpointslices":
 		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			return kube.DiscoveryV1().EndpointSlices("").List(ctx, o)
@@ -136,23 +146,33 @@ func lister(kube kubernetes.Interface, meta metadata.Interface, kind string) (li
 			return core.PersistentVolumeClaims("").List(ctx, o)
 		}, nil
 	case "persistentvolumes":
-		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return core.PersistentVolumes().List(ctx, o) }, nil
+		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return core.PersistentVolumes().List(ctx, o)
+		}, nil
 	case "storageclasses":
 		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			return kube.StorageV1().StorageClasses().List(ctx, o)
 		}, nil
 	case "replicasets":
-		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return apps.ReplicaSets("").List(ctx, o) }, nil
+		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return apps.ReplicaSets("").List(ctx, o)
+		}, nil
 	case "deployments":
-		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return apps.Deployments("").List(ctx, o) }, nil
+		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return apps.Deployments("").List(ctx, o)
+		}, nil
 	case "poddisruptionbudgets":
 		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			return kube.PolicyV1().PodDisruptionBudgets("").List(ctx, o)
 		}, nil
 	case "resourcequotas":
-		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return core.ResourceQuotas("").List(ctx, o) }, nil
+		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return core.ResourceQuotas("").List(ctx, o)
+		}, nil
 	case "serviceaccounts":
-		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return core.ServiceAccounts("").List(ctx, o) }, nil
+		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return core.ServiceAccounts("").List(ctx, o)
+		}, nil
 	case "horizontalpodautoscalers":
 		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			return kube.AutoscalingV2().HorizontalPodAutoscalers("").List(ctx, o)

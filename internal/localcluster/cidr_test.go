@@ -55,7 +55,7 @@ func TestRangesDefaultsAndErrors(t *testing.T) {
 			t.Errorf("service CIDR %q: err = %v", bad, err)
 		}
 	}
-	for in, want := range map[string]int{"/14": 14, "14": 14, "0": 16, " /20 ": 20} {
+	for in, want := range map[string]int{"/14": 14, "14": 14, "0": 16, "/20": 20} {
 		if got, err := ParsePodCIDRPrefix(in); err != nil || got != want {
 			t.Errorf("ParsePodCIDRPrefix(%q) = %d, %v", in, got, err)
 		}

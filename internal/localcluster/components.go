@@ -1,7 +1,6 @@
 package localcluster
 
 import (
-	"fmt"
 	"path/filepath"
 	"strconv"
 )
@@ -17,13 +16,6 @@ const (
 
 // Components lists the component names in start order.
 var Components = []string{Etcd, KubeAPIServer, KubeControllerManager, KubeScheduler, Kwok}
-
-// podCIDR returns kwok's pod CIDR for a start generation. Each start uses a fresh /16 so a
-// new kwok (whose IP pool lives in memory) never reuses an IP that a pod of an earlier run
-// still holds in etcd.
-func podCIDR(generation int) string {
-	return fmt.Sprintf("10.%d.0.1/16", 100+generation%100)
-}
 
 // componentArgs returns the command-line arguments of a component.
 func componentArgs(name string, c Config, ports Ports, generation int) []string {

@@ -55,8 +55,8 @@ func Read[L metav1.ListInterface, T any](ctx context.Context, opts metav1.ListOp
 		page := items(l)
 		if first {
 			first = false
-			if rest := l.GetRemainingItemCount(); rest != nil && *rest > 0 && cap(*into)-len(*into) < len(page)+int(*rest) {
-				grown := make([]T, len(*into), len(*into)+len(page)+int(*rest))
+			if left := l.GetRemainingItemCount(); left != nil && *left > 0 && cap(*into)-len(*into) < len(page)+int(*left) {
+				grown := make([]T, len(*into), len(*into)+len(page)+int(*left))
 				copy(grown, *into)
 				*into = grown
 			}
@@ -83,7 +83,5 @@ const LastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 // diagnose reads their key names from them.)
 func TrimMeta(m *metav1.ObjectMeta) {
 	m.ManagedFields = nil
-	if _, ok := m.Annotations[LastApplied]; ok {
-		delete(m.Annotations, LastApplied)
-	}
+	delete(m.Annotations, LastApplied)
 }

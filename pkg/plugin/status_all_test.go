@@ -79,4 +79,3 @@ func TestStatusAllNamespacesCommand(t *testing.T) {
 		}
 	}
 }
-

@@ -92,4 +92,3 @@ func BenchmarkAnalysisAtThresholds(b *testing.B) {
 		})
 	}
 }
-

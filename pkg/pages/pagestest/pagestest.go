@@ -45,10 +45,10 @@ func (r *Requests) Limits(resource string) []int64 {
 }
 
 // Paginate makes every LIST of f answer in pages of at most the request's limit (or at
-// most max items when max > 0, as a server may return fewer than asked), with a continue
+// most maxPage items when maxPage > 0, as a server may return fewer than asked), with a continue
 // token and the remaining item count. The full list comes from tracker, as the fake's own
 // reaction would return it.
-func Paginate(f *clienttesting.Fake, tracker clienttesting.ObjectTracker, max int) *Requests {
+func Paginate(f *clienttesting.Fake, tracker clienttesting.ObjectTracker, maxPage int) *Requests {
 	r := &Requests{lists: map[string]int{}, limits: map[string][]int64{}}
 	full := clienttesting.ObjectReaction(tracker)
 	f.PrependReactor("list", "*", func(action clienttesting.Action) (bool, runtime.Object, error) {
@@ -78,8 +78,8 @@ func Paginate(f *clienttesting.Fake, tracker clienttesting.ObjectTracker, max in
 		end := len(items)
 		if l := int(la.ListOptions.Limit); l > 0 {
 			n := l
-			if max > 0 && max < n {
-				n = max
+			if maxPage > 0 && maxPage < n {
+				n = maxPage
 			}
 			end = min(len(items), start+n)
 		}
