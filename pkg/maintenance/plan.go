@@ -54,6 +54,21 @@ const (
 	ReasonTerminating   = "Terminating"
 	ReasonFinished      = "Finished"
 	ReasonNoFit         = "NoFit"
+	// ReasonDrainSkip and ReasonWaitCompleted are Cluster API's drain controls (pod label
+	// cluster.x-k8s.io/drain); ReasonNodeExcluded its node annotation exclude-node-draining.
+	ReasonDrainSkip     = "DrainLabelSkip"
+	ReasonWaitCompleted = "DrainLabelWaitCompleted"
+	ReasonNodeExcluded  = "NodeExcludedFromDraining"
+)
+
+// Cluster API's drain controls, honoured as its Machine controller does: a pod labelled
+// skip is left alone, one labelled wait-completed is not evicted but waited for until it
+// finishes, and a node annotated exclude-node-draining is not drained at all.
+const (
+	LabelCAPIDrain             = "cluster.x-k8s.io/drain"
+	CAPIDrainSkip              = "skip"
+	CAPIDrainWaitCompleted     = "wait-completed"
+	AnnotationCAPIExcludeDrain = "machine.cluster.x-k8s.io/exclude-node-draining"
 )
 
 // Reason explains one aspect of a pod's plan.
@@ -97,9 +112,11 @@ func (p *PodPlan) has(code string) bool {
 
 // NodePlan is the plan of one node.
 type NodePlan struct {
-	Name          string    `json:"name"`
-	Unschedulable bool      `json:"unschedulable"`
-	Pods          []PodPlan `json:"pods"`
+	Name          string `json:"name"`
+	Unschedulable bool   `json:"unschedulable"`
+	// Excluded says why the node is not drained at all (Cluster API's exclude-node-draining).
+	Excluded string    `json:"excluded,omitempty"`
+	Pods     []PodPlan `json:"pods"`
 }
 
 // PDBStatus are the numbers of a PodDisruptionBudget that governs evictions.
@@ -191,10 +208,19 @@ func buildPlan(inv *inventory, opts PlanOptions) *DrainPlan {
 	for _, name := range inv.selected {
 		node := inv.node(name)
 		np := NodePlan{Name: name, Unschedulable: node.Spec.Unschedulable, Pods: []PodPlan{}}
+		if v, ok := node.Annotations[AnnotationCAPIExcludeDrain]; ok {
+			np.Excluded = fmt.Sprintf("excluded from draining by annotation %s=%q: not cordoned, no pod evicted", AnnotationCAPIExcludeDrain, v)
+		}
 		pods := byNode[name]
 		sort.Slice(pods, func(i, j int) bool { return podKey(pods[i]) < podKey(pods[j]) })
 		for _, pod := range pods {
 			pp := classify(pod, opts)
+			if np.Excluded != "" {
+				pp = PodPlan{Namespace: pod.Namespace, Name: pod.Name, Node: name, Owner: pp.Owner, Action: ActionSkip, pod: pod,
+					Reasons: []Reason{{Code: ReasonNodeExcluded, Message: "its node is excluded from draining (" + AnnotationCAPIExcludeDrain + ")"}}}
+				np.Pods = append(np.Pods, pp)
+				continue
+			}
 			pp.PDBs = pdbs.match(pod)
 			if pp.Action == ActionEvict && !pp.has(ReasonFinished) {
 				for _, key := range pp.PDBs {
@@ -246,6 +272,19 @@ func classify(pod *corev1.Pod, opts PlanOptions) PodPlan {
 		add(ReasonTerminating, "already terminating: waited for")
 		pp.Action = ActionWait
 		return pp
+	}
+	finishedPhase := pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+	switch pod.Labels[LabelCAPIDrain] {
+	case CAPIDrainSkip:
+		add(ReasonDrainSkip, "label "+LabelCAPIDrain+"=skip: not evicted, it stays")
+		pp.Action = ActionSkip
+		return pp
+	case CAPIDrainWaitCompleted:
+		if !finishedPhase {
+			add(ReasonWaitCompleted, "label "+LabelCAPIDrain+"=wait-completed: not evicted; the drain waits until it completes")
+			pp.Action = ActionWait
+			return pp
+		}
 	}
 	finished := pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
 	if finished {

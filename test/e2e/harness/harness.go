@@ -86,6 +86,12 @@ func (h *H) Feastflow(args ...string) Result {
 // the plugin under test there.
 func (h *H) run(stdin, pluginDir string, args []string) Result {
 	h.T.Helper()
+	return h.runWith(h.Env.Kubeconfig, stdin, pluginDir, args)
+}
+
+// runWith is run with the given kubeconfig.
+func (h *H) runWith(kubeconfig, stdin, pluginDir string, args []string) Result {
+	h.T.Helper()
 	bin := h.Env.Kubectl
 	ctx, cancel := context.WithTimeout(context.Background(), CommandTimeout)
 	defer cancel()
@@ -94,7 +100,7 @@ func (h *H) run(stdin, pluginDir string, args []string) Result {
 	if pluginDir != "" {
 		path = append([]string{pluginDir}, path...)
 	}
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+h.Env.Kubeconfig, "PATH="+strings.Join(path, string(os.PathListSeparator)), "NO_COLOR=1")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "PATH="+strings.Join(path, string(os.PathListSeparator)), "NO_COLOR=1")
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
