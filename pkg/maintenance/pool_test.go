@@ -55,7 +55,7 @@ func TestPoolRerunWaitsWithRecordedNumbers(t *testing.T) {
 	c := newClient(n1, node("n2"), pod("app", "web-2", "n2", ownedBy("ReplicaSet", "web")))
 	opts := drainOpts("n1")
 	opts.WaitReady = true
-	opts.Timeout = 300 * time.Millisecond //: only one Ready pod of the two recorded exists
+	opts.Timeout = 300 * time.Millisecond // only one Ready pod of the two recorded exists
 	res, err := Drain(context.Background(), c, opts, nil)
 	if err == nil || !strings.Contains(err.Error(), "app/ReplicaSet/web ") || !strings.Contains(err.Error(), "/2") {
 		t.Fatalf("err = %v; want a wait for the 2 recorded Ready pods", err)
