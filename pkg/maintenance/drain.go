@@ -157,7 +157,7 @@ func Drain(ctx context.Context, client kubernetes.Interface, opts DrainOptions, 
 		node := inv.node(np.Name)
 		recorded[i] = readDrainState(node)
 		want[i] = recordedWant(recorded[i], np, inv.pods)
-		change, err := cordonNode(ctx, client, w, node, &drainMark{pods: len(np.ToEvict()), state: &DrainState{Phase: PhaseEvicting, Want: want[i]}})
+		change, err := cordonNode(ctx, client, w, node, &drainMark{pods: len(np.ToEvict()), state: &DrainState{Phase: PhaseCordoned, Want: want[i]}})
 		if err != nil {
 			res.Nodes[i].State = NodeFailed
 			res.Nodes[i].Message = err.Error()

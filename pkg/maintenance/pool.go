@@ -27,10 +27,12 @@ type DrainPhase string
 
 // The drain phases, in order.
 const (
-	// PhaseEvicting: recorded with the drain's cordon, before the first eviction, with Want.
+	// PhaseCordoned: recorded with the drain's cordon, before the first eviction, with Want.
+	PhaseCordoned DrainPhase = "Cordoned"
+	// PhaseEvicting and PhaseDrained are never recorded: status shows them for a Cordoned
+	// node with some, or all, of its pods gone.
 	PhaseEvicting DrainPhase = "Evicting"
-	// PhaseDrained is never recorded: status shows it for an Evicting node with no pod left.
-	PhaseDrained DrainPhase = "Drained"
+	PhaseDrained  DrainPhase = "Drained"
 	// PhaseReplacementsReady: the evicted pods' controllers have their Ready pods back elsewhere.
 	PhaseReplacementsReady DrainPhase = "ReplacementsReady"
 	// PhaseFailed: the node could not be drained, or its replacements did not come up.

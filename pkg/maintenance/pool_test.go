@@ -49,7 +49,7 @@ func TestPoolStopsAtTheFirstFailedNode(t *testing.T) {
 // The numbers the replacements must reach are recorded with the cordon and read back by a
 // re-run, not recounted from what is Ready after the pods left.
 func TestPoolRerunWaitsWithRecordedNumbers(t *testing.T) {
-	rec, _ := json.Marshal(DrainState{Phase: PhaseEvicting, Want: map[string]WantReady{"owner-ReplicaSet-web": {Owner: "app/ReplicaSet/web", Ready: 2}}})
+	rec, _ := json.Marshal(DrainState{Phase: PhaseCordoned, Want: map[string]WantReady{"owner-ReplicaSet-web": {Owner: "app/ReplicaSet/web", Ready: 2}}})
 	n1 := node("n1", cordoned)
 	n1.Annotations = map[string]string{AnnotationCordonedBy: "alice", AnnotationDrainStartedAt: "2026-01-01T00:00:00Z", AnnotationDrainState: string(rec)}
 	c := newClient(n1, node("n2"), pod("app", "web-2", "n2", ownedBy("ReplicaSet", "web")))

@@ -141,8 +141,13 @@ func nodeStatus(n *corev1.Node, left []string) NodeStatus {
 	}
 	if rec := readDrainState(n); rec != nil {
 		st.Phase, st.PhaseMessage = rec.Phase, rec.Message
-		if rec.Phase == PhaseEvicting && len(left) == 0 {
-			st.Phase = PhaseDrained
+		if rec.Phase == PhaseCordoned {
+			switch n, err := strconv.Atoi(ann[AnnotationDrainPods]); {
+			case len(left) == 0:
+				st.Phase = PhaseDrained
+			case err == nil && len(left) < n:
+				st.Phase = PhaseEvicting
+			}
 		}
 	}
 	st.DrainStartedAt = parseTime(ann[AnnotationDrainStartedAt])
