@@ -41,14 +41,14 @@ K=$BIN/kubectl; [ -x "$K" ] || K=$(command -v kubectl)
 export PATH=$TMP/path:$(dirname "$K"):$PATH
 go build -o "$LC" ./hack/localcluster
 
-start() { # start NAME NODES: a cluster in $TMP/NAME
+start() { # start NAME NODES: a cluster in $TMP/NAME (recorded in STATES by the caller)
   local s=$TMP/$1
-  STATES+=("$s")
-  "$LC" up --bin "$BIN" --state "$s" --nodes "$2" >/dev/null 2>"$TMP/$1.up.log" || { cat "$TMP/$1.up.log" >&2; exit 1; }
+  "$LC" up --bin "$BIN" --state "$s" --nodes "$2" --timeout 5m >/dev/null 2>"$TMP/$1.up.log" || { cat "$TMP/$1.up.log" >&2; exit 1; }
 }
 
 # ---- 1. three clusters -------------------------------------------------------------------
 echo "bench-fleet: starting 3 one-node clusters" >&2
+STATES+=("$TMP/a" "$TMP/b" "$TMP/c") # before the background starts: cleanup must know them
 start a 1 & start b 1 & start c 1 & wait
 KC=$TMP/fleet.kubeconfig
 for n in a b c; do
@@ -85,6 +85,7 @@ STATES=()
 SPARE=4
 NODES=$((POOL + SPARE))
 echo "bench-fleet: starting a $NODES-node cluster for a pool of $POOL x $PODS_PER_NODE pods" >&2
+STATES+=("$TMP/pool")
 start pool "$NODES"
 export KUBECONFIG=$TMP/pool/kubeconfig
 mapfile -t ALL < <($K get nodes -o name | sed 's#node/##' | sort -V)
