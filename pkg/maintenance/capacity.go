@@ -47,7 +47,7 @@ type Unplaced struct {
 	Why string `json:"why"`
 }
 
-const capacityLimits = "estimate from requests, nodeSelector, required node affinity, taints and tolerations; pod (anti-)affinity, topology spread, volume zones and priority preemption are not simulated"
+const capacityLimits = "first-fit estimate from requests, nodeSelector, required node affinity, taints and tolerations, required pod affinity and anti-affinity, and DoNotSchedule topology spread; volume zones, namespaceSelector labels and priority preemption are not simulated"
 
 // room is a node's free room in the estimate.
 type room struct {
@@ -117,6 +117,15 @@ func planCapacity(inv *inventory, draining map[string]bool, nodes []NodePlan) Ca
 	for _, r := range rooms {
 		r.afterCPU, r.afterMem, r.afterPods = r.cpu, r.mem, r.pods
 	}
+	evicted := map[*corev1.Pod]bool{}
+	for ni := range nodes {
+		for pi := range nodes[ni].Pods {
+			if pp := &nodes[ni].Pods[pi]; pp.Action == ActionEvict {
+				evicted[pp.pod] = true
+			}
+		}
+	}
+	pl := newPlacement(inv, evicted)
 	for _, pp := range moving {
 		req := podRequests(pp.pod)
 		pc, pm := req.Cpu().MilliValue(), req.Memory().Value()
@@ -141,6 +150,11 @@ func planCapacity(inv *inventory, draining map[string]bool, nodes []NodePlan) Ca
 				why["insufficient "+strings.Join(short, ", ")]++
 				continue
 			}
+			if reason := pl.interPodExcludes(r.node, pp.pod); reason != "" {
+				why[reason]++
+				continue
+			}
+			pl.place(pp.pod, r.node.Name)
 			r.afterCPU -= pc
 			r.afterMem -= pm
 			r.afterPods--

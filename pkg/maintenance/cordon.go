@@ -32,7 +32,7 @@ const (
 )
 
 var cordonAnnotations = []string{AnnotationCordonedBy, AnnotationCordonedAt, AnnotationCordonReason,
-	AnnotationWasUnschedulable, AnnotationDrainStartedAt, AnnotationDrainPods}
+	AnnotationWasUnschedulable, AnnotationDrainStartedAt, AnnotationDrainPods, AnnotationDrainState}
 
 // CordonOptions select the nodes to cordon or uncordon.
 type CordonOptions struct {
@@ -118,7 +118,8 @@ func changeNodes(ctx context.Context, client kubernetes.Interface, opts CordonOp
 
 // drainMark is what drain adds to its cordon patch.
 type drainMark struct {
-	pods int
+	pods  int
+	state *DrainState
 }
 
 // cordonNode cordons one node with a merge patch that carries the node's resourceVersion: the
@@ -162,6 +163,12 @@ func cordonNode(ctx context.Context, client kubernetes.Interface, w *audit.Write
 		if mark != nil {
 			set(AnnotationDrainStartedAt, op.Time.Format(time.RFC3339))
 			set(AnnotationDrainPods, strconv.Itoa(mark.pods))
+			if mark.state != nil {
+				mark.state.At = op.Time.UTC()
+				if b, err := json.Marshal(mark.state); err == nil {
+					set(AnnotationDrainState, string(b))
+				}
+			}
 		}
 		body := audit.AnnotationPatch(op, extra)
 		body["metadata"].(map[string]any)["resourceVersion"] = n.ResourceVersion

@@ -31,8 +31,12 @@ type DrainOptions struct {
 	// WaitReady waits, per node, until the evicted pods' controllers have as many Ready pods
 	// elsewhere as they had Ready before the drain.
 	WaitReady bool
-	// MaxUnavailableNodes is how many nodes are drained at the same time (default 1).
+	// MaxUnavailableNodes is how many nodes are drained at the same time (default 1). With
+	// WaitReady a node counts until its replacements are Ready, so a pool rolls through N
+	// nodes at a time; the first node that fails stops the roll (no further node starts).
 	MaxUnavailableNodes int
+	// PauseBetween holds a node's slot this long after it drained, before the next node starts.
+	PauseBetween time.Duration
 	// Confirm is called with the plan once it is known to be drainable, before the first
 	// write; an error stops the drain with nothing changed.
 	Confirm func(*DrainPlan) error
@@ -49,6 +53,8 @@ const (
 	NodeFailed      NodeState = "Failed"
 	NodeNotStarted  NodeState = "NotStarted"
 	NodeDryRun      NodeState = "DryRun"
+	// NodeExcluded: the node carries Cluster API's exclude-node-draining annotation.
+	NodeExcluded NodeState = "Excluded"
 )
 
 // PodLeft is a pod still on a node when its drain ended, and why.
@@ -138,12 +144,25 @@ func Drain(ctx context.Context, client kubernetes.Interface, opts DrainOptions, 
 		}
 	}
 
+	// What each node's replacements must reach is recorded with its cordon, before the first
+	// eviction; a re-run reads it back (the pods evicted then are not Ready elsewhere yet).
+	recorded := make([]*DrainState, len(plan.Nodes))
+	want := make([]map[string]WantReady, len(plan.Nodes))
 	// Cordon every node before the first eviction, as kubectl does: evicted pods must not be
 	// rescheduled onto a node that is drained next, and a cordon that fails (RBAC, a webhook)
 	// stops the drain while nothing has been evicted.
 	for i := range plan.Nodes {
 		np := &plan.Nodes[i]
-		change, err := cordonNode(ctx, client, w, inv.node(np.Name), &drainMark{pods: len(np.ToEvict())})
+		if np.Excluded != "" {
+			res.Nodes[i].State = NodeExcluded
+			res.Nodes[i].Message = np.Excluded
+			rep.Report("node " + np.Name + ": " + np.Excluded)
+			continue
+		}
+		node := inv.node(np.Name)
+		recorded[i] = readDrainState(node)
+		want[i] = recordedWant(recorded[i], np, inv.pods)
+		change, err := cordonNode(ctx, client, w, node, &drainMark{pods: len(np.ToEvict()), state: &DrainState{Phase: PhaseCordoned, Want: want[i]}})
 		if err != nil {
 			res.Nodes[i].State = NodeFailed
 			res.Nodes[i].Message = err.Error()
@@ -161,6 +180,9 @@ func Drain(ctx context.Context, client kubernetes.Interface, opts DrainOptions, 
 	}
 	if w.Client() {
 		for i := range plan.Nodes {
+			if plan.Nodes[i].Excluded != "" {
+				continue
+			}
 			res.Nodes[i].State = NodeDryRun
 			for _, pp := range plan.Nodes[i].ToEvict() {
 				res.Nodes[i].Evicted = append(res.Nodes[i].Evicted, pp.Key())
@@ -181,31 +203,83 @@ func Drain(ctx context.Context, client kubernetes.Interface, opts DrainOptions, 
 		opts:      opts.PlanOptions,
 		waitReady: opts.WaitReady,
 	}
-	sem := make(chan struct{}, opts.MaxUnavailableNodes)
+	r := &roll{sem: make(chan struct{}, opts.MaxUnavailableNodes), pause: opts.PauseBetween, rep: rep}
 	var wg sync.WaitGroup
 nodes:
 	for i := range plan.Nodes {
+		if plan.Nodes[i].Excluded != "" {
+			continue
+		}
 		select {
-		case sem <- struct{}{}:
+		case r.sem <- struct{}{}:
 		case <-ctx.Done():
 			break nodes
+		}
+		if r.stopped() != "" {
+			<-r.sem
+			break
 		}
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			defer func() { <-sem }()
-			res.Nodes[i] = newNodeDrainer(shared, &plan.Nodes[i], res.Nodes[i].Cordon).run(ctx)
+			out := newNodeDrainer(shared, &plan.Nodes[i], res.Nodes[i].Cordon, recorded[i], want[i]).run(ctx)
+			res.Nodes[i] = out
+			r.done(ctx, &out, i == len(plan.Nodes)-1)
 		}(i)
 	}
 	wg.Wait()
 	for i := range res.Nodes {
 		if res.Nodes[i].State == NodeNotStarted {
 			res.Nodes[i].Left = leftOf(&plan.Nodes[i])
-			res.Nodes[i].State = stoppedState(ctx)
 			res.Nodes[i].Skipped = skipped(&plan.Nodes[i])
+			if at := r.stopped(); at != "" && ctx.Err() == nil {
+				res.Nodes[i].Message = "not started: the drain stopped at node " + at
+				continue
+			}
+			res.Nodes[i].State = stoppedState(ctx)
 		}
 	}
 	return res, drainError(ctx, res, opts.Timeout)
+}
+
+// roll paces the nodes of one Drain: a slot per node being drained (held, with WaitReady,
+// until its replacements are Ready, then for the pause), and the first failure stops it.
+type roll struct {
+	sem   chan struct{}
+	pause time.Duration
+	rep   progress.Reporter
+	mu    sync.Mutex
+	stop  string // the node that failed
+}
+
+func (r *roll) stopped() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stop
+}
+
+// done releases a node's slot: at once when it failed (and stops the roll), after the pause
+// when it drained and more nodes follow.
+func (r *roll) done(ctx context.Context, out *NodeDrain, last bool) {
+	defer func() { <-r.sem }()
+	if out.State == NodeFailed {
+		r.mu.Lock()
+		if r.stop == "" {
+			r.stop = out.Node
+		}
+		r.mu.Unlock()
+		return
+	}
+	if r.pause <= 0 || last || out.State != NodeDrained || r.stopped() != "" {
+		return
+	}
+	progress.Printf(r.rep, "node %s: pausing %s before the next node (--pause-between)", out.Node, r.pause)
+	t := time.NewTimer(r.pause)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // drainShared is what the node drainers of one Drain share.

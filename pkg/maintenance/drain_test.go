@@ -53,8 +53,8 @@ func TestDrainEvictsWaitsAndCountsRequests(t *testing.T) {
 	if strings.Join(n.Skipped, ",") != "kube-system/agent-1" {
 		t.Errorf("skipped = %v", n.Skipped)
 	}
-	// pods + 6: three lists, the cordon patch, its event, one watch; no discovery, no GET per pod.
-	want := map[string]int{"list nodes": 1, "list pods": 1, "list poddisruptionbudgets": 1, "patch nodes": 1,
+	// pods + 7: four lists, the cordon patch, its event, one watch; no discovery, no GET per pod.
+	want := map[string]int{"list nodes": 1, "list pods": 1, "list poddisruptionbudgets": 1, "list replicasets": 1, "patch nodes": 1,
 		"create events": 1, "watch pods": 1, "create pods/eviction": 4}
 	if got := actions(c); !equalCounts(got, want) {
 		t.Errorf("requests = %v, want %v", got, want)

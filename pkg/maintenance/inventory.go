@@ -10,6 +10,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -28,6 +29,9 @@ type inventory struct {
 	selected []string      // the selected node names, in the order given (or sorted)
 	pods     []corev1.Pod  // every pod of the cluster
 	pdbs     []policyv1.PodDisruptionBudget
+	// rsOwners maps a ReplicaSet's UID to its Deployment ("Deployment/name"), so that plans
+	// judge availability per Deployment; nil when ReplicaSets could not be listed.
+	rsOwners map[types.UID]string
 	// podsRV and pdbsRV are the resourceVersions of the lists; watches start from them so
 	// that nothing between the list and the watch is missed.
 	podsRV, pdbsRV string
@@ -54,6 +58,7 @@ func loadInventory(ctx context.Context, client kubernetes.Interface, sel NodeSel
 	}
 	inv.pods, inv.podsRV = pods.Items, pods.ResourceVersion
 	if withPDBs {
+		inv.rsOwners = listRSOwners(ctx, client)
 		pdbs, err := client.PolicyV1().PodDisruptionBudgets(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("list poddisruptionbudgets: %w", err)
@@ -61,6 +66,22 @@ func loadInventory(ctx context.Context, client kubernetes.Interface, sel NodeSel
 		inv.pdbs, inv.pdbsRV = pdbs.Items, pdbs.ResourceVersion
 	}
 	return inv, nil
+}
+
+// listRSOwners reads which Deployment owns each ReplicaSet (one LIST). Without permission
+// the plan judges per ReplicaSet, as before; nothing else depends on it.
+func listRSOwners(ctx context.Context, client kubernetes.Interface) map[types.UID]string {
+	l, err := client.AppsV1().ReplicaSets(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil
+	}
+	owners := map[types.UID]string{}
+	for i := range l.Items {
+		if ref := metav1.GetControllerOf(&l.Items[i]); ref != nil && ref.Kind == "Deployment" {
+			owners[l.Items[i].UID] = "Deployment/" + ref.Name
+		}
+	}
+	return owners
 }
 
 // selectNodes resolves a NodeSelection against the listed nodes.

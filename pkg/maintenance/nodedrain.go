@@ -64,10 +64,14 @@ type nodeDrainer struct {
 	gone     chan goneEvent
 	inFlight sync.WaitGroup
 	waiting  bool // the "waiting for pods to terminate" line was printed
+	// recorded is the drain state an earlier run left on the node (nil: none).
+	recorded *DrainState
+	// want is what the replacements must reach: recorded, or counted before the first eviction.
+	want map[string]WantReady
 }
 
-func newNodeDrainer(s *drainShared, np *NodePlan, cordon string) *nodeDrainer {
-	d := &nodeDrainer{drainShared: s, np: np, pods: map[types.UID]*podState{}, reported: map[string]PDBStatus{}}
+func newNodeDrainer(s *drainShared, np *NodePlan, cordon string, recorded *DrainState, want map[string]WantReady) *nodeDrainer {
+	d := &nodeDrainer{drainShared: s, np: np, pods: map[types.UID]*podState{}, reported: map[string]PDBStatus{}, recorded: recorded, want: want}
 	d.out = NodeDrain{Node: np.Name, Cordon: cordon, Evicted: []string{}, Skipped: skipped(np)}
 	for i := range np.Pods {
 		pp := &np.Pods[i]
@@ -100,14 +104,16 @@ func (d *nodeDrainer) run(ctx context.Context) NodeDrain {
 }
 
 func (d *nodeDrainer) drain(ctx context.Context) NodeDrain {
-	if len(d.pods) == 0 {
-		d.out.State = NodeDrained
-		d.out.Message = "no pod to evict"
-		d.report("drained (no pod to evict)")
-		return d.out
-	}
 	if d.w.DryRun == audit.DryRunServer {
+		if len(d.pods) == 0 {
+			d.out.State = NodeDryRun
+			d.out.Message = "no pod to evict"
+			return d.out
+		}
 		return d.serverDryRun(ctx)
+	}
+	if len(d.pods) == 0 {
+		return d.finish(ctx, "no pod to evict")
 	}
 	d.report("evicting %d pod(s)", len(d.toEvict()))
 
@@ -157,23 +163,63 @@ loop:
 		d.out.State = NodeFailed
 		d.out.Message = fmt.Sprintf("%d pod(s) could not be evicted; the node stays cordoned", len(d.out.Left))
 		d.report("%s", d.out.Message)
+		_ = d.record(ctx, PhaseFailed, d.out.Message)
 		return d.out
 	}
+	return d.finish(ctx, "")
+}
+
+// finish records the node drained and, with WaitReady, waits for the replacements. empty
+// says why there was nothing to evict (a node drained in an earlier run).
+func (d *nodeDrainer) finish(ctx context.Context, empty string) NodeDrain {
 	d.out.State = NodeDrained
-	d.report("drained: %d pod(s) evicted", len(d.out.Evicted))
-	if d.waitReady {
-		if err := d.waitReplacements(ctx); err != nil {
-			d.out.State = NodeFailed
-			if ctx.Err() != nil {
-				d.out.State = stoppedState(ctx)
-			}
-			d.out.Message = "evicted pods are gone, " + err.Error()
-			d.out.Left = nil
-			return d.out
-		}
-		d.out.ReplacementsReady = true
+	resumed := d.recorded != nil && d.recorded.Phase != PhaseReplacementsReady && len(d.want) > 0
+	switch {
+	case empty == "":
+		d.report("drained: %d pod(s) evicted", len(d.out.Evicted))
+	case resumed:
+		d.out.Message = "pods evicted by an earlier run"
+		d.report("drained by an earlier run (%s recorded)", d.recorded.Phase)
+	default:
+		d.out.Message = empty
+		d.report("drained (%s)", empty)
 	}
+	if !d.waitReady {
+		return d.out
+	}
+	if empty != "" && !resumed {
+		// Nothing was evicted here, in this run or an earlier one: nothing to wait for.
+		d.out.ReplacementsReady = true
+		return d.out
+	}
+	if err := d.waitReplacements(ctx); err != nil {
+		d.out.State = NodeFailed
+		if ctx.Err() != nil {
+			d.out.State = stoppedState(ctx)
+		}
+		d.out.Message = "evicted pods are gone, " + err.Error()
+		d.out.Left = nil
+		if ctx.Err() == nil {
+			_ = d.record(ctx, PhaseFailed, d.out.Message)
+		}
+		return d.out
+	}
+	d.out.ReplacementsReady = true
+	_ = d.record(ctx, PhaseReplacementsReady, "")
 	return d.out
+}
+
+// record writes the node's drain phase; a failure is reported (the drain goes on only where
+// the record is not needed to resume).
+func (d *nodeDrainer) record(ctx context.Context, phase DrainPhase, msg string) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	err := recordDrainState(ctx, d.client, d.w, d.np.Name, &DrainState{Phase: phase, Want: d.want, Message: msg})
+	if err != nil {
+		d.report("warning: %v", err)
+	}
+	return err
 }
 
 // serverDryRun sends every eviction once with dryRun=All: the answers say which pods a

@@ -42,7 +42,9 @@ func (d *nodeDrainer) podFollower(ctx context.Context) *follower[*corev1.Pod] {
 		onList: func(items []*corev1.Pod) bool {
 			present := map[types.UID]bool{}
 			for _, p := range items {
-				present[p.UID] = true
+				if !completedWaited(p) {
+					present[p.UID] = true
+				}
 			}
 			return send(goneEvent{present: present})
 		},
@@ -51,10 +53,10 @@ func (d *nodeDrainer) podFollower(ctx context.Context) *follower[*corev1.Pod] {
 			if p.Spec.NodeName != d.np.Name {
 				return false
 			}
-			switch t {
-			case watch.Deleted:
+			switch {
+			case t == watch.Deleted, t == watch.Modified && completedWaited(p):
 				return send(goneEvent{uid: p.UID})
-			case watch.Added:
+			case t == watch.Added:
 				return send(goneEvent{arrived: p})
 			}
 			return false
@@ -62,28 +64,23 @@ func (d *nodeDrainer) podFollower(ctx context.Context) *follower[*corev1.Pod] {
 	}
 }
 
+// completedWaited is a pod labelled cluster.x-k8s.io/drain=wait-completed that finished: the
+// drain waited for exactly that, so it counts as gone.
+func completedWaited(p *corev1.Pod) bool {
+	return p.Labels[LabelCAPIDrain] == CAPIDrainWaitCompleted && (p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed)
+}
+
 // waitReplacements waits until every controller of an evicted pod has, on other nodes, as
 // many Ready pods as it had Ready before the drain: the replacements serve, not just exist.
 func (d *nodeDrainer) waitReplacements(ctx context.Context) error {
-	want := map[string]int{}
-	names := map[string]string{}
-	for _, uid := range d.order {
-		pp := d.pods[uid].pp
-		if pp.ownerUID != "" && !pp.has(ReasonFinished) {
-			want[pp.ownerUID] = 0
-			names[pp.ownerUID] = pp.Namespace + "/" + pp.Owner
-		}
-	}
-	if len(want) == 0 {
+	if len(d.want) == 0 {
 		return nil
 	}
-	for i := range d.inv.pods {
-		p := &d.inv.pods[i]
-		if ref := metav1.GetControllerOf(p); ref != nil && p.DeletionTimestamp == nil && podReady(p) {
-			if _, ok := want[string(ref.UID)]; ok {
-				want[string(ref.UID)]++
-			}
-		}
+	want := map[string]int{}
+	names := map[string]string{}
+	for uid, w := range d.want {
+		want[uid] = w.Ready
+		names[uid] = w.Owner
 	}
 	ready := map[types.UID]string{} // Ready pods elsewhere -> owner UID
 	state := func() (string, bool) {

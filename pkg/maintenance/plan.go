@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/report"
@@ -54,6 +55,21 @@ const (
 	ReasonTerminating   = "Terminating"
 	ReasonFinished      = "Finished"
 	ReasonNoFit         = "NoFit"
+	// ReasonDrainSkip and ReasonWaitCompleted are Cluster API's drain controls (pod label
+	// cluster.x-k8s.io/drain); ReasonNodeExcluded its node annotation exclude-node-draining.
+	ReasonDrainSkip     = "DrainLabelSkip"
+	ReasonWaitCompleted = "DrainLabelWaitCompleted"
+	ReasonNodeExcluded  = "NodeExcludedFromDraining"
+)
+
+// Cluster API's drain controls, honoured as its Machine controller does: a pod labelled
+// skip is left alone, one labelled wait-completed is not evicted but waited for until it
+// finishes, and a node annotated exclude-node-draining is not drained at all.
+const (
+	LabelCAPIDrain             = "cluster.x-k8s.io/drain"
+	CAPIDrainSkip              = "skip"
+	CAPIDrainWaitCompleted     = "wait-completed"
+	AnnotationCAPIExcludeDrain = "machine.cluster.x-k8s.io/exclude-node-draining"
 )
 
 // Reason explains one aspect of a pod's plan.
@@ -75,7 +91,10 @@ type PodPlan struct {
 	Reasons []Reason  `json:"reasons,omitempty"`
 	// PDBs are the namespace/name of the PodDisruptionBudgets selecting the pod.
 	PDBs []string `json:"pdbs,omitempty"`
-	// Downtime is set when evicting the pod leaves its workload with no pod at all.
+	// Workload is the Deployment (through its ReplicaSet), StatefulSet or other controller
+	// the pod serves: what availability is judged by.
+	Workload string `json:"workload,omitempty"`
+	// Downtime is set when evicting the pod leaves its workload with no Ready pod.
 	Downtime bool `json:"downtime,omitempty"`
 
 	ownerUID string
@@ -97,9 +116,11 @@ func (p *PodPlan) has(code string) bool {
 
 // NodePlan is the plan of one node.
 type NodePlan struct {
-	Name          string    `json:"name"`
-	Unschedulable bool      `json:"unschedulable"`
-	Pods          []PodPlan `json:"pods"`
+	Name          string `json:"name"`
+	Unschedulable bool   `json:"unschedulable"`
+	// Excluded says why the node is not drained at all (Cluster API's exclude-node-draining).
+	Excluded string    `json:"excluded,omitempty"`
+	Pods     []PodPlan `json:"pods"`
 }
 
 // PDBStatus are the numbers of a PodDisruptionBudget that governs evictions.
@@ -178,7 +199,7 @@ func buildPlan(inv *inventory, opts PlanOptions) *DrainPlan {
 		draining[n] = true
 	}
 	pdbs := newPDBIndex(inv.pdbs)
-	workloads := countWorkloads(inv.pods, draining)
+	workloads := countWorkloads(inv.pods, draining, inv.rsOwners)
 
 	byNode := map[string][]*corev1.Pod{}
 	for i := range inv.pods {
@@ -191,10 +212,19 @@ func buildPlan(inv *inventory, opts PlanOptions) *DrainPlan {
 	for _, name := range inv.selected {
 		node := inv.node(name)
 		np := NodePlan{Name: name, Unschedulable: node.Spec.Unschedulable, Pods: []PodPlan{}}
+		if v, ok := node.Annotations[AnnotationCAPIExcludeDrain]; ok {
+			np.Excluded = fmt.Sprintf("excluded from draining by annotation %s=%q: not cordoned, no pod evicted", AnnotationCAPIExcludeDrain, v)
+		}
 		pods := byNode[name]
 		sort.Slice(pods, func(i, j int) bool { return podKey(pods[i]) < podKey(pods[j]) })
 		for _, pod := range pods {
 			pp := classify(pod, opts)
+			if np.Excluded != "" {
+				pp = PodPlan{Namespace: pod.Namespace, Name: pod.Name, Node: name, Owner: pp.Owner, Action: ActionSkip, pod: pod,
+					Reasons: []Reason{{Code: ReasonNodeExcluded, Message: "its node is excluded from draining (" + AnnotationCAPIExcludeDrain + ")"}}}
+				np.Pods = append(np.Pods, pp)
+				continue
+			}
 			pp.PDBs = pdbs.match(pod)
 			if pp.Action == ActionEvict && !pp.has(ReasonFinished) {
 				for _, key := range pp.PDBs {
@@ -207,7 +237,9 @@ func buildPlan(inv *inventory, opts PlanOptions) *DrainPlan {
 					st.PodsToEvict++
 				}
 				judgePDBs(&pp, pdbs)
-				judgeReplicas(&pp, workloads)
+				key, name := workloadOf(pod, inv.rsOwners)
+				pp.Workload = name
+				judgeReplicas(&pp, workloads, key)
 			}
 			np.Pods = append(np.Pods, pp)
 		}
@@ -246,6 +278,19 @@ func classify(pod *corev1.Pod, opts PlanOptions) PodPlan {
 		add(ReasonTerminating, "already terminating: waited for")
 		pp.Action = ActionWait
 		return pp
+	}
+	finishedPhase := pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+	switch pod.Labels[LabelCAPIDrain] {
+	case CAPIDrainSkip:
+		add(ReasonDrainSkip, "label "+LabelCAPIDrain+"=skip: not evicted, it stays")
+		pp.Action = ActionSkip
+		return pp
+	case CAPIDrainWaitCompleted:
+		if !finishedPhase {
+			add(ReasonWaitCompleted, "label "+LabelCAPIDrain+"=wait-completed: not evicted; the drain waits until it completes")
+			pp.Action = ActionWait
+			return pp
+		}
 	}
 	finished := pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
 	if finished {
@@ -326,46 +371,74 @@ func judgePDBs(pp *PodPlan, pdbs *pdbIndex) {
 	pp.Reasons = append(pp.Reasons, Reason{Code: ReasonBlockedByPDB, Message: msg})
 }
 
-// workloadCount counts a controller's live pods: all of them, and those on draining nodes.
-type workloadCount struct{ total, draining int }
+// workloadCount counts a workload's live pods: all, Ready, and those on the draining nodes.
+type workloadCount struct{ total, draining, ready, readyDraining int }
 
-func countWorkloads(pods []corev1.Pod, draining map[string]bool) map[string]*workloadCount {
+// workloadOf names the workload a pod serves: the Deployment of its ReplicaSet (read from the
+// ReplicaSets' owner references), else its controller (StatefulSet, ReplicaSet without a
+// Deployment, Job…). A failed new ReplicaSet and the old one are one Deployment.
+func workloadOf(pod *corev1.Pod, rsOwners map[types.UID]string) (key, name string) {
+	ref := metav1.GetControllerOf(pod)
+	if ref == nil {
+		return "", ""
+	}
+	if ref.Kind == "ReplicaSet" {
+		if d, ok := rsOwners[ref.UID]; ok {
+			return pod.Namespace + "/" + d, d
+		}
+	}
+	return string(ref.UID), ref.Kind + "/" + ref.Name
+}
+
+func countWorkloads(pods []corev1.Pod, draining map[string]bool, rsOwners map[types.UID]string) map[string]*workloadCount {
 	counts := map[string]*workloadCount{}
 	for i := range pods {
 		pod := &pods[i]
-		ref := metav1.GetControllerOf(pod)
-		if ref == nil || pod.DeletionTimestamp != nil || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		key, _ := workloadOf(pod, rsOwners)
+		if key == "" || pod.DeletionTimestamp != nil || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 			continue
 		}
-		c := counts[string(ref.UID)]
+		c := counts[key]
 		if c == nil {
 			c = &workloadCount{}
-			counts[string(ref.UID)] = c
+			counts[key] = c
 		}
 		c.total++
+		ready := podReady(pod)
+		if ready {
+			c.ready++
+		}
 		if draining[pod.Spec.NodeName] {
 			c.draining++
+			if ready {
+				c.readyDraining++
+			}
 		}
 	}
 	return counts
 }
 
-// judgeReplicas flags evictions that leave a workload with no pod: the only replica, or every
-// replica on the nodes being drained with no PDB to pace them. A PDB that blocks or paces the
-// eviction turns downtime into waiting, so only unprotected pods are downtime.
-func judgeReplicas(pp *PodPlan, workloads map[string]*workloadCount) {
-	if pp.ownerUID == "" || len(pp.PDBs) > 0 {
+// judgeReplicas flags evictions that leave a workload with no Ready pod: its only Ready
+// replica, or every Ready replica on the nodes being drained with no PDB to pace them. A pod
+// that is not Ready serves nothing, so evicting it costs no availability (a never-ready pod
+// of a failed new ReplicaSet is not "the only replica" while the old pods serve). A PDB that
+// blocks or paces the eviction turns downtime into waiting, so only unprotected pods count.
+func judgeReplicas(pp *PodPlan, workloads map[string]*workloadCount, key string) {
+	if key == "" || len(pp.PDBs) > 0 || !podReady(pp.pod) {
 		return
 	}
-	c := workloads[pp.ownerUID]
+	c := workloads[key]
 	switch {
 	case c == nil:
 		return
 	case c.total == 1:
-		pp.Reasons = append(pp.Reasons, Reason{Code: ReasonSingleReplica, Message: "the only replica of " + pp.Owner + ": its workload is down until the replacement is ready (scale up, or add a PodDisruptionBudget to make the drain wait instead)"})
+		pp.Reasons = append(pp.Reasons, Reason{Code: ReasonSingleReplica, Message: "the only replica of " + pp.Workload + ": its workload is down until the replacement is ready (scale up, or add a PodDisruptionBudget to make the drain wait instead)"})
 		pp.Downtime = true
-	case c.draining == c.total:
-		pp.Reasons = append(pp.Reasons, Reason{Code: ReasonAllReplicas, Message: fmt.Sprintf("all %d replicas of %s are on the drained nodes and no PodDisruptionBudget paces their eviction: the workload goes down", c.total, pp.Owner)})
+	case c.ready == 1:
+		pp.Reasons = append(pp.Reasons, Reason{Code: ReasonSingleReplica, Message: fmt.Sprintf("the only Ready replica of %s (%d more not Ready): its workload is down until the replacement is ready (fix the unready pods, scale up, or add a PodDisruptionBudget)", pp.Workload, c.total-1)})
+		pp.Downtime = true
+	case c.readyDraining == c.ready:
+		pp.Reasons = append(pp.Reasons, Reason{Code: ReasonAllReplicas, Message: fmt.Sprintf("all %d Ready replicas of %s are on the drained nodes and no PodDisruptionBudget paces their eviction: the workload goes down", c.ready, pp.Workload)})
 		pp.Downtime = true
 	}
 }
@@ -398,7 +471,7 @@ func (p *DrainPlan) judge() {
 					blockedBy[pp.PDBs[0]] = append(blockedBy[pp.PDBs[0]], pp.Key())
 					worsen(VerdictBlock)
 				case ReasonSingleReplica, ReasonAllReplicas:
-					owner := pp.Namespace + "/" + pp.Owner
+					owner := pp.Namespace + "/" + pp.Workload
 					if _, ok := downtime[owner]; !ok {
 						downtimeOrder = append(downtimeOrder, owner)
 						downtime[owner] = &down{first: pp.Key(), msg: r.Message}

@@ -5,8 +5,11 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 func TestPlanClassifiesPods(t *testing.T) {
@@ -57,7 +60,7 @@ func TestPlanClassifiesPods(t *testing.T) {
 				t.Errorf("reasons = %v, want %v", codes, tt.wantCodes)
 			}
 			// Plan reads, one LIST per kind, and writes nothing.
-			want := map[string]int{"list nodes": 1, "list pods": 1, "list poddisruptionbudgets": 1}
+			want := map[string]int{"list nodes": 1, "list pods": 1, "list poddisruptionbudgets": 1, "list replicasets": 1}
 			if got := actions(c); !equalCounts(got, want) {
 				t.Errorf("requests = %v, want %v", got, want)
 			}
@@ -211,5 +214,36 @@ func TestPlanSelector(t *testing.T) {
 	}
 	if _, err := Plan(context.Background(), c, PlanOptions{NodeSelection: NodeSelection{Selector: "zone=b"}}); err == nil || !strings.Contains(err.Error(), `no node matches selector "zone=b"`) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// Availability is judged per Deployment and by Ready pods: the never-ready pod of a failed
+// new ReplicaSet is not "the only replica" while the old ReplicaSet's pods serve, and the
+// old pods' eviction is judged with the new one counted as not serving.
+func TestPlanJudgesPerDeploymentByReadyPods(t *testing.T) {
+	rs := func(name string) *appsv1.ReplicaSet {
+		tr := true
+		return &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name, UID: types.UID("owner-ReplicaSet-" + name),
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "web", UID: "dep-web", Controller: &tr}}}}
+	}
+	notReady := func(p *corev1.Pod) { p.Status.Conditions = nil }
+	c := newClient(node("n1"), node("n2"), rs("web-old"), rs("web-new"),
+		pod("shop", "new-1", "n1", ownedBy("ReplicaSet", "web-new"), notReady),
+		pod("shop", "old-1", "n2", ownedBy("ReplicaSet", "web-old")),
+		pod("shop", "old-2", "n2", ownedBy("ReplicaSet", "web-old")))
+	p, err := Plan(context.Background(), c, PlanOptions{NodeSelection: NodeSelection{Nodes: []string{"n1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Verdict != VerdictSafe || p.Nodes[0].Pods[0].Downtime || p.Nodes[0].Pods[0].Workload != "Deployment/web" {
+		t.Errorf("new pod: verdict %s, plan %+v", p.Verdict, p.Nodes[0].Pods[0])
+	}
+	// Draining n2 takes both Ready pods of the Deployment: downtime, named by the Deployment.
+	p, err = Plan(context.Background(), c, PlanOptions{NodeSelection: NodeSelection{Nodes: []string{"n2"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Verdict != VerdictDowntime || len(p.Problems) == 0 || !strings.Contains(p.Problems[0], "all 2 Ready replicas of Deployment/web") {
+		t.Errorf("verdict %s, problems %v", p.Verdict, p.Problems)
 	}
 }

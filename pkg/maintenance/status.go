@@ -36,6 +36,10 @@ type NodeStatus struct {
 	DrainStartedAt *metav1.Time `json:"drainStartedAt,omitempty"`
 	DrainPods      int          `json:"drainPods,omitempty"`
 	Progress       string       `json:"progress,omitempty"`
+	// Phase is the drain phase recorded on the node (Drained: recorded Evicting, no pod left).
+	Phase DrainPhase `json:"phase,omitempty"`
+	// PhaseMessage is what the drain recorded with a Failed phase.
+	PhaseMessage string `json:"phaseMessage,omitempty"`
 	// PodsLeft are the pods a drain would still evict (DaemonSet and mirror pods excluded).
 	PodsLeft []string `json:"podsLeft"`
 }
@@ -44,6 +48,8 @@ type NodeStatus struct {
 type StatusResult struct {
 	metav1.TypeMeta `json:",inline"`
 	Nodes           []NodeStatus `json:"nodes"`
+	// Pool sums up the recorded drain phases of the selected nodes (with NODE... or -l).
+	Pool *PoolProgress `json:"pool,omitempty"`
 }
 
 // Status reports the nodes that are unschedulable or carry the plugin's cordon records: who
@@ -95,6 +101,16 @@ func Status(ctx context.Context, client kubernetes.Interface, opts StatusOptions
 		}
 		res.Nodes = append(res.Nodes, nodeStatus(node, left[name]))
 	}
+	if explicit {
+		res.Pool = &PoolProgress{Nodes: len(res.Nodes), Phases: map[DrainPhase]int{}}
+		for _, n := range res.Nodes {
+			phase := n.Phase
+			if phase == "" {
+				phase = "NotStarted"
+			}
+			res.Pool.Phases[phase]++
+		}
+	}
 	return res, nil
 }
 
@@ -121,6 +137,17 @@ func nodeStatus(n *corev1.Node, left []string) NodeStatus {
 		}
 		if op, ok := audit.ParseOperation(ann); ok && op.Verb == "cordon" {
 			st.By, st.Reason = op.User, op.Reason
+		}
+	}
+	if rec := readDrainState(n); rec != nil {
+		st.Phase, st.PhaseMessage = rec.Phase, rec.Message
+		if rec.Phase == PhaseCordoned {
+			switch n, err := strconv.Atoi(ann[AnnotationDrainPods]); {
+			case len(left) == 0:
+				st.Phase = PhaseDrained
+			case err == nil && len(left) < n:
+				st.Phase = PhaseEvicting
+			}
 		}
 	}
 	st.DrainStartedAt = parseTime(ann[AnnotationDrainStartedAt])

@@ -15,14 +15,18 @@ import (
 // newMaintenanceCmds returns the maintenance verbs (pkg/maintenance): one `maintenance`
 // parent with plan, cordon, uncordon, drain and status under it.
 func newMaintenanceCmds(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) []*cobra.Command {
-	env := func() (*maintEnv, error) {
+	return []*cobra.Command{newMaintenanceCmd(getter, streams, maintEnvFrom(getter))}
+}
+
+// maintEnvFrom builds the maintenance verbs' clients from kubectl's flags.
+func maintEnvFrom(getter genericclioptions.RESTClientGetter) maintEnvFunc {
+	return func() (*maintEnv, error) {
 		c, err := newClients(getter)
 		if err != nil {
 			return nil, err
 		}
 		return &maintEnv{kube: c.Kube, user: c.User}, nil
 	}
-	return []*cobra.Command{newMaintenanceCmd(getter, streams, env)}
 }
 
 // maintEnv is what the maintenance verbs need from the cluster; tests replace it with fakes.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -24,6 +25,7 @@ type maintDrainOptions struct {
 	out            outputFlag
 	waitReady      bool
 	maxUnavailable int
+	pauseBetween   time.Duration
 	sel            maintenance.NodeSelection
 	w              *audit.Writer
 }
@@ -42,7 +44,8 @@ After --timeout it exits 1 listing the pods left; the nodes stay cordoned and a 
 continues. Ctrl-C stops evicting the same way.`,
 		Example: `  kubectl feastflow maintenance drain kwok-node-1 --ignore-daemonsets --delete-emptydir-data --yes
 
-  # Wait until the evicted pods' replacements are Ready elsewhere; two nodes at a time
+  # Roll through a node pool: two nodes at a time, the next only when the replacements of the
+  # last are Ready elsewhere; the first node that fails stops it; re-run to resume after Ctrl-C
   kubectl feastflow maintenance drain -l topology.kubernetes.io/zone=zone-a --ignore-daemonsets \
     --wait-ready --max-unavailable-nodes 2 --yes
 
@@ -62,7 +65,8 @@ continues. Ctrl-C stops evicting the same way.`,
 	o.write.addYes(cmd)
 	o.out.add(cmd)
 	cmd.Flags().BoolVar(&o.waitReady, "wait-ready", false, "Return only when the evicted pods' replacements (same controller) are Ready on other nodes")
-	cmd.Flags().IntVar(&o.maxUnavailable, "max-unavailable-nodes", 1, "How many nodes to drain at the same time")
+	cmd.Flags().IntVar(&o.maxUnavailable, "max-unavailable-nodes", 1, "How many nodes to drain at the same time; with --wait-ready a node counts until its replacements are Ready, and the first node that fails stops the roll")
+	cmd.Flags().DurationVar(&o.pauseBetween, "pause-between", 0, "Wait this long after a node drained before the next node starts (e.g. 30s)")
 	return cmd
 }
 
@@ -74,6 +78,9 @@ func (o *maintDrainOptions) complete(args []string) error {
 	o.w = w
 	if err := o.out.validate(); err != nil {
 		return err
+	}
+	if o.pauseBetween < 0 {
+		return usageErrorf("invalid --pause-between %s: must not be negative", o.pauseBetween)
 	}
 	if o.maxUnavailable < 1 {
 		return usageErrorf("invalid --max-unavailable-nodes %d: must be at least 1", o.maxUnavailable)
@@ -94,6 +101,7 @@ func (o *maintDrainOptions) run(ctx context.Context) error {
 		Timeout:             o.write.timeout,
 		WaitReady:           o.waitReady,
 		MaxUnavailableNodes: o.maxUnavailable,
+		PauseBetween:        o.pauseBetween,
 		Confirm:             o.confirm,
 	}
 	res, err := maintenance.Drain(ctx, env.kube, opts, reporter(o.streams))

@@ -94,12 +94,16 @@ func printPlan(w io.Writer, p *maintenance.DrainPlan) error {
 	if pods == 0 {
 		fmt.Fprintf(w, "no pods on node %s\n", term.Escape(strings.Join(planNodeNames(p), ", ")))
 	} else {
-		t := newTable(w, "NAME", "NODE", "OWNER", "ACTION", "DETAIL")
+		t := newTable(w, "NAME", "NODE", "WORKLOAD", "ACTION", "DETAIL")
 		for i := range p.Nodes {
 			n := &p.Nodes[i]
 			for j := range n.Pods {
 				pod := &n.Pods[j]
-				t.row(pod.Namespace+"/"+pod.Name, n.Name, pod.Owner, string(pod.Action), podDetail(pod))
+				workload := pod.Workload
+				if workload == "" {
+					workload = pod.Owner
+				}
+				t.row(pod.Namespace+"/"+pod.Name, n.Name, workload, string(pod.Action), podDetail(pod))
 			}
 		}
 		if err := t.flush(); err != nil {
@@ -114,6 +118,11 @@ func printPlan(w io.Writer, p *maintenance.DrainPlan) error {
 		}
 		if err := t.flush(); err != nil {
 			return err
+		}
+	}
+	for i := range p.Nodes {
+		if p.Nodes[i].Excluded != "" {
+			fmt.Fprintf(w, "\nnode %s: %s\n", term.Escape(p.Nodes[i].Name), term.Escape(p.Nodes[i].Excluded))
 		}
 	}
 	fmt.Fprintf(w, "\ncapacity: %s\n", term.Escape(p.Capacity.Summary))

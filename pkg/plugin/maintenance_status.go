@@ -70,7 +70,7 @@ func (o *maintStatusOptions) run(ctx context.Context) error {
 }
 
 func (o *maintStatusOptions) print(w io.Writer, res *maintenance.StatusResult) error {
-	t := newTable(w, "NAME", "SCHEDULABLE", "CORDONED-BY", "SINCE", "REASON", "PROGRESS", "PODS-LEFT")
+	t := newTable(w, "NAME", "SCHEDULABLE", "CORDONED-BY", "SINCE", "REASON", "PHASE", "PROGRESS", "PODS-LEFT")
 	for _, n := range res.Nodes {
 		sched := "true"
 		if n.Unschedulable {
@@ -87,10 +87,17 @@ func (o *maintStatusOptions) print(w io.Writer, res *maintenance.StatusResult) e
 		if n.Since != nil {
 			since = duration.HumanDuration(o.now().Sub(n.Since.Time)) + " ago"
 		}
-		t.row(n.Name, sched, by, since, n.Reason, n.Progress, strconv.Itoa(len(n.PodsLeft)))
+		phase := string(n.Phase)
+		if n.PhaseMessage != "" {
+			phase += ": " + n.PhaseMessage
+		}
+		t.row(n.Name, sched, by, since, n.Reason, phase, n.Progress, strconv.Itoa(len(n.PodsLeft)))
 	}
 	if err := t.flush(); err != nil {
 		return err
+	}
+	if res.Pool != nil {
+		fmt.Fprintf(w, "pool: %s\n", res.Pool)
 	}
 	for _, n := range res.Nodes {
 		if len(n.PodsLeft) == 0 {

@@ -144,7 +144,7 @@ func TestMaintenancePlanHuman(t *testing.T) {
 	if r.code != ExitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	want := `NAME                  NODE     OWNER                ACTION   DETAIL
+	want := `NAME                  NODE     WORKLOAD             ACTION   DETAIL
 kube-system/agent-x   node-1   DaemonSet/agent      skip     DaemonSet pod: ignored (--ignore-daemonsets), it stays
 shop/backend-1        node-1   ReplicaSet/backend   evict    paced by poddisruptionbudget shop/backend: 1 disruption(s) allowed now
 

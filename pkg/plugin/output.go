@@ -57,9 +57,15 @@ func (o *outputFlag) print(w io.Writer, result any, human func(io.Writer) error)
 // table is a kubectl-style table: tab-separated cells, escaped, "<none>" for empty cells.
 type table struct {
 	tw *tabwriter.Writer
+	// captured is set when the table is written into a fleet capture: the rows are kept
+	// for the fleet's merged table with a CONTEXT column (fleet_print.go).
+	captured *captureBlock
 }
 
 func newTable(w io.Writer, headers ...string) *table {
+	if c, ok := w.(*fleetCapture); ok {
+		return &table{captured: c.table(headers)}
+	}
 	t := &table{tw: tabwriter.NewWriter(w, 6, 4, 3, ' ', 0)}
 	t.row(headers...)
 	return t
@@ -69,10 +75,24 @@ func (t *table) row(cells ...string) {
 	for i, c := range cells {
 		cells[i] = orNone(term.Escape(c))
 	}
+	t.rawRow(cells)
+}
+
+// rawRow writes cells that are escaped already.
+func (t *table) rawRow(cells []string) {
+	if t.captured != nil {
+		t.captured.rows = append(t.captured.rows, cells)
+		return
+	}
 	fmt.Fprintln(t.tw, strings.Join(cells, "\t"))
 }
 
-func (t *table) flush() error { return t.tw.Flush() }
+func (t *table) flush() error {
+	if t.captured != nil {
+		return nil
+	}
+	return t.tw.Flush()
+}
 
 // orNone is kubectl's placeholder for an empty value.
 func orNone(s string) string {

@@ -100,6 +100,7 @@ node maintenance, from the client, with no controller installed in the cluster.`
 		cmd.AddCommand(c)
 	}
 	cmd.AddCommand(newVersionCmd(streams))
+	enableFleet(cmd, getter, streams)
 	setCompletionHelp(cmd)
 	return cmd
 }

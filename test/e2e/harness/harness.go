@@ -92,6 +92,18 @@ func (h *H) run(stdin, pluginDir string, args []string) Result {
 // runCmd runs bin with kubectl's directory (and pluginDir) on PATH.
 func (h *H) runCmd(stdin, pluginDir, bin string, args []string) Result {
 	h.T.Helper()
+	return h.execIn(h.Env.Kubeconfig, stdin, pluginDir, bin, args)
+}
+
+// runWith is run with the given kubeconfig.
+func (h *H) runWith(kubeconfig, stdin, pluginDir string, args []string) Result {
+	h.T.Helper()
+	return h.execIn(kubeconfig, stdin, pluginDir, h.Env.Kubectl, args)
+}
+
+// execIn runs bin with the kubeconfig, kubectl's directory (and pluginDir) on PATH.
+func (h *H) execIn(kubeconfig, stdin, pluginDir, bin string, args []string) Result {
+	h.T.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), CommandTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
@@ -99,7 +111,7 @@ func (h *H) runCmd(stdin, pluginDir, bin string, args []string) Result {
 	if pluginDir != "" {
 		path = append([]string{pluginDir}, path...)
 	}
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+h.Env.Kubeconfig, "PATH="+strings.Join(path, string(os.PathListSeparator)), "NO_COLOR=1")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "PATH="+strings.Join(path, string(os.PathListSeparator)), "NO_COLOR=1")
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}

@@ -1,0 +1,69 @@
+package maintenance
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stesting "k8s.io/client-go/testing"
+)
+
+// A pool rolls one node at a time; the first node that cannot be drained stops it: the
+// nodes after it are cordoned (as kubectl does up front) but none of their pods is evicted.
+func TestPoolStopsAtTheFirstFailedNode(t *testing.T) {
+	c := newClient(node("p1"), node("p2"), node("p3"), node("spare"),
+		pod("app", "a", "p1", ownedBy("ReplicaSet", "web")),
+		pod("app", "b", "p2", ownedBy("ReplicaSet", "web")),
+		pod("app", "c", "p3", ownedBy("ReplicaSet", "web")))
+	c.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() == "eviction" && a.(k8stesting.CreateAction).GetObject().(interface{ GetName() string }).GetName() == "b" {
+			return true, nil, errors.New("admission webhook denied the eviction")
+		}
+		return false, nil, nil
+	})
+	opts := drainOpts("p1", "p2", "p3")
+	res, err := Drain(context.Background(), c, opts, nil)
+	if err == nil || !strings.Contains(err.Error(), "node p2") {
+		t.Fatalf("err = %v", err)
+	}
+	states := []NodeState{res.Nodes[0].State, res.Nodes[1].State, res.Nodes[2].State}
+	if states[0] != NodeDrained || states[1] != NodeFailed || states[2] != NodeNotStarted {
+		t.Fatalf("states = %v", states)
+	}
+	if !strings.Contains(res.Nodes[2].Message, "stopped at node p2") {
+		t.Errorf("p3 message = %q", res.Nodes[2].Message)
+	}
+	if n := evictions(c); n != 2 {
+		t.Errorf("evictions = %d, want 2 (p1's and the refused one of p2)", n)
+	}
+	st := readDrainState(getNode(t, c, "p2"))
+	if st == nil || st.Phase != PhaseFailed {
+		t.Errorf("p2 drain state = %+v, want Failed recorded", st)
+	}
+}
+
+// The numbers the replacements must reach are recorded with the cordon and read back by a
+// re-run, not recounted from what is Ready after the pods left.
+func TestPoolRerunWaitsWithRecordedNumbers(t *testing.T) {
+	rec, _ := json.Marshal(DrainState{Phase: PhaseCordoned, Want: map[string]WantReady{"owner-ReplicaSet-web": {Owner: "app/ReplicaSet/web", Ready: 2}}})
+	n1 := node("n1", cordoned)
+	n1.Annotations = map[string]string{AnnotationCordonedBy: "alice", AnnotationDrainStartedAt: "2026-01-01T00:00:00Z", AnnotationDrainState: string(rec)}
+	c := newClient(n1, node("n2"), pod("app", "web-2", "n2", ownedBy("ReplicaSet", "web")))
+	opts := drainOpts("n1")
+	opts.WaitReady = true
+	opts.Timeout = 300 * time.Millisecond // only one Ready pod of the two recorded exists
+	res, err := Drain(context.Background(), c, opts, nil)
+	if err == nil || !strings.Contains(err.Error(), "app/ReplicaSet/web ") || !strings.Contains(err.Error(), "/2") {
+		t.Fatalf("err = %v; want a wait for the 2 recorded Ready pods", err)
+	}
+	if res.Nodes[0].ReplacementsReady {
+		t.Error("replacements reported Ready")
+	}
+	if actions(c)["patch nodes"] != 0 {
+		t.Errorf("a re-run of an interrupted drain patched the node: %v", actions(c))
+	}
+}
