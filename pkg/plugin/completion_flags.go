@@ -21,11 +21,7 @@ func registerGlobalFlagCompletions(root *cobra.Command, getter genericclioptions
 			if err != nil {
 				return nil, err
 			}
-			names := make([]string, 0, len(list.Items))
-			for i := range list.Items {
-				names = append(names, list.Items[i].Name)
-			}
-			return names, nil
+			return itemNames(list.Items), nil
 		}))
 	}
 	kubeconfigNames := map[string]func(*clientcmdapi.Config) []string{
