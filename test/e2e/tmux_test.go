@@ -160,7 +160,9 @@ func (s *tmux) WaitForText(texts ...string) string {
 // Clear abandons the line being typed and clears the screen and its history.
 func (s *tmux) Clear() {
 	s.t.Helper()
-	s.Keys("C-c")
+	// C-u kills the typed line in bash and zsh alike; C-c would interrupt the shell, which
+	// drops the keys typed right after it.
+	s.Keys("C-u")
 	s.Type("clear")
 	s.Keys("Enter")
 	s.WaitFor("an empty screen", func(screen string) bool { return strings.TrimSpace(screen) == "$" })
