@@ -56,6 +56,14 @@ demo: build cluster-up ## build, start the cluster, apply FeastFlow and walk thr
 dist: ## goreleaser snapshot, validate the krew manifest, install it with a real krew
 	hack/dist.sh
 
+.PHONY: docs
+docs: ## regenerate the command reference docs/commands from the commands' help (make test checks it)
+	go run ./hack/gendocs docs/commands
+
+.PHONY: krew-e2e
+krew-e2e: ## install, upgrade, uninstall from a local krew index (KREW_E2E_TARGETS=host: this platform only, fast)
+	hack/krew-e2e.sh
+
 .PHONY: bench
 bench: bench-cluster bench-startup bench-switch bench-rollout bench-diagnose bench-drain ## every benchmark
 

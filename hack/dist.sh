@@ -4,13 +4,17 @@
 #   1. validate-krew-manifest (sigs.k8s.io/krew) on the manifest goreleaser generated and on
 #      the reviewed template krew/feastflow.yaml rendered against the snapshot archives;
 #   2. the sha256 in the manifest is the archive's;
-#   3. `kubectl krew install --manifest --archive` with a real krew into a temporary
-#      KREW_ROOT, and `kubectl feastflow version` run through kubectl from there.
+#   3. `kubectl krew install --manifest --archive` of the generated manifest with a real krew
+#      into a temporary KREW_ROOT, and `kubectl feastflow version` run through kubectl;
+#   4. hack/krew-e2e.sh (make krew-e2e) with dist/ as the first version: the reviewed
+#      manifest published in a local krew index, installed, upgraded and uninstalled.
 # Tools (goreleaser, syft for the SBOMs, krew) are pinned in hack/tools and built once.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=hack/lib/tools.sh
 . "$ROOT/hack/lib/tools.sh"
+# shellcheck source=hack/lib/krew.sh
+. "$ROOT/hack/lib/krew.sh"
 cd "$ROOT"
 
 die() { echo "dist: $*" >&2; exit 1; }
@@ -51,26 +55,9 @@ for a in dist/*.tar.gz; do
   [ "$got" = "LICENSE kubectl-feastflow kubectl_complete-feastflow " ] || die "$a holds: $got"
 done
 
-# render TEMPLATE TAG: krew-release-bot's template language, for the two constructs
-# krew/feastflow.yaml uses ({{ .TagName }} and addURIAndSha), with checksums from dist/.
-render() {
-  local line uri file sum ind
-  while IFS= read -r line || [ -n "$line" ]; do
-    line=${line//'{{ .TagName }}'/$2}
-    if [[ $line =~ ^([[:space:]]*)\{\{[[:space:]]*addURIAndSha[[:space:]]+\"([^\"]+)\"[^}]*\}\}[[:space:]]*$ ]]; then
-      ind=${BASH_REMATCH[1]} uri=${BASH_REMATCH[2]}
-      file=${uri##*/}
-      sum=$(awk -v f="$file" '$2 == f { print $1 }' dist/checksums.txt)
-      [ -n "$sum" ] || die "template names $file, which the snapshot did not build"
-      printf '%suri: %s\n%ssha256: %s\n' "$ind" "$uri" "$ind" "$sum"
-    else
-      printf '%s\n' "$line"
-    fi
-  done <"$1"
-}
 mkdir -p dist/krew-template
 rendered=dist/krew-template/feastflow.yaml
-render krew/feastflow.yaml "$version" >"$rendered"
+render_manifest krew/feastflow.yaml "$version" dist/checksums.txt >"$rendered" || die "cannot render krew/feastflow.yaml"
 
 for m in "$generated" "$rendered"; do
   step "validate-krew-manifest $m"
@@ -108,5 +95,8 @@ install() {
   unset KREW_ROOT
 }
 install "$generated"
-install "$rendered"
-step "ok: dist/ holds the archives, checksums.txt, SBOMs and a krew manifest that krew validates and installs"
+step "ok: dist/ holds the archives, checksums.txt, SBOMs and krew manifests that krew validates and installs"
+
+# The reviewed manifest the way users get it: from a krew index, then upgraded and removed.
+step "make krew-e2e with dist/ as the first version ..."
+hack/krew-e2e.sh dist

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/pages"
+	"github.com/feastflow/kubectl-feastflow/pkg/redact"
 )
 
 // Client rate limits. client-go's default (5 QPS, burst 10) would make a drain of a full
@@ -48,6 +49,9 @@ func newClients(getter genericclioptions.RESTClientGetter) (*clients, error) {
 	// Built-in kinds only (typed clients): protobuf, as kubectl reads them.
 	pages.UseProtobuf(cfg)
 	cfg.UserAgent = "kubectl-feastflow/" + version + " " + rest.DefaultKubernetesUserAgent()
+	// Secrets' last-applied-configuration (their data, when created by kubectl apply) never
+	// reaches the plugin or client-go's -v=8 body log.
+	cfg.Wrap(redact.Secrets)
 	ns, explicit, err := getter.ToRawKubeConfigLoader().Namespace()
 	if err != nil {
 		return nil, kubeconfigError(err)

@@ -41,11 +41,7 @@ func completeServices(getter genericclioptions.RESTClientGetter) cobra.Completio
 		if err != nil {
 			return nil, err
 		}
-		names := make([]string, 0, len(list.Items))
-		for i := range list.Items {
-			names = append(names, list.Items[i].Name)
-		}
-		return names, nil
+		return itemNames(list.Items), nil
 	})
 }
 
@@ -56,12 +52,20 @@ func completeNodes(getter genericclioptions.RESTClientGetter) cobra.CompletionFu
 		if err != nil {
 			return nil, err
 		}
-		names := make([]string, 0, len(list.Items))
-		for i := range list.Items {
-			names = append(names, list.Items[i].Name)
-		}
-		return names, nil
+		return itemNames(list.Items), nil
 	})
+}
+
+// itemNames returns the names of a list's items.
+func itemNames[T any, PT interface {
+	*T
+	GetName() string
+}](items []T) []string {
+	names := make([]string, 0, len(items))
+	for i := range items {
+		names = append(names, PT(&items[i]).GetName())
+	}
+	return names
 }
 
 // completeLabelValues lists the values of a pod-template label key over the namespace's

@@ -81,6 +81,7 @@ node maintenance, from the client, with no controller installed in the cluster.`
 	}
 	flags.StringVar(&g.color, "color", "auto", "Colour output: auto (only on a terminal, never with NO_COLOR), always or never")
 	addKlogVerbosity(flags)
+	registerGlobalFlagCompletions(cmd, getter)
 
 	cmd.AddGroup(
 		&cobra.Group{ID: groupRelease, Title: "Release Commands:"},
