@@ -64,13 +64,19 @@ func (o *abortOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c, err := s.component(ctx, o.component, o.keys.keys(), strategy.BlueGreen, strategy.Canary)
+	c, err := s.component(ctx, o.component, o.keys.keys(), strategy.BlueGreen, strategy.Canary, strategy.StatefulSetStrategy)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := o.write.withTimeout(ctx)
 	defer cancel()
-	res, err := strategy.Abort(ctx, s.env, c, strategy.AbortOptions{Confirm: confirmer(o.streams, &o.write), Timeout: o.write.timeout})
+	opts := strategy.AbortOptions{Confirm: confirmer(o.streams, &o.write), Timeout: o.write.timeout}
+	var res *strategy.Result
+	if strategy.IsWorkload(c) {
+		res, err = strategy.AbortStatefulSet(ctx, s.env, c, opts)
+	} else {
+		res, err = strategy.Abort(ctx, s.env, c, opts)
+	}
 	if res != nil && err == nil {
 		if perr := printResult(&o.out, o.streams.Out, res); perr != nil {
 			return perr

@@ -118,7 +118,7 @@ func (o *canaryStepOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c, err := s.component(ctx, o.component, strategy.Keys{}, strategy.Canary)
+	c, err := s.component(ctx, o.component, strategy.Keys{}, append([]strategy.Kind{strategy.Canary}, strategy.WorkloadKinds()...)...)
 	if err != nil {
 		return componentError(err)
 	}
@@ -128,7 +128,13 @@ func (o *canaryStepOptions) run(ctx context.Context) error {
 	if o.weightSet {
 		weight = o.weight
 	}
-	res, err := strategy.CanaryStep(ctx, s.env, c, strategy.CanaryStepOptions{Weight: weight, Steps: o.parsed, Force: o.force, Timeout: o.write.timeout})
+	opts := strategy.CanaryStepOptions{Weight: weight, Steps: o.parsed, Force: o.force, Timeout: o.write.timeout}
+	var res *strategy.CanaryStepResult
+	if strategy.IsWorkload(c) {
+		res, err = stepWorkload(ctx, s.env, c, opts)
+	} else {
+		res, err = strategy.CanaryStep(ctx, s.env, c, opts)
+	}
 	if res != nil && (err == nil || res.Changed) {
 		if perr := o.out.print(o.streams.Out, res, func(w io.Writer) error { return humanCanaryStep(w, res) }); perr != nil && err == nil {
 			return perr

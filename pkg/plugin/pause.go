@@ -58,7 +58,12 @@ checked (--override-window=REASON).`
 
 func (o *pauseOptions) run(ctx context.Context) error {
 	return o.runOnComponent(ctx, func(ctx context.Context, env *strategy.Env, c *strategy.Component) (*strategy.Result, error) {
-		if o.pause {
+		switch {
+		case strategy.IsWorkload(c) && o.pause:
+			return strategy.PauseWorkload(ctx, env, c)
+		case strategy.IsWorkload(c):
+			return strategy.ResumeWorkload(ctx, env, c)
+		case o.pause:
 			return strategy.Pause(ctx, env, c)
 		}
 		return strategy.Resume(ctx, env, c)

@@ -82,16 +82,22 @@ func (o *promoteOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c, err := s.component(ctx, o.component, o.keys.keys(), strategy.BlueGreen, strategy.Canary)
+	c, err := s.component(ctx, o.component, o.keys.keys(), strategy.BlueGreen, strategy.Canary, strategy.StatefulSetStrategy)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := o.write.withTimeout(ctx)
 	defer cancel()
-	res, err := strategy.Promote(ctx, s.env, c, strategy.PromoteOptions{
+	opts := strategy.PromoteOptions{
 		ScaleDownDelay: o.delay, KeepOld: o.keepOld, DeleteCanary: o.deleteCanary, Force: o.force,
 		Confirm: confirmer(o.streams, &o.write), Timeout: o.write.timeout,
-	})
+	}
+	var res *strategy.Result
+	if strategy.IsWorkload(c) {
+		res, err = strategy.PromoteStatefulSet(ctx, s.env, c, opts)
+	} else {
+		res, err = strategy.Promote(ctx, s.env, c, opts)
+	}
 	if res != nil && err == nil {
 		if perr := printResult(&o.out, o.streams.Out, res); perr != nil {
 			return perr

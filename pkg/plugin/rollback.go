@@ -71,16 +71,22 @@ func (o *rollbackOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c, err := s.component(ctx, o.component, o.keys.keys(), strategy.Rolling, strategy.Recreate, strategy.BlueGreen, strategy.Canary)
+	c, err := s.component(ctx, o.component, o.keys.keys(), append([]strategy.Kind{strategy.Rolling, strategy.Recreate, strategy.BlueGreen, strategy.Canary}, strategy.WorkloadKinds()...)...)
 	if err != nil {
 		return err
 	}
-	if o.toRevision != 0 && c.Strategy != strategy.Rolling && c.Strategy != strategy.Recreate {
-		return usageErrorf("--to-revision applies to rolling components; %s is %s", c.Name(), c.Strategy)
+	if o.toRevision != 0 && c.Strategy != strategy.Rolling && c.Strategy != strategy.Recreate && !strategy.IsWorkload(c) {
+		return usageErrorf("--to-revision applies to rolling, statefulset and daemonset components; %s is %s", c.Name(), c.Strategy)
 	}
 	ctx, cancel := o.write.withTimeout(ctx)
 	defer cancel()
-	res, err := strategy.Rollback(ctx, s.env, c, strategy.RollbackOptions{ToRevision: o.toRevision, Timeout: o.write.timeout, Force: o.force})
+	opts := strategy.RollbackOptions{ToRevision: o.toRevision, Timeout: o.write.timeout, Force: o.force}
+	var res *strategy.Result
+	if strategy.IsWorkload(c) {
+		res, err = strategy.RollbackWorkload(ctx, s.env, c, opts)
+	} else {
+		res, err = strategy.Rollback(ctx, s.env, c, opts)
+	}
 	if res != nil && err == nil {
 		if perr := printResult(&o.out, o.streams.Out, res); perr != nil {
 			return perr

@@ -59,6 +59,8 @@ type ComponentStatus struct {
 	// LastOperation is the last operation recorded on the Service.
 	LastOperation *audit.Operation   `json:"lastOperation,omitempty"`
 	Deployments   []DeploymentStatus `json:"deployments"`
+	// Workloads are the component's StatefulSets and DaemonSets (workload_status.go).
+	Workloads []WorkloadStatus `json:"workloads,omitempty"`
 }
 
 // CanaryWeight is the canary's share of traffic: the weight set by canary-step and the
@@ -117,6 +119,11 @@ type StatusInventory struct {
 	NSErr     error
 	HPAErr    error
 	fetchedAt time.Time
+	// ControllerRevisions and Nodes serve the StatefulSet and DaemonSet rows
+	// (workload_status_load.go); NodesErr is set when nodes could not be listed.
+	ControllerRevisions []appsv1.ControllerRevision
+	Nodes               []corev1.Node
+	NodesErr            error
 }
 
 // LoadStatus reads a namespace for status: Services, Deployments, Pods and
@@ -167,8 +174,9 @@ func LoadStatus(ctx context.Context, client kubernetes.Interface, namespace stri
 		defer wg.Done()
 		inv.NS, inv.NSErr = client.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
 	}()
+	wlErr := loadStatusWorkloads(ctx, client, inv)
 	wg.Wait()
-	for _, err := range []error{svcErr, depErr, podErr} {
+	for _, err := range []error{svcErr, depErr, podErr, wlErr} {
 		if err != nil {
 			return nil, err
 		}
@@ -194,7 +202,7 @@ func BuildStatus(inv *StatusInventory, component string, keys Keys, now time.Tim
 		if found == nil {
 			for i := range inv.Services {
 				if inv.Services[i].Name == component {
-					found = Recognise(&inv.Services[i], inv.Deployments, keys)
+					found = inv.Recognise(&inv.Services[i], keys)
 				}
 			}
 		}
@@ -313,6 +321,7 @@ func componentStatus(c *Component, inv *StatusInventory, pods map[string][]*core
 	for _, d := range c.Deployments {
 		cs.Deployments = append(cs.Deployments, deploymentStatus(d, role[d.Name], color[d.Name], pods[d.Name], inv.HPAs))
 	}
+	cs.Workloads = workloadStatuses(c, inv)
 	return cs
 }
 
