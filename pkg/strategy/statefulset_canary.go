@@ -90,7 +90,7 @@ func StepStatefulSet(ctx context.Context, env *Env, c *Component, opts CanarySte
 	if plan.Note != "" {
 		env.report("%s", plan.Note)
 	}
-	if partition > stsPartition(s) {
+	if partition > stsPartition(s) || target < from {
 		return nil, fmt.Errorf("%s: %d %% is below the %d %% already set (partition %d): a StatefulSet canary only moves forward, pods already updated are not moved back; to go back use kubectl feastflow abort %s; nothing changed", c.Name(), target, from, stsPartition(s), c.Name())
 	}
 	if partition == stsPartition(s) && target == from {
