@@ -105,6 +105,9 @@ func (o *restartOptions) run(ctx context.Context) error {
 	ctx, cancel := o.write.withTimeout(ctx)
 	defer cancel()
 	res, err := strategy.Restart(ctx, s.env, comps, opts)
+	if res != nil && err == nil {
+		err = strategy.RestartWorkloads(ctx, s.env, comps, opts, res)
+	}
 	if res != nil {
 		if perr := o.out.print(o.streams.Out, res, func(w io.Writer) error { return renderRestart(w, res) }); perr != nil && err == nil {
 			return perr
