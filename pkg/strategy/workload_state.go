@@ -101,50 +101,43 @@ func (st *workloadState) release() *WorkloadRelease {
 // patch preconditioned on the Service's resourceVersion as read: of two concurrent runs,
 // the second fails here, before it writes to the workload. A nil st removes the record.
 func recordWorkloadState(ctx context.Context, env *Env, c *Component, st *workloadState, op audit.Operation) error {
-	var value *string
-	if st != nil {
-		raw, err := json.Marshal(st)
-		if err != nil {
-			return fmt.Errorf("encode workload state: %w", err)
-		}
-		s := string(raw)
-		value = &s
-	}
-	body := audit.AnnotationPatch(op, map[string]*string{WorkloadStateAnnotation: value})
-	body["metadata"].(map[string]any)["resourceVersion"] = c.Service.ResourceVersion
-	if !env.Writer.Live() {
-		return nil // the record is what makes a real run resumable; a dry run writes none
-	}
-	patch, err := json.Marshal(body)
+	value, err := stateValue(st)
 	if err != nil {
-		return fmt.Errorf("encode patch: %w", err)
+		return err
 	}
-	svc, err := env.Client.CoreV1().Services(c.Namespace()).Patch(ctx, c.Name(), types.MergePatchType, patch, env.Writer.PatchOptions())
-	if apierrors.IsConflict(err) {
-		return &ConflictError{Object: fmt.Sprintf("service %s/%s (its release record %s)", c.Namespace(), c.Name(), WorkloadStateAnnotation), Err: err}
-	}
-	if err != nil {
-		return writeError("patch", "service", c.Namespace(), c.Name(), err)
-	}
-	c.Service = svc
-	return nil
+	return patchWorkloadState(ctx, env, c, audit.AnnotationPatch(op, map[string]*string{WorkloadStateAnnotation: value}))
 }
 
 // saveWorkloadState updates the record after a write of this run (a step done, the
 // baseline taken), preconditioned like recordWorkloadState on the Service read last.
 func saveWorkloadState(ctx context.Context, env *Env, c *Component, st *workloadState) error {
+	value, err := stateValue(st)
+	if err != nil {
+		return err
+	}
+	return patchWorkloadState(ctx, env, c, map[string]any{"metadata": map[string]any{"annotations": map[string]any{WorkloadStateAnnotation: value}}})
+}
+
+func stateValue(st *workloadState) (*string, error) {
+	if st == nil {
+		return nil, nil
+	}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return nil, fmt.Errorf("encode workload state: %w", err)
+	}
+	s := string(raw)
+	return &s, nil
+}
+
+// patchWorkloadState sends a merge patch of the Service with its resourceVersion as the
+// precondition (nothing in a dry run: the record is what makes a real run resumable).
+func patchWorkloadState(ctx context.Context, env *Env, c *Component, body map[string]any) error {
 	if !env.Writer.Live() {
 		return nil
 	}
-	var value any
-	if st != nil {
-		raw, err := json.Marshal(st)
-		if err != nil {
-			return fmt.Errorf("encode workload state: %w", err)
-		}
-		value = string(raw)
-	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"resourceVersion": c.Service.ResourceVersion, "annotations": map[string]any{WorkloadStateAnnotation: value}}})
+	body["metadata"].(map[string]any)["resourceVersion"] = c.Service.ResourceVersion
+	patch, err := json.Marshal(body)
 	if err != nil {
 		return fmt.Errorf("encode patch: %w", err)
 	}
