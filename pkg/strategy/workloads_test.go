@@ -1,14 +1,17 @@
 package strategy
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
@@ -163,5 +166,81 @@ func TestPodOrdinal(t *testing.T) {
 		if got := podOrdinal("db", name); got != want {
 			t.Errorf("podOrdinal(db, %s) = %d, want %d", name, got, want)
 		}
+	}
+}
+
+func wxPod(set *appsv1.StatefulSet, ordinal int, revision string, ready bool, waiting string) *corev1.Pod {
+	t := true
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: set.Name + "-" + string(rune('0'+ordinal)), Namespace: fxNS, UID: "pod-uid-" + types.UID(revision) + types.UID(rune('0'+ordinal)),
+			Labels:          map[string]string{"tier": "db", appsv1.ControllerRevisionHashLabelKey: revision},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "StatefulSet", Name: set.Name, UID: set.UID, Controller: &t}}},
+		Spec:   corev1.PodSpec{NodeName: "node-a", Containers: []corev1.Container{{Name: "db", Image: "pg"}}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning},
+	}
+	cond := corev1.ConditionFalse
+	if ready {
+		cond = corev1.ConditionTrue
+	}
+	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: cond}}
+	if waiting != "" {
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "db", RestartCount: 3, State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: waiting, Message: "back-off 40s restarting failed container"}}}}
+	}
+	return p
+}
+
+// The wait decides from the pods of the ordinals promised: done when they are Ready on the
+// update revision, whatever the older ordinals do; a crash-looping new pod fails it at once.
+func TestWaitUpdatedPods(t *testing.T) {
+	sts := wxStatefulSet("db", 3, "pg:2", 1)
+	sts.Status.UpdateRevision = "db-2"
+	objs := []runtime.Object{sts, wxPod(sts, 0, "db-1", false, ""), wxPod(sts, 1, "db-2", true, ""), wxPod(sts, 2, "db-2", true, "")}
+	client := fake.NewClientset(objs...)
+	env, _ := fxEnv(client, "")
+	r := &stsRelease{env: env, c: &Component{Service: fxService("db", nil, nil)}, s: sts.DeepCopy()}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := r.waitUpdated(ctx, 1, 0, "canary-step"); err != nil {
+		t.Fatalf("ordinals 1-2 Ready on db-2: %v", err)
+	}
+	crash := wxPod(sts, 2, "db-2", false, "CrashLoopBackOff")
+	client = fake.NewClientset(sts, wxPod(sts, 0, "db-1", true, ""), wxPod(sts, 1, "db-2", true, ""), crash)
+	env, _ = fxEnv(client, "")
+	r = &stsRelease{env: env, c: &Component{Service: fxService("db", nil, nil)}, s: sts.DeepCopy()}
+	_, err := r.waitUpdated(ctx, 1, 0, "canary-step")
+	var fe *WorkloadFailedError
+	if !errors.As(err, &fe) || fe.Pod != "db-2" || !strings.Contains(err.Error(), "CrashLoopBackOff") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// A spec change by someone else while waiting (kubectl scale) stops the wait and says what.
+func TestWaitUpdatedSecondWriter(t *testing.T) {
+	sts := wxStatefulSet("db", 3, "pg:2", 1)
+	sts.Status.UpdateRevision = "db-2"
+	client := fake.NewClientset(sts, wxPod(sts, 2, "db-2", false, ""))
+	env, rec := fxEnv(client, "")
+	r := &stsRelease{env: env, c: &Component{Service: fxService("db", nil, nil)}, s: sts.DeepCopy()}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { _, err := r.waitUpdated(ctx, 1, 0, "canary-step"); errc <- err }()
+	for !strings.Contains(strings.Join(rec.Messages(), "\n"), "pods (ordinals 1-2)") {
+		select {
+		case err := <-errc:
+			t.Fatalf("wait ended early: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	scaled := sts.DeepCopy()
+	four := int32(4)
+	scaled.Spec.Replicas, scaled.Generation = &four, 2
+	if _, err := client.AppsV1().StatefulSets(fxNS).Update(ctx, scaled, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err := <-errc
+	var sw *SecondWriterError
+	if !errors.As(err, &sw) || !strings.Contains(err.Error(), "replicas 3 → 4") || !strings.Contains(err.Error(), "re-run kubectl feastflow canary-step") {
+		t.Fatalf("err = %v", err)
 	}
 }
