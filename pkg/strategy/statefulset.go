@@ -233,7 +233,7 @@ func (r *stsRelease) waitUpdated(ctx context.Context, partition int32, timeout t
 	written := s.DeepCopy()
 	w := &workloadWait{
 		env: r.env, ns: s.Namespace, kind: kindStatefulSet, name: s.Name, selector: s.Spec.Selector, gen: s.Generation, timeout: timeout,
-		next: fmt.Sprintf("the release stays recorded on service/%s: re-run kubectl feastflow %s %s to continue from the new state, or abort", r.c.Name(), verb, r.c.Name()),
+		next:    fmt.Sprintf("the release stays recorded on service/%s: re-run kubectl feastflow %s %s to continue from the new state, or abort", r.c.Name(), verb, r.c.Name()),
 		changed: func(obj runtime.Object) string { return stsChange(written, obj) },
 		check: func(obj runtime.Object, pods []*corev1.Pod) (bool, string, []*corev1.Pod) {
 			set := obj.(*appsv1.StatefulSet)

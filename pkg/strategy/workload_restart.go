@@ -162,4 +162,3 @@ func waitRestarted(ctx context.Context, env *Env, c *Component, t restartTarget,
 	_, err := r.waitUpdated(ctx, 0, timeout, "restart")
 	return err
 }
-
