@@ -42,7 +42,8 @@ func TestPlanStatefulSetPodZone(t *testing.T) {
 		{"no other node in the zone", []runtime.Object{node("n1", inZone("a")), node("n2", inZone("b"))}, "no other node of that zone has room: it stays Pending", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			objs := append(tc.nodes, pod("db", "pg-1", "n1", ownedBy("StatefulSet", "pg"), labeled("app", "pg"), withClaim("data-pg-1")),
+			objs := append([]runtime.Object{}, tc.nodes...)
+			objs = append(objs, pod("db", "pg-1", "n1", ownedBy("StatefulSet", "pg"), labeled("app", "pg"), withClaim("data-pg-1")),
 				pod("db", "pg-0", "n2", ownedBy("StatefulSet", "pg"), labeled("app", "pg")))
 			objs = append(objs, zonalClaim("db", "data-pg-1", "pv-1", "a")...)
 			p, err := Plan(context.Background(), newClient(objs...), PlanOptions{NodeSelection: NodeSelection{Nodes: []string{"n1"}}})

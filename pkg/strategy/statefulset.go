@@ -177,7 +177,7 @@ func (r *stsRelease) finishDeploy(ctx context.Context, res *DeployResult, opts W
 		return res, nil
 	}
 	env.report("rolling %s to %s: %d pods, highest ordinal first (%s)", r.ref(), imagesText(res.Images), stsReplicas(s), stsPolicyText(s))
-	if _, err := r.waitUpdated(ctx, 0, opts.Timeout, "deploy"); err != nil {
+	if err := r.waitUpdated(ctx, 0, opts.Timeout, "deploy"); err != nil {
 		res.Failure = workloadFailure(err)
 		if opts.AutoRollback && res.Changed && r.st != nil && res.Failure != nil {
 			env.report("rollout failed: returning %s to revision %s (--auto-rollback)", r.ref(), r.st.FromRevision)
@@ -228,7 +228,7 @@ func (r *stsRelease) setPartition(ctx context.Context, res *Result, partition in
 // waitUpdated waits until every pod from ordinal partition up exists on the StatefulSet's
 // update revision and is Ready — the pods this run promised, decided from the pods
 // themselves — failing fast on one of them.
-func (r *stsRelease) waitUpdated(ctx context.Context, partition int32, timeout time.Duration, verb string) (*appsv1.StatefulSet, error) {
+func (r *stsRelease) waitUpdated(ctx context.Context, partition int32, timeout time.Duration, verb string) error {
 	s := r.s
 	written := s.DeepCopy()
 	w := &workloadWait{
@@ -275,10 +275,7 @@ func (r *stsRelease) waitUpdated(ctx context.Context, partition int32, timeout t
 	if set, ok := obj.(*appsv1.StatefulSet); ok && err == nil {
 		*r.s = *set
 	}
-	if err != nil {
-		return nil, err
-	}
-	return r.s, nil
+	return err
 }
 
 // stsChange describes what a second writer changed on a StatefulSet.

@@ -140,7 +140,7 @@ func (r *stsRelease) applyStep(ctx context.Context, res *Result, partition int32
 	if !r.env.Writer.Live() {
 		return nil
 	}
-	if _, err := r.waitUpdated(ctx, partition, timeout, "canary-step"); err != nil {
+	if err := r.waitUpdated(ctx, partition, timeout, "canary-step"); err != nil {
 		return fmt.Errorf("%w (%s)", err, appliedSoFar(res))
 	}
 	done := *r.st
@@ -158,9 +158,10 @@ func (r *stsRelease) updatedPods(ctx context.Context) ([]corev1.Pod, error) {
 		return nil, err
 	}
 	var out []corev1.Pod
-	for _, p := range ownedPods(pods, string(r.s.UID), true) {
-		if p.Labels[appsv1.ControllerRevisionHashLabelKey] == r.s.Status.UpdateRevision && podOrdinal(r.s.Name, p.Name) >= int(stsPartition(r.s)) {
-			out = append(out, p)
+	owned := ownedPods(pods, string(r.s.UID), true)
+	for i := range owned {
+		if owned[i].Labels[appsv1.ControllerRevisionHashLabelKey] == r.s.Status.UpdateRevision && podOrdinal(r.s.Name, owned[i].Name) >= int(stsPartition(r.s)) {
+			out = append(out, owned[i])
 		}
 	}
 	return out, nil
@@ -287,7 +288,7 @@ func PromoteStatefulSet(ctx context.Context, env *Env, c *Component, opts Promot
 		return res, nil
 	}
 	env.report("promoting %s: the remaining pods move to %s, highest ordinal first (%s)", r.ref(), r.st.Images, stsPolicyText(s))
-	if _, err := r.waitUpdated(ctx, 0, opts.Timeout, "promote"); err != nil {
+	if err := r.waitUpdated(ctx, 0, opts.Timeout, "promote"); err != nil {
 		return res, fmt.Errorf("%w (%s)", err, appliedSoFar(res))
 	}
 	images := r.st.Images
@@ -375,7 +376,7 @@ func (r *stsRelease) abort(ctx context.Context, timeout time.Duration) (*Result,
 		return res, nil
 	}
 	// The revision the controller now calls the update revision is the restored one.
-	if _, err := r.waitUpdated(ctx, replicas, timeout, "abort"); err != nil {
+	if err := r.waitUpdated(ctx, replicas, timeout, "abort"); err != nil {
 		return res, err
 	}
 	for {
@@ -407,13 +408,14 @@ func (r *stsRelease) nextStalePod(ctx context.Context) (*corev1.Pod, error) {
 		return nil, err
 	}
 	var stale *corev1.Pod
-	for _, p := range ownedPods(pods, string(r.s.UID), true) {
+	owned := ownedPods(pods, string(r.s.UID), true)
+	for i := range owned {
+		p := &owned[i]
 		if p.Labels[appsv1.ControllerRevisionHashLabelKey] == r.s.Status.UpdateRevision {
 			continue
 		}
 		if stale == nil || podOrdinal(r.s.Name, p.Name) < podOrdinal(r.s.Name, stale.Name) {
-			p := p
-			stale = &p
+			stale = p
 		}
 	}
 	return stale, nil

@@ -251,8 +251,9 @@ func workloadHistories(ctx context.Context, env *Env, c *Component) ([]WorkloadH
 		return nil, err
 	}
 	count := map[string]int{}
-	for _, p := range ownedPods(pods, string(uid), true) {
-		count[p.Labels[hashKey]]++
+	owned := ownedPods(pods, string(uid), true)
+	for i := range owned {
+		count[owned[i].Labels[hashKey]]++
 	}
 	own := k.owned(uid)
 	if current == "" && len(own) > 0 {
@@ -371,7 +372,7 @@ func rollbackWorkload(ctx context.Context, env *Env, c *Component, opts Rollback
 		env.event(ctx, kindStatefulSet, "apps/v1", k.sts, "RolledBack", k.op)
 		r := &stsRelease{env: env, c: c, s: k.sts}
 		env.report("%s rolled back to revision %d (%s); waiting for every pod (%s)", ref, target.Revision, tgtImages, stsPolicyText(k.sts))
-		if _, err := r.waitUpdated(ctx, 0, opts.Timeout, "rollback"); err != nil {
+		if err := r.waitUpdated(ctx, 0, opts.Timeout, "rollback"); err != nil {
 			return res, fmt.Errorf("%w (the rollback to revision %d was applied)", err, target.Revision)
 		}
 	} else {

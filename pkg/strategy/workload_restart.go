@@ -159,6 +159,5 @@ func waitRestarted(ctx context.Context, env *Env, c *Component, t restartTarget,
 		return waitDaemonSet(ctx, env, c, t.ds, timeout, "restart")
 	}
 	r := &stsRelease{env: env, c: c, s: t.sts}
-	_, err := r.waitUpdated(ctx, 0, timeout, "restart")
-	return err
+	return r.waitUpdated(ctx, 0, timeout, "restart")
 }

@@ -11,7 +11,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -170,20 +169,6 @@ func stsMaxUnavailable(s *appsv1.StatefulSet) string {
 		return "1"
 	}
 	return ru.MaxUnavailable.String()
-}
-
-// stsMaxUnavailableCount resolves maxUnavailable against the replicas (at least 1), as
-// the StatefulSet controller does (percentages round down).
-func stsMaxUnavailableCount(s *appsv1.StatefulSet) int32 {
-	ru := s.Spec.UpdateStrategy.RollingUpdate
-	if ru == nil || ru.MaxUnavailable == nil {
-		return 1
-	}
-	n, err := intstr.GetScaledValueFromIntOrPercent(ru.MaxUnavailable, int(stsReplicas(s)), false)
-	if err != nil || n < 1 {
-		n = 1
-	}
-	return int32(n)
 }
 
 // stsPolicyText states how the StatefulSet replaces pods: its pod management policy and

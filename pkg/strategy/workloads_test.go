@@ -200,14 +200,14 @@ func TestWaitUpdatedPods(t *testing.T) {
 	r := &stsRelease{env: env, c: &Component{Service: fxService("db", nil, nil)}, s: sts.DeepCopy()}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	if _, err := r.waitUpdated(ctx, 1, 0, "canary-step"); err != nil {
+	if err := r.waitUpdated(ctx, 1, 0, "canary-step"); err != nil {
 		t.Fatalf("ordinals 1-2 Ready on db-2: %v", err)
 	}
 	crash := wxPod(sts, 2, "db-2", false, "CrashLoopBackOff")
 	client = fake.NewClientset(sts, wxPod(sts, 0, "db-1", true, ""), wxPod(sts, 1, "db-2", true, ""), crash)
 	env, _ = fxEnv(client, "")
 	r = &stsRelease{env: env, c: &Component{Service: fxService("db", nil, nil)}, s: sts.DeepCopy()}
-	_, err := r.waitUpdated(ctx, 1, 0, "canary-step")
+	err := r.waitUpdated(ctx, 1, 0, "canary-step")
 	var fe *WorkloadFailedError
 	if !errors.As(err, &fe) || fe.Pod != "db-2" || !strings.Contains(err.Error(), "CrashLoopBackOff") {
 		t.Fatalf("err = %v", err)
@@ -224,7 +224,7 @@ func TestWaitUpdatedSecondWriter(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	errc := make(chan error, 1)
-	go func() { _, err := r.waitUpdated(ctx, 1, 0, "canary-step"); errc <- err }()
+	go func() { err := r.waitUpdated(ctx, 1, 0, "canary-step"); errc <- err }()
 	for !strings.Contains(strings.Join(rec.Messages(), "\n"), "pods (ordinals 1-2)") {
 		select {
 		case err := <-errc:
