@@ -60,13 +60,13 @@ echo "1/3 failed image (kubectl rollout status sts bounded at ${BOUND}s)" >&2
 ff_fail=() k_fail=()
 for i in $(seq "$RUNS"); do
 	t0=$(now)
-	kubectl feastflow -n bench deploy fail --image "example/db:notfound-$i" >/dev/null 2>&1 && { echo "bench: deploy of a missing image succeeded" >&2; exit 1; }
+	kubectl feastflow -n bench deploy fail --image "example/doesnotexist-db:$i" >/dev/null 2>&1 && { echo "bench: deploy of a missing image succeeded" >&2; exit 1; }
 	ff_fail+=($(($(now) - t0)))
 	kubectl feastflow -n bench abort fail --yes >/dev/null 2>&1
 done
 for i in 1; do # kubectl waits until the bound: one run is enough
 	t0=$(now)
-	kubectl -n bench set image sts/fail "db=example/db:notfound-k$i" >/dev/null
+	kubectl -n bench set image sts/fail "db=example/doesnotexist-db:k$i" >/dev/null
 	kubectl -n bench rollout status sts/fail --timeout="${BOUND}s" >/dev/null 2>&1 && { echo "bench: rollout status of a missing image succeeded" >&2; exit 1; }
 	k_fail+=($(($(now) - t0)))
 done
