@@ -125,6 +125,9 @@ func Drain(ctx context.Context, client kubernetes.Interface, opts DrainOptions, 
 		return nil, err
 	}
 	plan := buildPlan(inv, opts.PlanOptions)
+	if err := explainStatefulSetPods(ctx, client, plan); err != nil {
+		return nil, err
+	}
 	res := &DrainResult{TypeMeta: report.TypeMeta("DrainResult"), Verdict: plan.Verdict, Plan: plan}
 	if !w.Live() {
 		res.DryRun = w.DryRun

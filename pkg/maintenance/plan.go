@@ -189,7 +189,11 @@ func Plan(ctx context.Context, client kubernetes.Interface, opts PlanOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	return buildPlan(inv, opts), nil
+	p := buildPlan(inv, opts)
+	if err := explainStatefulSetPods(ctx, client, p); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 func buildPlan(inv *inventory, opts PlanOptions) *DrainPlan {

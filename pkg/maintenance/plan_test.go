@@ -28,7 +28,7 @@ func TestPlanClassifiesPods(t *testing.T) {
 		{"DaemonSet refused", pod("kube-system", "agent-x", "n1", ownedBy("DaemonSet", "agent")), PlanOptions{}, ActionRefuse, []string{ReasonDaemonSet}},
 		{"DaemonSet ignored", pod("kube-system", "agent-x", "n1", ownedBy("DaemonSet", "agent")), PlanOptions{IgnoreDaemonSets: true}, ActionSkip, []string{ReasonDaemonSet}},
 		{"mirror pod stays", pod("kube-system", "etcd-n1", "n1", mirror), PlanOptions{}, ActionSkip, []string{ReasonMirrorPod}},
-		{"StatefulSet pod evicted", pod("db", "pg-0", "n1", ownedBy("StatefulSet", "pg"), labeled("app", "pg")), PlanOptions{}, ActionEvict, []string{ReasonSingleReplica}},
+		{"StatefulSet pod evicted", pod("db", "pg-0", "n1", ownedBy("StatefulSet", "pg"), labeled("app", "pg")), PlanOptions{}, ActionEvict, []string{ReasonSingleReplica, ReasonStatefulSet}},
 		{"finished pod removed", pod("app", "job-x", "n1", func(p *corev1.Pod) { p.Status.Phase = corev1.PodSucceeded }), PlanOptions{}, ActionEvict, []string{ReasonFinished}},
 	}
 	for _, tt := range tests {
@@ -61,6 +61,9 @@ func TestPlanClassifiesPods(t *testing.T) {
 			}
 			// Plan reads, one LIST per kind, and writes nothing.
 			want := map[string]int{"list nodes": 1, "list pods": 1, "list poddisruptionbudgets": 1, "list replicasets": 1}
+			if strings.HasPrefix(tt.name, "StatefulSet") { // what happens to its volumes
+				want["list persistentvolumeclaims"], want["list persistentvolumes"] = 1, 1
+			}
 			if got := actions(c); !equalCounts(got, want) {
 				t.Errorf("requests = %v, want %v", got, want)
 			}

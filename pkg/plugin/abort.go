@@ -16,7 +16,7 @@ type abortOptions struct {
 }
 
 func newAbortCmd(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &abortOptions{releaseVerb: newReleaseVerb(getter, streams, strategy.BlueGreen, strategy.Canary)}
+	o := &abortOptions{releaseVerb: newReleaseVerb(getter, streams, strategy.BlueGreen, strategy.Canary, strategy.StatefulSetStrategy)}
 	cmd := &cobra.Command{
 		Use:   "abort [COMPONENT]",
 		Short: "Undo a release in progress: blue-green idle color to 0 before a switch; canary to 0, stable back to full",
@@ -45,6 +45,10 @@ Asks y/N on a terminal, needs --yes elsewhere.`,
 
 func (o *abortOptions) run(ctx context.Context) error {
 	return runOn(ctx, &o.releaseVerb, func(ctx context.Context, s *releaseSession, c *strategy.Component) (*strategy.Result, error) {
-		return strategy.Abort(ctx, s.env, c, strategy.AbortOptions{Confirm: confirmer(o.streams, &o.write), Timeout: o.write.timeout})
+		opts := strategy.AbortOptions{Confirm: confirmer(o.streams, &o.write), Timeout: o.write.timeout}
+		if strategy.IsWorkload(c) {
+			return strategy.AbortStatefulSet(ctx, s.env, c, opts)
+		}
+		return strategy.Abort(ctx, s.env, c, opts)
 	}, humanOutcome)
 }

@@ -26,7 +26,7 @@ type canaryStepOptions struct {
 }
 
 func newCanaryStepCmd(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &canaryStepOptions{releaseVerb: newReleaseVerb(getter, streams, strategy.Canary)}
+	o := &canaryStepOptions{releaseVerb: newReleaseVerb(getter, streams, strategy.Canary, strategy.StatefulSetStrategy, strategy.DaemonSetStrategy)}
 	cmd := &cobra.Command{
 		Use:   "canary-step [COMPONENT] [--weight N | --steps 10,25,50,100]",
 		Short: "Move a canary to its next step (or to N %), scaling the canary up before the stable down",
@@ -109,6 +109,9 @@ func (o *canaryStepOptions) run(ctx context.Context) error {
 		weight = o.weight
 	}
 	return runOn(ctx, &o.releaseVerb, func(ctx context.Context, s *releaseSession, c *strategy.Component) (*strategy.CanaryStepResult, error) {
+		if strategy.IsWorkload(c) {
+			return stepWorkload(ctx, s.env, c, strategy.CanaryStepOptions{Weight: weight, Steps: o.parsed, Force: o.force, Timeout: o.write.timeout})
+		}
 		analysis, err := analyseCanary(ctx, s, c, &o.analysis)
 		if err != nil {
 			return nil, err

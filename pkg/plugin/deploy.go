@@ -20,6 +20,7 @@ type deployOptions struct {
 	replicas     int32
 	color        string
 	autoRollback bool
+	canary       bool
 
 	opts strategy.DeployOptions
 }
@@ -36,6 +37,10 @@ are available:
   blue-green        update the idle color and scale it to the live color's replicas; no traffic moves
                     (switch it live with "kubectl feastflow switch COLOR")
   canary            create or update the canary at the first step
+  statefulset       set the template with partition = replicas (nothing moves), then partition 0:
+                    every pod replaced, highest ordinal first; with --canary it stays staged for
+                    canary-step
+  daemonset         update the DaemonSet and wait for every node's pod (a failing node is named)
 
 The wait fails within seconds when a new pod goes to ImagePullBackOff, CrashLoopBackOff, a failed
 init container, CreateContainerConfigError or Unschedulable, and prints the diagnosis, instead of
@@ -57,6 +62,7 @@ waiting for the progress deadline. --image IMAGE without a container name sets t
 	cmd.Flags().Int32Var(&o.replicas, "replicas", 0, "Replicas of the new release (blue-green: default the live color's)")
 	cmd.Flags().StringVar(&o.color, "target-color", "", "Blue-green: the idle color to deploy to when there are several")
 	cmd.Flags().BoolVar(&o.autoRollback, "auto-rollback", false, "Undo the change when the rollout fails")
+	cmd.Flags().BoolVar(&o.canary, "canary", false, "StatefulSet: stage the new template with partition = replicas (no pod moves); move pods with canary-step")
 	o.addWrite(cmd, 10*time.Minute)
 	o.write.addWindow(cmd)
 	return cmd
@@ -91,6 +97,12 @@ func (o *deployOptions) complete(cmd *cobra.Command, args []string) error {
 // --auto-rollback did) before the error.
 func (o *deployOptions) run(ctx context.Context) error {
 	return runOn(ctx, &o.releaseVerb, func(ctx context.Context, s *releaseSession, c *strategy.Component) (*strategy.DeployResult, error) {
+		switch {
+		case strategy.IsWorkload(c):
+			return deployWorkload(ctx, s.env, c, o.opts, o.canary)
+		case o.canary:
+			return nil, fmt.Errorf("--canary applies to statefulset components; %s is %s (a canary component's deploy goes to its first step by itself)", c.Name(), c.Strategy)
+		}
 		return strategy.Deploy(ctx, s.env, c, o.opts)
 	}, humanDeploy)
 }

@@ -71,6 +71,9 @@ func renderHistory(w io.Writer, res *strategy.HistoryResult, now time.Time) erro
 			t.row(name, fmt.Sprint(r.Revision), historyImages(r.Images), r.ChangeCause, duration.HumanDuration(now.Sub(r.Created)), fmt.Sprint(r.Replicas), cur)
 		}
 	}
+	if len(res.Deployments) == 0 && len(res.Workloads) > 0 {
+		return renderWorkloadHistory(w, res, now)
+	}
 	return t.flush()
 }
 

@@ -50,7 +50,12 @@ checked (--override-window=REASON).`
 
 func (o *pauseOptions) run(ctx context.Context) error {
 	return runOn(ctx, &o.releaseVerb, func(ctx context.Context, s *releaseSession, c *strategy.Component) (*strategy.Result, error) {
-		if o.pause {
+		switch {
+		case strategy.IsWorkload(c) && o.pause:
+			return strategy.PauseWorkload(ctx, s.env, c)
+		case strategy.IsWorkload(c):
+			return strategy.ResumeWorkload(ctx, s.env, c)
+		case o.pause:
 			return strategy.Pause(ctx, s.env, c)
 		}
 		return strategy.Resume(ctx, s.env, c)

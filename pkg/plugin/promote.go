@@ -21,7 +21,7 @@ type promoteOptions struct {
 }
 
 func newPromoteCmd(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &promoteOptions{releaseVerb: newReleaseVerb(getter, streams, strategy.BlueGreen, strategy.Canary)}
+	o := &promoteOptions{releaseVerb: newReleaseVerb(getter, streams, strategy.BlueGreen, strategy.Canary, strategy.StatefulSetStrategy)}
 	cmd := &cobra.Command{
 		Use:   "promote [COMPONENT]",
 		Short: "Finish a release: blue-green switches (if not yet) and scales the old color down; canary rolls stable forward",
@@ -70,9 +70,13 @@ func (o *promoteOptions) complete(args []string) error {
 // with the switch in it is printed before the error.
 func (o *promoteOptions) run(ctx context.Context) error {
 	return runOn(ctx, &o.releaseVerb, func(ctx context.Context, s *releaseSession, c *strategy.Component) (*strategy.Result, error) {
-		return strategy.Promote(ctx, s.env, c, strategy.PromoteOptions{
+		opts := strategy.PromoteOptions{
 			ScaleDownDelay: o.delay, KeepOld: o.keepOld, DeleteCanary: o.deleteCanary, Force: o.force,
 			Confirm: confirmer(o.streams, &o.write), Timeout: o.write.timeout, Smoke: o.smoke.smoke(s.c.Kube),
-		})
+		}
+		if strategy.IsWorkload(c) {
+			return strategy.PromoteStatefulSet(ctx, s.env, c, opts)
+		}
+		return strategy.Promote(ctx, s.env, c, opts)
 	}, humanOutcome)
 }

@@ -82,7 +82,11 @@ func (o *restartOptions) run(ctx context.Context) error {
 			comps = []*strategy.Component{c}
 		}
 		opts := strategy.RestartOptions{ChangedConfig: o.changedConfig, Wait: o.wait, Timeout: o.write.timeout}
-		return strategy.Restart(ctx, s.env, comps, opts)
+		res, err := strategy.Restart(ctx, s.env, comps, opts)
+		if res != nil && err == nil {
+			err = strategy.RestartWorkloads(ctx, s.env, comps, opts, res)
+		}
+		return res, err
 	}, renderRestart)
 }
 

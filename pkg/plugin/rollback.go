@@ -19,7 +19,7 @@ type rollbackOptions struct {
 }
 
 func newRollbackCmd(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &rollbackOptions{releaseVerb: newReleaseVerb(getter, streams, strategy.Rolling, strategy.Recreate, strategy.BlueGreen, strategy.Canary)}
+	o := &rollbackOptions{releaseVerb: newReleaseVerb(getter, streams, strategy.Rolling, strategy.Recreate, strategy.BlueGreen, strategy.Canary, strategy.StatefulSetStrategy, strategy.DaemonSetStrategy)}
 	cmd := &cobra.Command{
 		Use:   "rollback [COMPONENT] [--to-revision N]",
 		Short: "Return to the previous release: blue-green switches back, rolling undoes the rollout, canary aborts",
@@ -53,8 +53,12 @@ canary: abort.`,
 
 func (o *rollbackOptions) run(ctx context.Context) error {
 	return runOn(ctx, &o.releaseVerb, func(ctx context.Context, s *releaseSession, c *strategy.Component) (*strategy.Result, error) {
+		opts := strategy.RollbackOptions{ToRevision: o.toRevision, Timeout: o.write.timeout, Force: o.force}
+		if strategy.IsWorkload(c) {
+			return strategy.RollbackWorkload(ctx, s.env, c, opts)
+		}
 		if o.toRevision != 0 && c.Strategy != strategy.Rolling && c.Strategy != strategy.Recreate {
-			return nil, fmt.Errorf("--to-revision applies to rolling components; %s is %s (blue-green switches back to the previous color, canary aborts: omit --to-revision)", c.Name(), c.Strategy)
+			return nil, fmt.Errorf("--to-revision applies to rolling, statefulset and daemonset components; %s is %s (blue-green switches back to the previous color, canary aborts: omit --to-revision)", c.Name(), c.Strategy)
 		}
 		return strategy.Rollback(ctx, s.env, c, strategy.RollbackOptions{ToRevision: o.toRevision, Timeout: o.write.timeout, Force: o.force})
 	}, humanOutcome)

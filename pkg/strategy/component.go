@@ -75,6 +75,11 @@ type Component struct {
 	// Deployment is the single Deployment of a rolling or recreate component.
 	Deployment *appsv1.Deployment
 
+	// StatefulSets and DaemonSets are the other workloads the selector reaches, sorted by
+	// name (workloads.go recognises them).
+	StatefulSets []*appsv1.StatefulSet
+	DaemonSets   []*appsv1.DaemonSet
+
 	// rec is the release record read from Service (at resourceVersion recRV), or the one
 	// this run last wrote.
 	rec   *Release
@@ -140,11 +145,13 @@ func (c *Component) ServingDeployment() *appsv1.Deployment {
 	return c.Deployment
 }
 
-// Inventory is one namespace's Services and Deployments, listed once each.
+// Inventory is one namespace's Services and workloads, listed once each.
 type Inventory struct {
-	Namespace   string
-	Services    []corev1.Service
-	Deployments []appsv1.Deployment
+	Namespace    string
+	Services     []corev1.Service
+	Deployments  []appsv1.Deployment
+	StatefulSets []appsv1.StatefulSet
+	DaemonSets   []appsv1.DaemonSet
 }
 
 // List lists the namespace's Services and Deployments: one LIST each.
@@ -157,7 +164,11 @@ func List(ctx context.Context, client kubernetes.Interface, namespace string) (*
 	if err != nil {
 		return nil, fmt.Errorf("list deployments in %s: %w", namespace, err)
 	}
-	return &Inventory{Namespace: namespace, Services: svcs.Items, Deployments: deps.Items}, nil
+	w, err := listWorkloads(ctx, client, namespace)
+	if err != nil {
+		return nil, err
+	}
+	return &Inventory{Namespace: namespace, Services: svcs.Items, Deployments: deps.Items, StatefulSets: w.StatefulSets, DaemonSets: w.DaemonSets}, nil
 }
 
 // Load gets one Service and lists the namespace's Deployments (two requests) and
@@ -174,16 +185,28 @@ func Load(ctx context.Context, client kubernetes.Interface, namespace, name stri
 	if err != nil {
 		return nil, fmt.Errorf("list deployments in %s: %w", namespace, err)
 	}
-	return Recognise(svc, deps.Items, keys), nil
+	c := Recognise(svc, deps.Items, keys)
+	if err := loadWorkloads(ctx, client, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Recognise recognises one Service of the inventory with its Deployments, StatefulSets
+// and DaemonSets.
+func (inv *Inventory) Recognise(svc *corev1.Service, keys Keys) *Component {
+	c := Recognise(svc, inv.Deployments, keys)
+	recogniseWorkloads(c, inv.StatefulSets, inv.DaemonSets)
+	return c
 }
 
 // Components recognises every Service of the inventory that reaches at least one
-// Deployment, sorted by name.
+// workload, sorted by name.
 func (inv *Inventory) Components(keys Keys) []*Component {
 	var out []*Component
 	for i := range inv.Services {
-		c := Recognise(&inv.Services[i], inv.Deployments, keys)
-		if len(c.Deployments) > 0 {
+		c := inv.Recognise(&inv.Services[i], keys)
+		if c.hasWorkloads() {
 			out = append(out, c)
 		}
 	}

@@ -24,6 +24,8 @@ type HistoryResult struct {
 	Namespace   string              `json:"namespace"`
 	Strategy    Kind                `json:"strategy"`
 	Deployments []DeploymentHistory `json:"deployments"`
+	// Workloads are the revisions of a StatefulSet or DaemonSet component (workload_history.go).
+	Workloads []WorkloadHistory `json:"workloads,omitempty"`
 }
 
 // DeploymentHistory is one Deployment's revisions, oldest first, as `kubectl rollout
@@ -80,6 +82,9 @@ func History(ctx context.Context, env *Env, c *Component) (*HistoryResult, error
 		}
 		sort.Slice(h.Revisions, func(i, j int) bool { return h.Revisions[i].Revision < h.Revisions[j].Revision })
 		res.Deployments = append(res.Deployments, h)
+	}
+	if res.Workloads, err = workloadHistories(ctx, env, c); err != nil {
+		return nil, err
 	}
 	return res, nil
 }

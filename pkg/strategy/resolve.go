@@ -80,6 +80,11 @@ func Resolve(ctx context.Context, client kubernetes.Interface, namespace, name s
 		return nil, fmt.Errorf("get service %s/%s: %w", namespace, name, svcErr)
 	}
 	c := Recognise(svc, deps.Items, keys)
+	// A Service that reaches no Deployment may front a StatefulSet or DaemonSet (two more
+	// LISTs, only then). Without the right to list them it stays what the Deployments say.
+	if err := loadWorkloads(ctx, client, c); err != nil && !apierrors.IsForbidden(errors.Unwrap(err)) && !apierrors.IsForbidden(err) {
+		return nil, err
+	}
 	if accepts(c, allowUnknown, want) {
 		return c, nil
 	}

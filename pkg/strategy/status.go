@@ -64,6 +64,8 @@ type ComponentStatus struct {
 	// LastOperation is the last operation recorded on the Service.
 	LastOperation *audit.Operation   `json:"lastOperation,omitempty"`
 	Deployments   []DeploymentStatus `json:"deployments"`
+	// Workloads are the component's StatefulSets and DaemonSets (workload_status.go).
+	Workloads []WorkloadStatus `json:"workloads,omitempty"`
 }
 
 // CanaryWeight is the canary's share of traffic: the weight set by canary-step and the
@@ -122,6 +124,11 @@ type StatusInventory struct {
 	NSErr     error
 	HPAErr    error
 	fetchedAt time.Time
+	// ControllerRevisions and Nodes serve the StatefulSet and DaemonSet rows
+	// (workload_status_load.go); NodesErr is set when nodes could not be listed.
+	ControllerRevisions []appsv1.ControllerRevision
+	Nodes               []corev1.Node
+	NodesErr            error
 }
 
 // LoadStatus reads a namespace for status: Services, Deployments, Pods and
@@ -130,9 +137,14 @@ type StatusInventory struct {
 func LoadStatus(ctx context.Context, client kubernetes.Interface, namespace string) (*StatusInventory, error) {
 	inv := &StatusInventory{Inventory: Inventory{Namespace: namespace}}
 	var wg sync.WaitGroup
+	var wlErr error
 	wg.Go(func() { inv.NS, inv.NSErr = client.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{}) })
+	wg.Go(func() { wlErr = loadStatusWorkloads(ctx, client, inv) })
 	r, err := readStatus(ctx, client, namespace, false)
 	wg.Wait()
+	if err == nil {
+		err = wlErr
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +170,7 @@ func BuildStatus(inv *StatusInventory, component string, keys Keys, now time.Tim
 		if found == nil {
 			for i := range inv.Services {
 				if inv.Services[i].Name == component {
-					found = Recognise(&inv.Services[i], inv.Deployments, keys)
+					found = inv.Recognise(&inv.Services[i], keys)
 				}
 			}
 		}
@@ -288,6 +300,7 @@ func componentStatus(c *Component, inv *StatusInventory, pods map[string][]*core
 	for _, d := range c.Deployments {
 		cs.Deployments = append(cs.Deployments, deploymentStatus(d, role[d.Name], color[d.Name], pods[d.Name], inv.HPAs))
 	}
+	cs.Workloads = workloadStatuses(c, inv)
 	return cs
 }
 

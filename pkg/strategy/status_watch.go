@@ -31,13 +31,14 @@ func WatchStatus(ctx context.Context, client kubernetes.Interface, namespace, co
 	deps := factory.Apps().V1().Deployments()
 	pods := factory.Core().V1().Pods()
 	hpas := factory.Autoscaling().V2().HorizontalPodAutoscalers()
+	wl := watchWorkloads(factory)
 	changed := make(chan struct{}, 1)
 	notify := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { signal(changed) },
 		UpdateFunc: func(any, any) { signal(changed) },
 		DeleteFunc: func(any) { signal(changed) },
 	}
-	for _, inf := range []cache.SharedIndexInformer{svcs.Informer(), deps.Informer(), pods.Informer(), hpas.Informer()} {
+	for _, inf := range append([]cache.SharedIndexInformer{svcs.Informer(), deps.Informer(), pods.Informer(), hpas.Informer()}, wl.informers()...) {
 		if _, err := inf.AddEventHandler(notify); err != nil {
 			return fmt.Errorf("watch namespace %s: %w", namespace, err)
 		}
@@ -71,6 +72,7 @@ func WatchStatus(ctx context.Context, client kubernetes.Interface, namespace, co
 		for _, o := range h {
 			inv.HPAs = append(inv.HPAs, *o)
 		}
+		wl.fill(inv)
 		sortInventory(inv)
 		rep, err := BuildStatus(inv, component, keys, time.Now())
 		if err != nil {
