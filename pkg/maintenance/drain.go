@@ -358,6 +358,12 @@ func drainError(ctx context.Context, res *DrainResult, timeout time.Duration) er
 		switch {
 		case len(pods) > 0:
 			part += ": " + strings.Join(pods, ", ")
+		case len(n.Terminating) > 0:
+			// Nothing refused: the drain was still waiting for these pods to go (or, for
+			// Cluster API's wait-completed label, to complete).
+			waiting := append([]string(nil), n.Terminating...)
+			sort.Strings(waiting)
+			part += ": waiting for " + strings.Join(waiting, ", ")
 		case n.Message != "":
 			part = fmt.Sprintf("node %s: %s", n.Node, n.Message)
 		}

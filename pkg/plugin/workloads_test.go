@@ -55,7 +55,7 @@ func TestWorkloadVerbsRefusals(t *testing.T) {
 	}{
 		{[]string{"canary-step", "agent"}, 1, "one pod per node"},
 		{[]string{"deploy", "agent", "--canary", "--image", "x:1"}, 1, "one pod per node"},
-		{[]string{"deploy", "web", "--canary", "--image", "x:1"}, 2, "--canary applies to statefulset components"},
+		{[]string{"deploy", "web", "--canary", "--image", "x:1"}, 1, "--canary applies to statefulset components"},
 		{[]string{"canary-step", "db"}, 1, "no release to step"},
 		{[]string{"promote", "db", "--yes"}, 0, ""},
 		{[]string{"abort", "db", "--yes"}, 0, ""},
