@@ -35,7 +35,7 @@ func TestReleaseVerbsExitCodesThroughKubectl(t *testing.T) {
 		{verb: "promote", unknown: []string{"promote", "ghost", "--yes"}, wrong: []string{"promote", "feastflow-frontend", "--yes"}, wrongWant: "feastflow-backend (blue-green)", usage: []string{"promote", "feastflow-backend", "--scale-down-delay", "-1s"}},
 		{verb: "abort", unknown: []string{"abort", "ghost", "--yes"}, wrong: []string{"abort", "postgres", "--yes"}, wrongWant: "feastflow-backend (blue-green)", usage: []string{"abort", "feastflow-backend", "--dry-run=maybe"}},
 		{verb: "rollback", unknown: []string{"rollback", "ghost"}, wrong: []string{"rollback", "stray"}, wrongWant: all, usage: []string{"rollback", "feastflow-frontend", "--to-revision", "-1"}},
-		{verb: "canary-step", unknown: []string{"canary-step", "ghost"}, wrong: []string{"canary-step", "feastflow-frontend"}, wrongWant: "canary components in " + ns + ": none", usage: []string{"canary-step", "feastflow-frontend", "--weight", "101"}},
+		{verb: "canary-step", unknown: []string{"canary-step", "ghost"}, wrong: []string{"canary-step", "feastflow-frontend"}, wrongWant: "canary or statefulset or daemonset components in " + ns + ": none", usage: []string{"canary-step", "feastflow-frontend", "--weight", "101"}},
 		{verb: "pause", unknown: []string{"pause", "ghost"}, wrong: []string{"pause", "stray"}, wrongWant: all, usage: []string{"pause", "feastflow-frontend", "--timeout", "-1s"}},
 		{verb: "resume", unknown: []string{"resume", "ghost"}, wrong: []string{"resume", "stray"}, wrongWant: all, usage: []string{"resume", "feastflow-frontend", "-o", "wide"}},
 		{verb: "history", unknown: []string{"history", "ghost"}, usage: []string{"history", "feastflow-frontend", "-o", "wide"}},
