@@ -290,19 +290,9 @@ func (f *fleet) runOne(ctx context.Context, r *fleetRun) error {
 		Out:    r.out,
 		ErrOut: &prefixWriter{prefix: "[" + term.Escape(r.name) + "] ", w: f.streams.ErrOut, mu: &stderrMu},
 	}
-	sub := f.build(contextGetter(f.getter, r.name), streams)
-	// The copy hangs under a root that shares the real root's persistent flags (--color,
-	// -v…), so that what the verb reads from its root is what the user gave.
-	root := &cobra.Command{Use: "feastflow"}
-	root.PersistentFlags().AddFlagSet(f.parent.Root().PersistentFlags())
-	root.AddCommand(sub)
-	if err := replayFlags(f.parent, sub); err != nil {
+	sub, err := f.prepare(r.name, streams)
+	if err != nil {
 		return err
-	}
-	if f.format != "" {
-		if err := sub.Flags().Set("output", "json"); err != nil {
-			return err
-		}
 	}
 	sub.SetContext(ctx)
 	return sub.RunE(sub, f.args)
@@ -310,6 +300,32 @@ func (f *fleet) runOne(ctx context.Context, r *fleetRun) error {
 
 // stderrMu serialises the prefixed stderr lines of concurrent contexts.
 var stderrMu sync.Mutex
+
+// setupMu serialises the building of the per-context copies: pflag and cobra sort and
+// cache flag sets lazily when they are read, so reading the real command's flags from
+// several goroutines at once is a data race.
+var setupMu sync.Mutex
+
+// prepare builds the copy of the verb for one context under a root that shares the real
+// root's persistent flags (--color, -v…), so that what the verb reads from its root is what
+// the user gave, and replays the user's flags on it.
+func (f *fleet) prepare(name string, streams genericiooptions.IOStreams) (*cobra.Command, error) {
+	setupMu.Lock()
+	defer setupMu.Unlock()
+	sub := f.build(contextGetter(f.getter, name), streams)
+	root := &cobra.Command{Use: "feastflow"}
+	root.PersistentFlags().AddFlagSet(f.parent.Root().PersistentFlags())
+	root.AddCommand(sub)
+	if err := replayFlags(f.parent, sub); err != nil {
+		return nil, err
+	}
+	if f.format != "" {
+		if err := sub.Flags().Set("output", "json"); err != nil {
+			return nil, err
+		}
+	}
+	return sub, nil
+}
 
 // replayFlags sets on sub every local flag the user set on the parent, except the fleet's.
 func replayFlags(parent, sub *cobra.Command) error {
