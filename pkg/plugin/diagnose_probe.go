@@ -44,7 +44,7 @@ func (f *probeFlags) validate(scope troubleshoot.Scope) error {
 	if !strings.HasPrefix(f.path, "/") {
 		return usageErrorf("invalid --probe %q: a path starting with /", f.path)
 	}
-	if scope.Kind != troubleshoot.ScopeService && scope.Kind != troubleshoot.ScopeComponent {
+	if _, ok := probedService(scope); !ok {
 		return usageErrorf("--probe needs a Service: diagnose svc/NAME --probe %s", f.path)
 	}
 	if f.timeout <= 0 {
@@ -63,15 +63,16 @@ type probeResult struct {
 // runProbe probes the scope's Service when --probe or its smoke annotation asks, adding a
 // finding per kind of failure (the pods named) to r. It returns nil when nothing was probed.
 func (f *probeFlags) run(ctx context.Context, c *troubleshootClients, scope troubleshoot.Scope, r *troubleshoot.Report) (*probeResult, error) {
-	if scope.Kind != troubleshoot.ScopeService && scope.Kind != troubleshoot.ScopeComponent {
+	name, ok := probedService(scope)
+	if !ok {
 		return nil, nil
 	}
-	svc, err := c.Kube.CoreV1().Services(scope.Namespace).Get(ctx, scope.Name, metav1.GetOptions{})
+	svc, err := c.Kube.CoreV1().Services(scope.Namespace).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) && f.path == "" {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("probe: get service %s/%s: %w", scope.Namespace, scope.Name, err)
+		return nil, fmt.Errorf("probe: get service %s/%s: %w", scope.Namespace, name, err)
 	}
 	path := f.path
 	if path == "" {
@@ -175,4 +176,19 @@ func (p *probeResult) err() error {
 		return nil
 	}
 	return fmt.Errorf("traffic probe of service %s not run: forbidden to get %s: grant get on them (deploy/rbac's troubleshoot role has it)", p.probe.Service, strings.Join(p.forbidden, " and "))
+}
+
+// probedService is the one Service a probe can go through: `diagnose svc/NAME`,
+// `diagnose service NAME` or a component (a bare name); any other scope has none.
+func probedService(scope troubleshoot.Scope) (string, bool) {
+	if len(scope.Targets) > 0 {
+		if len(scope.Targets) == 1 && scope.Targets[0].Name != "" && (scope.Targets[0].Kind == troubleshoot.ScopeService || scope.Targets[0].Kind == troubleshoot.ScopeComponent) {
+			return scope.Targets[0].Name, true
+		}
+		return "", false
+	}
+	if scope.Name != "" && (scope.Kind == troubleshoot.ScopeService || scope.Kind == troubleshoot.ScopeComponent) {
+		return scope.Name, true
+	}
+	return "", false
 }

@@ -44,6 +44,10 @@ func Secrets(rt http.RoundTripper) http.RoundTripper {
 
 type transport struct{ next http.RoundTripper }
 
+// WrappedRoundTripper lets client-go reach the transport below (to cancel a request on
+// --request-timeout) instead of logging that it cannot.
+func (t *transport) WrappedRoundTripper() http.RoundTripper { return t.next }
+
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !secretsPath.MatchString(req.URL.Path) {
 		return t.next.RoundTrip(req)

@@ -124,7 +124,7 @@ func TestFleetStatusAndDiagnose(t *testing.T) {
 
 	// Without the forbidden context the worst is the problem found in south.
 	r = h.FeastflowWith(kc, "diagnose", "--contexts", "east,west,south")
-	if r.ExitCode != 3 || !hasRow(r.Stdout, "south", "1", "error") {
+	if r.ExitCode != 3 || !hasRow(r.Stdout, "south", "1", "outage", "error") {
 		t.Errorf("diagnose east,west,south: exit %d, want 3 with south's finding in the table\n%s%s", r.ExitCode, r.Stdout, r.Stderr)
 	}
 }

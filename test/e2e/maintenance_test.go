@@ -623,12 +623,19 @@ func TestMaintenanceInterruptAndRerun(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no per-pod summary in the interrupt error:\n%s", run.text())
 	}
-	if evicted, _ := strconv.Atoi(m[1]); m[3] != "2" || evicted+atoi(m[2]) != 2 || strings.Contains(m[4], "/api-") {
-		t.Errorf("interrupt summary %q: want 2 api pods evicted or terminating and the 2 web pods not evicted", m[0])
+	// The second api eviction may not have been sent when the interrupt came: then it is
+	// "not evicted yet", and counted there only.
+	evicted, _ := strconv.Atoi(m[1])
+	notEvicted := atoi(m[3])
+	apiLeft := strings.Count(m[4], "/api-")
+	if evicted+atoi(m[2])+notEvicted != 4 || notEvicted-apiLeft != 2 || evicted+atoi(m[2]) < 1 || strings.Count(m[4], "/api-") != strings.Count(m[4], "(not evicted yet)") {
+		t.Errorf("interrupt summary %q: want each of the 4 pods once, at least one api pod evicted or terminating and the 2 web pods not evicted", m[0])
 	}
 	mustContain(t, "stdout", run.stdout.String(), "TERMINATING", "left on "+p.nodes[0]+": "+ns+"/web-")
-	if strings.Contains(run.stdout.String(), "left on "+p.nodes[0]+": "+ns+"/api-") {
-		t.Errorf("an evicted pod is listed as left:\n%s", run.stdout.String())
+	for _, l := range strings.Split(run.stdout.String(), "\n") {
+		if i := strings.Index(l, "left on "+p.nodes[0]+": "+ns+"/api-"); i >= 0 && !strings.Contains(l, "not evicted yet") {
+			t.Errorf("an evicted pod is listed as left:\n%s", run.stdout.String())
+		}
 	}
 	if !p.node(0).Spec.Unschedulable {
 		t.Error("node not cordoned after the interrupt")

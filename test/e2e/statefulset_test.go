@@ -328,7 +328,7 @@ func TestStatefulSetBadInput(t *testing.T) {
 	rv := cnRV(h, ns, "sts", stsName)
 	cnRun(t, h, 2, "canary-step", stsSvc, "--weight", "150", "-n", ns)
 	cnRun(t, h, 2, "deploy", stsSvc, "--image", "store=", "-n", ns)
-	cnRun(t, h, 2, "deploy", stsSvc, "--image", "nosuch="+img2, "-n", ns)
+	cnRun(t, h, 1, "deploy", stsSvc, "--image", "nosuch="+img2, "-n", ns) // an unknown container: 1, like every verb
 	r := cnRun(t, h, 1, "canary-step", stsSvc, "-n", ns)
 	if !strings.Contains(r.Stderr, "no release to step") {
 		t.Errorf("canary-step without a release:\n%s", r.Stderr)
