@@ -177,6 +177,34 @@ func lister(kube kubernetes.Interface, meta metadata.Interface, kind string) (li
 		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			return kube.AutoscalingV2().HorizontalPodAutoscalers("").List(ctx, o)
 		}, nil
+	case "statefulsets":
+		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return apps.StatefulSets("").List(ctx, o)
+		}, nil
+	case "daemonsets":
+		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return apps.DaemonSets("").List(ctx, o)
+		}, nil
+	case "jobs":
+		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return kube.BatchV1().Jobs("").List(ctx, o)
+		}, nil
+	case "cronjobs":
+		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return kube.BatchV1().CronJobs("").List(ctx, o)
+		}, nil
+	case "ingresses":
+		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return kube.NetworkingV1().Ingresses("").List(ctx, o)
+		}, nil
+	case "ingressclasses":
+		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return kube.NetworkingV1().IngressClasses().List(ctx, o)
+		}, nil
+	case "networkpolicies":
+		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return kube.NetworkingV1().NetworkPolicies("").List(ctx, o)
+		}, nil
 	case "configmaps", "secrets":
 		return m(kind), nil
 	}

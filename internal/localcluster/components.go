@@ -59,7 +59,7 @@ func componentArgs(name string, c Config, ports Ports, generation int) []string 
 			// Without it the controller-manager creates /usr/libexec/kubernetes/... on the host.
 			"--flex-volume-plugin-dir=" + filepath.Join(s, flexVolumeDir),
 			"--leader-elect=false", "--secure-port=0", "--v=1",
-		}, qps...)
+		}, append(qps, kcmWorkers(c.Workers)...)...)
 	case KubeScheduler:
 		return append([]string{
 			"--kubeconfig=" + filepath.Join(s, "scheduler.kubeconfig"),
@@ -92,4 +92,13 @@ func componentPorts(name string, p Ports) []int {
 		return []int{p.Kwok}
 	}
 	return nil
+}
+
+// kcmWorkers are the controller-manager's sync concurrency flags for Config.Workers.
+func kcmWorkers(workers int) []string {
+	if workers <= 0 {
+		return nil
+	}
+	n := strconv.Itoa(workers)
+	return []string{"--concurrent-replicaset-syncs=" + n, "--concurrent-deployment-syncs=" + n}
 }

@@ -58,6 +58,11 @@ type Config struct {
 	// and kube-scheduler (default 200/400; upstream's 20/30 makes 1000 pods take ~50 s).
 	ControllerQPS   int
 	ControllerBurst int
+	// Workers, when set, is how many pods and nodes kwok moves through their stages at once
+	// and how many ReplicaSets and Deployments the controller-manager syncs at once (kwok's
+	// default is 4, the controller-manager's 5). Each worker waits on one API round trip, so
+	// at scale on a loaded machine they, not the CPU, limit how fast pods start.
+	Workers int
 	// ServiceCIDR is the Service IP range (default DefaultServiceCIDR, 65,534 Services).
 	ServiceCIDR string
 	// PodCIDRPrefix is the prefix length of the pod IP range kwok hands out from (default
@@ -128,8 +133,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Log == nil {
 		c.Log = io.Discard
 	}
-	if c.Nodes < 0 || c.NodePods < 0 || c.PodReadyDelay < 0 {
-		return c, errors.New("nodes, node pods and pod ready delay must not be negative")
+	if c.Nodes < 0 || c.NodePods < 0 || c.PodReadyDelay < 0 || c.Workers < 0 {
+		return c, errors.New("nodes, node pods, workers and pod ready delay must not be negative")
 	}
 	return c, nil
 }
@@ -144,6 +149,8 @@ func (c Config) fingerprint() string {
 	}
 	h := sha256.New()
 	h.Write(stages)
+	h.Write(kwokWorkersConfig(c.Workers))
+	fmt.Fprintf(h, "workers=%d\n", c.Workers)
 	// Rebuilt binaries (a new pin) restart the cluster too.
 	for _, name := range Components {
 		if fi, err := os.Stat(filepath.Join(c.BinDir, name)); err == nil {

@@ -84,7 +84,7 @@ func renderKwokConfig(readyDelay time.Duration, logDir string) ([]byte, error) {
 }
 
 // writeKwokFiles writes kwok's config and the CRI-format log files it serves.
-func writeKwokFiles(stateDir string, readyDelay time.Duration) error {
+func writeKwokFiles(stateDir string, readyDelay time.Duration, workers int) error {
 	logDir := filepath.Join(stateDir, simLogsDir)
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return err
@@ -106,5 +106,16 @@ func writeKwokFiles(stateDir string, readyDelay time.Duration) error {
 	if err != nil {
 		return err
 	}
+	cfg = append(cfg, kwokWorkersConfig(workers)...)
 	return os.WriteFile(filepath.Join(stateDir, kwokConfigFile), cfg, 0o644)
+}
+
+// kwokWorkersConfig is the KwokConfiguration document that sets kwok's stage parallelism
+// (appended to its --config), or nothing for kwok's defaults.
+func kwokWorkersConfig(workers int) []byte {
+	if workers <= 0 {
+		return nil
+	}
+	return fmt.Appendf(nil, "---\napiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions:\n"+
+		"  podPlayStageParallelism: %d\n  nodePlayStageParallelism: %d\n  nodeLeaseParallelism: %d\n", workers, workers, workers)
 }

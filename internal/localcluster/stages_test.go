@@ -3,6 +3,7 @@ package localcluster
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -162,3 +163,31 @@ func anyString(v any) string {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// Workers raise kwok's stage parallelism (a KwokConfiguration document after the stages) and
+// the controller-manager's ReplicaSet and Deployment syncs; zero leaves both at their defaults.
+func TestWorkers(t *testing.T) {
+	if kwokWorkersConfig(0) != nil || kcmWorkers(0) != nil {
+		t.Fatal("zero workers must change nothing")
+	}
+	stages, err := renderKwokConfig(0, "/state/sim-logs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := decodeDocs(t, append(stages, kwokWorkersConfig(32)...))
+	last := docs[len(docs)-1]
+	opts, _ := last["options"].(map[string]any)
+	if last["kind"] != "KwokConfiguration" || fmt.Sprint(opts["podPlayStageParallelism"]) != "32" || fmt.Sprint(opts["nodePlayStageParallelism"]) != "32" {
+		t.Fatalf("last document %v", last)
+	}
+	c, _ := Config{BinDir: "/b", StateDir: "/s", Workers: 32}.withDefaults()
+	got := strings.Join(componentArgs(KubeControllerManager, c, Ports{}, 1), " ")
+	for _, w := range []string{"--concurrent-replicaset-syncs=32", "--concurrent-deployment-syncs=32", "--kube-api-qps=200"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("controller-manager args lack %q: %s", w, got)
+		}
+	}
+	if d, _ := (Config{BinDir: "/b", StateDir: "/s"}).withDefaults(); d.fingerprint() == c.fingerprint() {
+		t.Error("workers do not change the fingerprint: a running cluster would be reused with the old settings")
+	}
+}

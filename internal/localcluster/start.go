@@ -198,7 +198,7 @@ func (l *launch) run() error {
 	if err := writeKubeconfigs(c.StateDir, l.ports.APIServer); err != nil {
 		return err
 	}
-	if err := writeKwokFiles(c.StateDir, c.PodReadyDelay); err != nil {
+	if err := writeKwokFiles(c.StateDir, c.PodReadyDelay, c.Workers); err != nil {
 		return fmt.Errorf("write kwok config: %w", err)
 	}
 	if err := writeEgressConfig(c.StateDir); err != nil {
