@@ -209,7 +209,7 @@ func settle(ctx context.Context, kube kubernetes.Interface, want int, t0 time.Ti
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%d/%d pods, %d starting: %w", have, want, starting, ctx.Err())
-		case <-time.After(5 * time.Second):
+		case <-time.After(max(5*time.Second, time.Duration(want/5000)*time.Second)): // each count LISTs every pod
 		}
 	}
 }
