@@ -81,7 +81,8 @@ POD_CIDR=/16; [ "$PODS" -gt 60000 ] && POD_CIDR=/14
 echo "bench-scale: $PODS pods, $NODES nodes, $(( (PODS + 14) / 15 )) Services; cluster in $STATE" >&2
 T0=$SECONDS
 "$TMP/localcluster" up --bin "$BIN" --state "$STATE" --nodes "$NODES" --node-pods 110 \
-  --pod-cidr "$POD_CIDR" --controller-qps 1000 --controller-burst 2000 --workers "$WORKERS" >/dev/null 2>"$TMP/up.log" \
+  --pod-cidr "$POD_CIDR" --controller-qps 1000 --controller-burst 2000 --workers "$WORKERS" \
+  --timeout "$(( 120 + PODS / 100 ))s" >/dev/null 2>"$TMP/up.log" \
   || { cat "$TMP/up.log" >&2; exit 1; }
 export KUBECONFIG=$STATE/kubeconfig KUBECACHEDIR=$STATE/kube-cache
 "$TMP/scalegen" --pods "$PODS"
