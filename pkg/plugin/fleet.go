@@ -61,6 +61,7 @@ func enableFleet(root *cobra.Command, getter genericclioptions.RESTClientGetter,
 		}
 		wrapFleet(cmd, build, getter, streams)
 	}
+	enableWaves(root, getter, streams)
 }
 
 // fleetFlags are the flags every fleet verb gets.
@@ -202,6 +203,10 @@ type FleetItem struct {
 	Error    string `json:"error,omitempty"`
 	// Result is the verb's own -o json report, when it printed one.
 	Result json.RawMessage `json:"result,omitempty"`
+	// Wave and State are set by the release verbs run in waves (--wave-size): the wave of
+	// the context (from 1) and its outcome: done, failed or not started.
+	Wave  int    `json:"wave,omitempty"`
+	State string `json:"state,omitempty"`
 }
 
 // FleetResult is the -o json|yaml report of a verb run across contexts: one item per context.
@@ -228,6 +233,8 @@ type fleetRun struct {
 	out     *fleetCapture
 	err     error
 	started bool
+	// wave is the context's wave in a release run in waves (0 for the reporting verbs).
+	wave int
 }
 
 // run calls the verb once per context, at most f.parallel at a time, then prints one report.
@@ -332,7 +339,7 @@ func replayFlags(parent, sub *cobra.Command) error {
 	var err error
 	parent.LocalFlags().Visit(func(fl *pflag.Flag) {
 		switch fl.Name {
-		case "contexts", "all-contexts", "max-parallel":
+		case "contexts", "all-contexts", "max-parallel", "wave-size":
 			return
 		}
 		target := sub.Flags().Lookup(fl.Name)
@@ -359,6 +366,9 @@ func (f *fleet) printMachine(runs []*fleetRun) error {
 	res := FleetResult{TypeMeta: report.TypeMeta("FleetResult"), Verb: strings.Join(path, " "), Items: make([]FleetItem, 0, len(runs))}
 	for _, r := range runs {
 		it := FleetItem{Context: r.name, ExitCode: ExitCode(r.err)}
+		if r.wave > 0 {
+			it.Wave, it.State = r.wave, waveState(r)
+		}
 		if r.err != nil {
 			it.Error = ErrorLine(r.err)
 		}
