@@ -16,8 +16,8 @@ func waveFixture(t *testing.T) (string, map[string]*atomic.Int64) {
 	counts := map[string]*atomic.Int64{"locked": {}, "xx": {}, "yy": {}}
 	kc := writeFleetKubeconfig(t, map[string]string{
 		"locked": fleetServer(t, "n", true, counts["locked"]).URL,
-		"xx":      fleetServer(t, "n", false, counts["xx"]).URL,
-		"yy":      fleetServer(t, "n", false, counts["yy"]).URL,
+		"xx":     fleetServer(t, "n", false, counts["xx"]).URL,
+		"yy":     fleetServer(t, "n", false, counts["yy"]).URL,
 	})
 	return kc, counts
 }
