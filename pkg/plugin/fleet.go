@@ -335,11 +335,17 @@ func (f *fleet) prepare(name string, streams genericiooptions.IOStreams) (*cobra
 }
 
 // replayFlags sets on sub every local flag the user set on the parent, except the fleet's.
+// (The root's persistent flags are shared, not replayed. LocalFlags().Visit would visit
+// nothing: cobra builds that set with AddFlag, which does not mark flags as set in it.)
 func replayFlags(parent, sub *cobra.Command) error {
 	var err error
-	parent.LocalFlags().Visit(func(fl *pflag.Flag) {
+	inherited := parent.InheritedFlags()
+	parent.Flags().Visit(func(fl *pflag.Flag) {
 		switch fl.Name {
 		case "contexts", "all-contexts", "max-parallel", "wave-size":
+			return
+		}
+		if inherited.Lookup(fl.Name) != nil {
 			return
 		}
 		target := sub.Flags().Lookup(fl.Name)

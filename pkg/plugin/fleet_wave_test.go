@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
@@ -101,4 +102,27 @@ func hasFields(out string, cells ...string) bool {
 		}
 	}
 	return false
+}
+
+// The flags the user gave reach every context's copy of the verb: a dry run stays a dry run.
+func TestFleetReplaysTheVerbFlags(t *testing.T) {
+	streams := genericiooptions.NewTestIOStreamsDiscard()
+	root := NewRootCmd(streams)
+	cmd, _, err := root.Find([]string{"switch"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.ParseFlags([]string{"--dry-run=server", "--reason", "r 1", "--contexts", "a,b", "--wave-size", "2", "-n", "shop"}); err != nil {
+		t.Fatal(err)
+	}
+	sub := newSwitchCmd(nil, streams)
+	(&cobra.Command{Use: "feastflow"}).AddCommand(sub)
+	if err := replayFlags(cmd, sub); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"dry-run": "server", "reason": "r 1"} {
+		if got := sub.Flags().Lookup(name).Value.String(); got != want {
+			t.Errorf("--%s on the copy = %q, want %q", name, got, want)
+		}
+	}
 }
