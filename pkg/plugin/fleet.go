@@ -54,14 +54,19 @@ var fleetIncompatible = []string{"watch"}
 // tree. Without them a verb runs as before; with them the verb's own run is called once
 // per context (see runFleet).
 func enableFleet(root *cobra.Command, getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) {
-	for path, build := range fleetVerbs() {
+	eachVerb(root, fleetVerbs(), func(cmd *cobra.Command, build verbBuilder) { wrapFleet(cmd, build, getter, streams) })
+	eachVerb(root, waveVerbs(), func(cmd *cobra.Command, build verbBuilder) { wrapWave(cmd, build, getter, streams) })
+}
+
+// eachVerb calls wrap for each verb of the tree named in verbs (by command path).
+func eachVerb(root *cobra.Command, verbs map[string]verbBuilder, wrap func(*cobra.Command, verbBuilder)) {
+	for path, build := range verbs {
 		cmd, _, err := root.Find(strings.Fields(path))
 		if err != nil || cmd == root || cmd.RunE == nil {
 			continue
 		}
-		wrapFleet(cmd, build, getter, streams)
+		wrap(cmd, build)
 	}
-	enableWaves(root, getter, streams)
 }
 
 // fleetFlags are the flags every fleet verb gets.
@@ -254,16 +259,18 @@ func (f *fleet) run(ctx context.Context, names []string) error {
 			r.err = fmt.Errorf("not started: %w", ctx.Err())
 		}
 	}
-	var err error
-	if f.format != "" {
-		err = f.printMachine(runs)
-	} else {
-		err = printFleetHuman(f.streams.Out, runs)
-	}
-	if err != nil {
+	if err := f.print(runs); err != nil {
 		return err
 	}
 	return fleetError(ctx, runs)
+}
+
+// print prints the runs in the chosen output: one FleetResult, or the merged tables.
+func (f *fleet) print(runs []*fleetRun) error {
+	if f.format != "" {
+		return f.printMachine(runs)
+	}
+	return printFleetHuman(f.streams.Out, runs)
 }
 
 // eachContext calls fn for every run, at most parallel at a time; runs not started when ctx
@@ -405,6 +412,20 @@ func exitRank(code int) int {
 // fleetError is nil when every context succeeded, else one line naming each context that
 // did not, with the worst exit code.
 func fleetError(ctx context.Context, runs []*fleetRun) error {
+	worst, parts := failures(runs)
+	if worst == ExitOK {
+		return nil
+	}
+	err := fmt.Errorf("%d of %d contexts did not succeed: %s", len(parts), len(runs), strings.Join(parts, "; "))
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%w (%w)", err, ctx.Err())
+		worst = ExitInterrupted
+	}
+	return &exitError{code: worst, err: err}
+}
+
+// failures returns the worst exit code of the runs and one "context X: error" per failed run.
+func failures(runs []*fleetRun) (int, []string) {
 	worst := ExitOK
 	var parts []string
 	for _, r := range runs {
@@ -417,15 +438,7 @@ func fleetError(ctx context.Context, runs []*fleetRun) error {
 		}
 		parts = append(parts, fmt.Sprintf("context %s: %s", r.name, truncate(ErrorLine(r.err), 240)))
 	}
-	if worst == ExitOK {
-		return nil
-	}
-	err := fmt.Errorf("%d of %d contexts did not succeed: %s", len(parts), len(runs), strings.Join(parts, "; "))
-	if ctx.Err() != nil {
-		err = fmt.Errorf("%w (%w)", err, ctx.Err())
-		worst = ExitInterrupted
-	}
-	return &exitError{code: worst, err: err}
+	return worst, parts
 }
 
 // prefixWriter writes whole lines to w, each with the prefix; a partial line waits for its end.

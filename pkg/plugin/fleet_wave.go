@@ -32,18 +32,8 @@ const (
 	WaveNotStarted = "not started"
 )
 
-// enableWaves adds --contexts and --wave-size to the release verbs of the tree. Without
-// them a verb runs as before.
-func enableWaves(root *cobra.Command, getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) {
-	for path, build := range waveVerbs() {
-		cmd, _, err := root.Find(strings.Fields(path))
-		if err != nil || cmd == root || cmd.RunE == nil {
-			continue
-		}
-		wrapWave(cmd, build, getter, streams)
-	}
-}
-
+// wrapWave adds --contexts and --wave-size to a release verb (see enableFleet). Without
+// them the verb runs as before.
 func wrapWave(cmd *cobra.Command, build verbBuilder, getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) {
 	f := &fleetFlags{}
 	var waveSize int
@@ -99,13 +89,7 @@ func (f *fleet) runWaves(ctx context.Context, names []string) error {
 			}
 		}
 	}
-	var err error
-	if f.format != "" {
-		err = f.printMachine(runs)
-	} else {
-		err = printFleetHuman(f.streams.Out, runs)
-	}
-	if err != nil {
+	if err := f.print(runs); err != nil {
 		return err
 	}
 	return waveError(ctx, runs, stopped)
@@ -127,20 +111,11 @@ func waveState(r *fleetRun) string {
 // started, with the worst exit code of the contexts (130 when interrupted).
 func waveError(ctx context.Context, runs []*fleetRun, stopped int) error {
 	by := map[string][]string{}
-	worst := ExitOK
-	var failures []string
 	for _, r := range runs {
 		st := waveState(r)
 		by[st] = append(by[st], r.name)
-		if r.err == nil {
-			continue
-		}
-		code := ExitCode(r.err)
-		if exitRank(code) > exitRank(worst) {
-			worst = code
-		}
-		failures = append(failures, fmt.Sprintf("context %s: %s", r.name, truncate(ErrorLine(r.err), 240)))
 	}
+	worst, failed := failures(runs)
 	if worst == ExitOK && len(by[WaveNotStarted]) == 0 && ctx.Err() == nil {
 		return nil
 	}
@@ -163,10 +138,9 @@ func waveError(ctx context.Context, runs []*fleetRun, stopped int) error {
 		head = fmt.Sprintf("interrupted in wave %d (%v)", stopped, ctx.Err())
 		worst = ExitInterrupted
 	}
-	msg := fmt.Sprintf("%s: %s; done: %s; not started: %s (re-run the same command to continue)",
-		head, strings.Join(failures, "; "), list(WaveDone), list(WaveNotStarted))
-	if len(failures) == 0 {
-		msg = fmt.Sprintf("%s; done: %s; not started: %s (re-run the same command to continue)", head, list(WaveDone), list(WaveNotStarted))
+	if len(failed) > 0 {
+		head += ": " + strings.Join(failed, "; ")
 	}
+	msg := fmt.Sprintf("%s; done: %s; not started: %s (re-run the same command to continue)", head, list(WaveDone), list(WaveNotStarted))
 	return &exitError{code: worst, err: fmt.Errorf("%s", msg)}
 }

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -18,18 +17,7 @@ import (
 // it evicts from that node, say so, stop, and not report it drained.
 func TestMaintenancePoolNoticesAnUncordon(t *testing.T) {
 	h := harness.For(t)
-	p := newPool(h, 4, "4")
-	ns := h.NewNamespace()
-	slow := func(d *appsv1.Deployment) {
-		d.Spec.Template.Annotations = map[string]string{"sim.feastflow.dev/ready-delay": "6s"}
-	}
-	for i, app := range []string{"orders", "ledger", "mailer"} {
-		p.onNode(i, func() { deployment(h, p, ns, app, 2, "100m", slow) })
-	}
-	for _, n := range p.nodes[:3] {
-		h.MustKubectl("label", "node", n, "e2e.feastflow.dev/rotate=yes")
-	}
-	sel := poolKey + "=" + p.id + ",e2e.feastflow.dev/rotate=yes"
+	p, ns, sel := slowPool(h, "6s", "e2e.feastflow.dev/rotate=yes", "orders", "ledger", "mailer")
 	second := p.podsOn(ns, p.nodes[1])
 
 	run := startFeastflow(t, h, "maintenance", "drain", "-l", sel, "--max-unavailable-nodes", "1", "--wait-ready", "--yes", "--timeout", "5m")
@@ -83,28 +71,12 @@ func TestMaintenancePoolDrainRestricted(t *testing.T) {
 	}
 	sel := poolKey + "=" + p.id + ",e2e.feastflow.dev/rotate=yes"
 	user := "e2e-pool-noevict-" + p.id
-	ctx := context.Background()
-	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: user}, Rules: []rbacv1.PolicyRule{
+	restrictedUser(t, h, user, []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list", "watch", "patch"}},
 		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch"}},
 		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create"}},
 		{APIGroups: []string{"policy"}, Resources: []string{"poddisruptionbudgets"}, Verbs: []string{"get", "list", "watch"}},
 		{APIGroups: []string{"apps"}, Resources: []string{"replicasets", "deployments", "statefulsets", "daemonsets"}, Verbs: []string{"get", "list"}},
-	}}
-	if _, err := h.Client.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = h.Client.RbacV1().ClusterRoles().Delete(context.Background(), user, metav1.DeleteOptions{})
-	})
-	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: user},
-		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: user},
-		Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: user}}}
-	if _, err := h.Client.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = h.Client.RbacV1().ClusterRoleBindings().Delete(context.Background(), user, metav1.DeleteOptions{})
 	})
 
 	r := h.Feastflow("maintenance", "drain", "-l", sel, "--max-unavailable-nodes", "1", "--wait-ready", "--yes", "--timeout", "2m", "--as", user)
@@ -126,4 +98,26 @@ func TestMaintenancePoolDrainRestricted(t *testing.T) {
 	if !p.node(0).Spec.Unschedulable || !p.node(1).Spec.Unschedulable || p.node(2).Spec.Unschedulable {
 		t.Errorf("cordons: want the two pool nodes cordoned (as the error says) and the spare not")
 	}
+}
+
+// restrictedUser binds a ClusterRole with rules to the user (for --as), for this test only.
+func restrictedUser(t *testing.T, h *harness.H, user string, rules []rbacv1.PolicyRule) {
+	t.Helper()
+	ctx := context.Background()
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: user}, Rules: rules}
+	if _, err := h.Client.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = h.Client.RbacV1().ClusterRoles().Delete(context.Background(), user, metav1.DeleteOptions{})
+	})
+	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: user},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: user},
+		Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: user}}}
+	if _, err := h.Client.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = h.Client.RbacV1().ClusterRoleBindings().Delete(context.Background(), user, metav1.DeleteOptions{})
+	})
 }
