@@ -51,6 +51,9 @@ func wrapWave(cmd *cobra.Command, build verbBuilder, getter genericclioptions.RE
 		if waveSize < 1 {
 			return usageErrorf("invalid --wave-size %d: must be at least 1", waveSize)
 		}
+		if err := needsYes(c); err != nil {
+			return err
+		}
 		f.maxParallel = waveSize
 		names, err := f.resolve(c, getter)
 		if err != nil {
@@ -143,4 +146,17 @@ func waveError(ctx context.Context, runs []*fleetRun, stopped int) error {
 	}
 	msg := fmt.Sprintf("%s; done: %s; not started: %s (re-run the same command to continue)", head, list(WaveDone), list(WaveNotStarted))
 	return &exitError{code: worst, err: fmt.Errorf("%s", msg)}
+}
+
+// needsYes refuses, before any request, a live wave run of a verb that asks before it acts
+// (promote) without --yes: no context has a terminal to answer, so each would refuse.
+func needsYes(c *cobra.Command) error {
+	yes := c.Flags().Lookup("yes")
+	if yes == nil || yes.Value.String() == "true" {
+		return nil
+	}
+	if dr := c.Flags().Lookup("dry-run"); dr != nil && dr.Value.String() != "none" && dr.Value.String() != "" {
+		return nil
+	}
+	return usageErrorf("%s asks before it acts and a run across contexts cannot ask in each: give --yes (or --dry-run to see what it would do)", c.Name())
 }

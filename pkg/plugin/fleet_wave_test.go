@@ -76,6 +76,13 @@ func TestWaveUsageErrorsMakeNoRequest(t *testing.T) {
 			t.Errorf("%v: exit %d, want 2 (%s)", args, code, stderr)
 		}
 	}
+	// promote asks before it acts: across contexts it needs --yes (a dry run does not).
+	if _, stderr, code := runFleetCmd(t, "promote", "web", "--kubeconfig", kc, "--contexts", "xx"); code != ExitUsage || !strings.Contains(stderr, "give --yes") {
+		t.Errorf("promote --contexts without --yes: exit %d (%s)", code, stderr)
+	}
+	if _, stderr, code := runFleetCmd(t, "promote", "web", "--kubeconfig", kc, "--contexts", "xx", "--dry-run"); code == ExitUsage {
+		t.Errorf("promote --contexts --dry-run: a usage error (%s)", stderr)
+	}
 	for name, c := range counts {
 		if c.Load() != 0 {
 			t.Errorf("%s: %d requests made by usage errors", name, c.Load())
