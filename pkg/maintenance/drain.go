@@ -205,6 +205,8 @@ func Drain(ctx context.Context, client kubernetes.Interface, opts DrainOptions, 
 		pdbIndex:  newPDBIndex(inv.pdbs),
 		opts:      opts.PlanOptions,
 		waitReady: opts.WaitReady,
+		// A roll through several nodes takes time: each node's cordon is confirmed.
+		confirmCordon: len(plan.Nodes) > 1,
 	}
 	r := &roll{sem: make(chan struct{}, opts.MaxUnavailableNodes), pause: opts.PauseBetween, rep: rep}
 	var wg sync.WaitGroup
@@ -296,6 +298,8 @@ type drainShared struct {
 	pdbIndex  *pdbIndex
 	opts      PlanOptions
 	waitReady bool
+	// confirmCordon re-reads each node before and after its drain (see uncordoned).
+	confirmCordon bool
 }
 
 func cordonedSoFar(nodes []NodeDrain) []string {

@@ -112,6 +112,9 @@ func (d *nodeDrainer) drain(ctx context.Context) NodeDrain {
 		}
 		return d.serverDryRun(ctx)
 	}
+	if msg := d.uncordoned(ctx); msg != "" {
+		return d.fail(ctx, msg)
+	}
 	if len(d.pods) == 0 {
 		return d.finish(ctx, "no pod to evict")
 	}
@@ -172,6 +175,9 @@ loop:
 // finish records the node drained and, with WaitReady, waits for the replacements. empty
 // says why there was nothing to evict (a node drained in an earlier run).
 func (d *nodeDrainer) finish(ctx context.Context, empty string) NodeDrain {
+	if msg := d.uncordoned(ctx); msg != "" {
+		return d.fail(ctx, msg)
+	}
 	d.out.State = NodeDrained
 	resumed := d.recorded != nil && d.recorded.Phase != PhaseReplacementsReady && len(d.want) > 0
 	switch {
@@ -204,8 +210,45 @@ func (d *nodeDrainer) finish(ctx context.Context, empty string) NodeDrain {
 		}
 		return d.out
 	}
+	if msg := d.uncordoned(ctx); msg != "" {
+		return d.fail(ctx, msg)
+	}
 	d.out.ReplacementsReady = true
 	_ = d.record(ctx, PhaseReplacementsReady, "")
+	return d.out
+}
+
+// uncordoned re-reads the node of a pool drain (several nodes, rolled through over time)
+// before its drain starts, once its pods are gone and once its replacements are Ready: a
+// node whose cordon someone removed meanwhile is not drained (the scheduler may place pods
+// on it again, evicted ones included), and a node that cannot be re-read is not confirmed
+// drained. It returns why, or "" when the node is still cordoned. A one-node drain, which
+// evicts right after its cordon, does not re-read (its request count stays pods + 6).
+func (d *nodeDrainer) uncordoned(ctx context.Context) string {
+	if !d.confirmCordon || !d.w.Live() || ctx.Err() != nil {
+		return ""
+	}
+	n, err := d.client.CoreV1().Nodes().Get(ctx, d.np.Name, metav1.GetOptions{})
+	switch {
+	case ctx.Err() != nil:
+		return ""
+	case err != nil:
+		return fmt.Sprintf("the node could not be re-read to confirm it is still cordoned: %v", err)
+	case !n.Spec.Unschedulable:
+		return fmt.Sprintf("someone uncordoned the node during the drain (spec.unschedulable is false now): pods may be scheduled onto it again, so it is not reported drained; cordon it and re-run the drain, or `kubectl feastflow maintenance uncordon %s` to give up", d.np.Name)
+	}
+	return ""
+}
+
+// fail ends the node's drain as failed with msg (recorded on the node), keeping what was
+// evicted; the roll stops at this node.
+func (d *nodeDrainer) fail(ctx context.Context, msg string) NodeDrain {
+	d.out.State = NodeFailed
+	d.out.Message = msg
+	d.out.ReplacementsReady = false
+	d.out.Left = d.left()
+	d.report("%s", msg)
+	_ = d.record(ctx, PhaseFailed, msg)
 	return d.out
 }
 

@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stesting "k8s.io/client-go/testing"
 )
 
@@ -65,5 +68,41 @@ func TestPoolRerunWaitsWithRecordedNumbers(t *testing.T) {
 	}
 	if actions(c)["patch nodes"] != 0 {
 		t.Errorf("a re-run of an interrupted drain patched the node: %v", actions(c))
+	}
+}
+
+// Someone uncordons a node of the pool while its pods are being evicted: the node is not
+// reported drained, the failure says why, and the roll stops before the next node.
+func TestPoolDrainNoticesAnUncordon(t *testing.T) {
+	c := newClient(node("n1"), node("n2"), node("n3"),
+		pod("app", "web-1", "n1", ownedBy("ReplicaSet", "web")),
+		pod("app", "web-2", "n2", ownedBy("ReplicaSet", "web")))
+	c.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() == "eviction" && a.(k8stesting.CreateAction).GetObject().(*policyv1.Eviction).Name == "web-1" {
+			obj, err := c.Tracker().Get(schema.GroupVersionResource{Version: "v1", Resource: "nodes"}, "", "n1")
+			if err != nil {
+				return true, nil, err
+			}
+			n := obj.(*corev1.Node).DeepCopy()
+			n.Spec.Unschedulable = false // the second writer: `kubectl uncordon n1`
+			if err := c.Tracker().Update(schema.GroupVersionResource{Version: "v1", Resource: "nodes"}, n, ""); err != nil {
+				return true, nil, err
+			}
+		}
+		return false, nil, nil
+	})
+	opts := drainOpts("n1", "n2")
+	res, err := Drain(context.Background(), c, opts, nil)
+	if err == nil {
+		t.Fatal("drain succeeded although n1 was uncordoned during it")
+	}
+	if n := res.Nodes[0]; n.State != NodeFailed || !strings.Contains(n.Message, "someone uncordoned the node") {
+		t.Errorf("n1 = %+v", n)
+	}
+	if n := res.Nodes[1]; n.State != NodeNotStarted || len(n.Evicted) != 0 {
+		t.Errorf("n2 = %+v (the roll should stop at n1)", n)
+	}
+	if !strings.Contains(err.Error(), "n1") {
+		t.Errorf("error does not name the node: %v", err)
 	}
 }

@@ -54,12 +54,18 @@ var fleetIncompatible = []string{"watch"}
 // tree. Without them a verb runs as before; with them the verb's own run is called once
 // per context (see runFleet).
 func enableFleet(root *cobra.Command, getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) {
-	for path, build := range fleetVerbs() {
+	eachVerb(root, fleetVerbs(), func(cmd *cobra.Command, build verbBuilder) { wrapFleet(cmd, build, getter, streams) })
+	eachVerb(root, waveVerbs(), func(cmd *cobra.Command, build verbBuilder) { wrapWave(cmd, build, getter, streams) })
+}
+
+// eachVerb calls wrap for each verb of the tree named in verbs (by command path).
+func eachVerb(root *cobra.Command, verbs map[string]verbBuilder, wrap func(*cobra.Command, verbBuilder)) {
+	for path, build := range verbs {
 		cmd, _, err := root.Find(strings.Fields(path))
 		if err != nil || cmd == root || cmd.RunE == nil {
 			continue
 		}
-		wrapFleet(cmd, build, getter, streams)
+		wrap(cmd, build)
 	}
 }
 
@@ -202,6 +208,10 @@ type FleetItem struct {
 	Error    string `json:"error,omitempty"`
 	// Result is the verb's own -o json report, when it printed one.
 	Result json.RawMessage `json:"result,omitempty"`
+	// Wave and State are set by the release verbs run in waves (--wave-size): the wave of
+	// the context (from 1) and its outcome: done, failed or not started.
+	Wave  int    `json:"wave,omitempty"`
+	State string `json:"state,omitempty"`
 }
 
 // FleetResult is the -o json|yaml report of a verb run across contexts: one item per context.
@@ -228,6 +238,8 @@ type fleetRun struct {
 	out     *fleetCapture
 	err     error
 	started bool
+	// wave is the context's wave in a release run in waves (0 for the reporting verbs).
+	wave int
 }
 
 // run calls the verb once per context, at most f.parallel at a time, then prints one report.
@@ -247,16 +259,18 @@ func (f *fleet) run(ctx context.Context, names []string) error {
 			r.err = fmt.Errorf("not started: %w", ctx.Err())
 		}
 	}
-	var err error
-	if f.format != "" {
-		err = f.printMachine(runs)
-	} else {
-		err = printFleetHuman(f.streams.Out, runs)
-	}
-	if err != nil {
+	if err := f.print(runs); err != nil {
 		return err
 	}
 	return fleetError(ctx, runs)
+}
+
+// print prints the runs in the chosen output: one FleetResult, or the merged tables.
+func (f *fleet) print(runs []*fleetRun) error {
+	if f.format != "" {
+		return f.printMachine(runs)
+	}
+	return printFleetHuman(f.streams.Out, runs)
 }
 
 // eachContext calls fn for every run, at most parallel at a time; runs not started when ctx
@@ -328,11 +342,17 @@ func (f *fleet) prepare(name string, streams genericiooptions.IOStreams) (*cobra
 }
 
 // replayFlags sets on sub every local flag the user set on the parent, except the fleet's.
+// (The root's persistent flags are shared, not replayed. LocalFlags().Visit would visit
+// nothing: cobra builds that set with AddFlag, which does not mark flags as set in it.)
 func replayFlags(parent, sub *cobra.Command) error {
 	var err error
-	parent.LocalFlags().Visit(func(fl *pflag.Flag) {
+	inherited := parent.InheritedFlags()
+	parent.Flags().Visit(func(fl *pflag.Flag) {
 		switch fl.Name {
-		case "contexts", "all-contexts", "max-parallel":
+		case "contexts", "all-contexts", "max-parallel", "wave-size":
+			return
+		}
+		if inherited.Lookup(fl.Name) != nil {
 			return
 		}
 		target := sub.Flags().Lookup(fl.Name)
@@ -359,6 +379,9 @@ func (f *fleet) printMachine(runs []*fleetRun) error {
 	res := FleetResult{TypeMeta: report.TypeMeta("FleetResult"), Verb: strings.Join(path, " "), Items: make([]FleetItem, 0, len(runs))}
 	for _, r := range runs {
 		it := FleetItem{Context: r.name, ExitCode: ExitCode(r.err)}
+		if r.wave > 0 {
+			it.Wave, it.State = r.wave, waveState(r)
+		}
 		if r.err != nil {
 			it.Error = ErrorLine(r.err)
 		}
@@ -389,6 +412,20 @@ func exitRank(code int) int {
 // fleetError is nil when every context succeeded, else one line naming each context that
 // did not, with the worst exit code.
 func fleetError(ctx context.Context, runs []*fleetRun) error {
+	worst, parts := failures(runs)
+	if worst == ExitOK {
+		return nil
+	}
+	err := fmt.Errorf("%d of %d contexts did not succeed: %s", len(parts), len(runs), strings.Join(parts, "; "))
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%w (%w)", err, ctx.Err())
+		worst = ExitInterrupted
+	}
+	return &exitError{code: worst, err: err}
+}
+
+// failures returns the worst exit code of the runs and one "context X: error" per failed run.
+func failures(runs []*fleetRun) (int, []string) {
 	worst := ExitOK
 	var parts []string
 	for _, r := range runs {
@@ -401,15 +438,7 @@ func fleetError(ctx context.Context, runs []*fleetRun) error {
 		}
 		parts = append(parts, fmt.Sprintf("context %s: %s", r.name, truncate(ErrorLine(r.err), 240)))
 	}
-	if worst == ExitOK {
-		return nil
-	}
-	err := fmt.Errorf("%d of %d contexts did not succeed: %s", len(parts), len(runs), strings.Join(parts, "; "))
-	if ctx.Err() != nil {
-		err = fmt.Errorf("%w (%w)", err, ctx.Err())
-		worst = ExitInterrupted
-	}
-	return &exitError{code: worst, err: err}
+	return worst, parts
 }
 
 // prefixWriter writes whole lines to w, each with the prefix; a partial line waits for its end.

@@ -124,6 +124,13 @@ func printFleetHuman(w io.Writer, runs []*fleetRun) error {
 		fmt.Fprintln(w, strings.Join(trailing, "\n"))
 	}
 	section()
+	if len(runs) > 0 && runs[0].wave > 0 {
+		t := newTable(w, "CONTEXT", "WAVE", "STATE", "RESULT")
+		for _, r := range runs {
+			t.row(r.name, fmt.Sprint(r.wave), waveState(r), runOutcome(r))
+		}
+		return t.flush()
+	}
 	t := newTable(w, "CONTEXT", "RESULT")
 	for _, r := range runs {
 		t.row(r.name, runOutcome(r))
@@ -133,6 +140,9 @@ func printFleetHuman(w io.Writer, runs []*fleetRun) error {
 
 // runOutcome is one context's outcome in words.
 func runOutcome(r *fleetRun) string {
+	if r.wave > 0 && !r.started {
+		return "-"
+	}
 	if r.err == nil {
 		return "ok"
 	}

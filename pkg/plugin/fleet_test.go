@@ -72,6 +72,9 @@ func runFleetCmd(t *testing.T, args ...string) (string, string, int) {
 	cmd := NewRootCmd(streams)
 	cmd.SetArgs(args)
 	err := Execute(t.Context(), cmd)
+	if err != nil {
+		errOut.WriteString("error: " + ErrorLine(err) + "\n")
+	}
 	return out.String(), errOut.String(), ExitCode(err)
 }
 

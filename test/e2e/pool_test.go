@@ -20,18 +20,7 @@ import (
 // evictions (not with what is Ready after), then drains the rest.
 func TestMaintenancePoolInterruptAndResume(t *testing.T) {
 	h := harness.For(t)
-	p := newPool(h, 4, "4")
-	ns := h.NewNamespace()
-	slow := func(d *appsv1.Deployment) {
-		d.Spec.Template.Annotations = map[string]string{"sim.feastflow.dev/ready-delay": "8s"}
-	}
-	for i, app := range []string{"a", "b", "c"} {
-		p.onNode(i, func() { deployment(h, p, ns, app, 2, "100m", slow) })
-	}
-	for _, n := range p.nodes[:3] {
-		h.MustKubectl("label", "node", n, "e2e.feastflow.dev/retire=true")
-	}
-	sel := poolKey + "=" + p.id + ",e2e.feastflow.dev/retire=true"
+	p, ns, sel := slowPool(h, "8s", "e2e.feastflow.dev/retire=true", "a", "b", "c")
 
 	run := startFeastflow(t, h, "maintenance", "drain", "-l", sel, "--max-unavailable-nodes", "1", "--wait-ready", "--yes", "--timeout", "5m")
 	run.waitLine(t, "node "+p.nodes[0]+": waiting for replacements to be Ready elsewhere", 60*time.Second)
@@ -82,6 +71,25 @@ func TestMaintenancePoolInterruptAndResume(t *testing.T) {
 	}
 	st2 = h.Feastflow("maintenance", "status", "-l", sel, "-o", "json")
 	mustContain(t, "status after", st2.Stdout, `"ReplacementsReady": 3`)
+}
+
+// slowPool makes a pool of one node more than apps, one two-pod Deployment per app on each
+// of the first nodes (pods Ready after readyDelay), those nodes labelled label; it returns
+// the pool, the namespace and the selector of the labelled nodes.
+func slowPool(h *harness.H, readyDelay, label string, apps ...string) (*pool, string, string) {
+	h.T.Helper()
+	p := newPool(h, len(apps)+1, "4")
+	ns := h.NewNamespace()
+	slow := func(d *appsv1.Deployment) {
+		d.Spec.Template.Annotations = map[string]string{"sim.feastflow.dev/ready-delay": readyDelay}
+	}
+	for i, app := range apps {
+		p.onNode(i, func() { deployment(h, p, ns, app, 2, "100m", slow) })
+	}
+	for _, n := range p.nodes[:len(apps)] {
+		h.MustKubectl("label", "node", n, label)
+	}
+	return p, ns, poolKey + "=" + p.id + "," + label
 }
 
 // TestMaintenancePlanLikeTheScheduler: pods that only fit where the scheduler would refuse
