@@ -10,6 +10,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -117,6 +118,9 @@ type switchPlan struct {
 	pods     []corev1.Pod // pods the new selector selects
 	ready    map[string]bool
 	expect   targetPods // what the verification waits for
+	// hpas are the namespace's autoscalers when the switch listed them (hpasListed).
+	hpas       []autoscalingv2.HorizontalPodAutoscaler
+	hpasListed bool
 	noop     bool
 	out      *SwitchComponent
 
@@ -139,8 +143,17 @@ func switchColor(ctx context.Context, env *Env, opts SwitchOptions, verb string)
 	if err != nil {
 		return nil, withCandidates(ctx, env.Client, err, inv.inv, opts.Keys, BlueGreen)
 	}
-	if err := listTargetPods(ctx, env, inv, comps, opts); err != nil {
-		return nil, err
+	// The pods and the autoscalers, each only when needed, in parallel.
+	var podErr, hpaErr error
+	var wg0 sync.WaitGroup
+	wg0.Add(2)
+	go func() { defer wg0.Done(); podErr = listTargetPods(ctx, env, inv, comps, opts) }()
+	go func() { defer wg0.Done(); hpaErr = listSwitchAutoscalers(ctx, env, inv, comps, opts) }()
+	wg0.Wait()
+	for _, err := range []error{podErr, hpaErr} {
+		if err != nil {
+			return nil, err
+		}
 	}
 
 	var problems []string
@@ -150,6 +163,7 @@ func switchColor(ctx context.Context, env *Env, opts SwitchOptions, verb string)
 		p, probs := preflightSwitch(env, c, opts, inv)
 		problems = append(problems, probs...)
 		if p != nil {
+			p.hpas, p.hpasListed = inv.hpas, inv.hpasListed
 			plans = append(plans, p)
 		}
 		writes = writes || len(probs) > 0 || p != nil && !p.noop
@@ -283,6 +297,9 @@ type switchInventory struct {
 	// pods are the pods listed for the preflight (podsListed: see listTargetPods).
 	pods       []corev1.Pod
 	podsListed bool
+	// hpas are the namespace's autoscalers (hpasListed: see listSwitchAutoscalers).
+	hpas       []autoscalingv2.HorizontalPodAutoscaler
+	hpasListed bool
 }
 
 // loadSwitch reads the Service (or all Services), the Deployments and the namespace in
@@ -445,6 +462,58 @@ func listTargetPods(ctx context.Context, env *Env, s *switchInventory, comps []*
 	}
 	s.pods, s.podsListed = list.Items, true
 	return nil
+}
+
+// listSwitchAutoscalers lists the namespace's HorizontalPodAutoscalers (one LIST) when a
+// switch may have one to move: the release record never saw them, or saw one scale the
+// color traffic leaves. A record that saw none (the last switch or deploy listed them)
+// saves the request; autoscale resets what the record saw, so an HPA it creates is found.
+// An HPA created with kubectl after the last switch is moved only once the record is
+// reset (`kubectl feastflow autoscale`): docs/release-state.md says so.
+func listSwitchAutoscalers(ctx context.Context, env *Env, s *switchInventory, comps []*Component, opts SwitchOptions) error {
+	need := false
+	for _, c := range comps {
+		_, value, err := c.ColorDeployment(opts.Color, s.inv.Deployments)
+		rec, rerr := c.Release()
+		if err != nil || rerr != nil || value == c.LiveColor && (rec.Live == "" || rec.Live == value) {
+			continue
+		}
+		need = need || rec.Autoscalers == nil || rec.Autoscalers.ByColor[c.LiveColor] != ""
+	}
+	if !need {
+		return nil
+	}
+	list, err := env.Client.AutoscalingV2().HorizontalPodAutoscalers(s.inv.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list horizontalpodautoscalers in %s: %w", s.inv.Namespace, err)
+	}
+	s.hpas, s.hpasListed = list.Items, true
+	return nil
+}
+
+// autoscalerSight is what the switch saw of the component's autoscalers, after it moved
+// those of the color traffic leaves to the target.
+func (p *switchPlan) autoscalerSight(env *Env, from string) *AutoscalerSight {
+	sight := &AutoscalerSight{At: env.now().UTC().Truncate(time.Second)}
+	for i := range p.hpas {
+		ref := p.hpas[i].Spec.ScaleTargetRef
+		if ref.Kind != "Deployment" {
+			continue
+		}
+		for color, d := range p.c.Colors {
+			if d.Name != ref.Name {
+				continue
+			}
+			if color == from {
+				color = p.value
+			}
+			if sight.ByColor == nil {
+				sight.ByColor = map[string]string{}
+			}
+			sight.ByColor[color] = p.hpas[i].Name
+		}
+	}
+	return sight
 }
 
 func switchedSelector(c *Component, value string) map[string]string {
@@ -746,6 +815,9 @@ func (p *switchPlan) recordSwitch(env *Env, verb string, op audit.Operation, ame
 			next.recordWorkload(env, from, old, "")
 		}
 	}
+	if p.hpasListed {
+		next.Autoscalers = p.autoscalerSight(env, c.LiveColor)
+	}
 	last := op
 	next.Last = &last
 	next.MigratedFrom = nil
@@ -885,7 +957,10 @@ func (e *Env) retargetHPA(ctx context.Context, p *switchPlan, verb string) {
 	if from == nil {
 		return
 	}
-	changes, err := RetargetAutoscaler(ctx, e, from, p.target, verb)
+	if !p.hpasListed {
+		return // the release record saw no autoscaler on the color traffic left
+	}
+	changes, err := retargetAutoscalers(ctx, e, p.hpas, from, p.target, verb)
 	p.out.Changes = append(p.out.Changes, changes...)
 	if err != nil {
 		msg := fmt.Sprintf("the autoscaler of %s still targets %s: %v (move it with `kubectl feastflow autoscale`)", p.c.Name(), from.Name, err)

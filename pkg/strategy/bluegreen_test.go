@@ -84,6 +84,58 @@ func TestSwitchRequests(t *testing.T) {
 	}
 }
 
+// TestSwitchRequestsWithTheRecord: once a switch recorded that no autoscaler scales the
+// component's colors, the next one does not list them: six requests, the goal of issue 10.
+func TestSwitchRequestsWithTheRecord(t *testing.T) {
+	objs := append(bgComponent("api", "blue", nil), bgNamespace(nil))
+	env, cs, _ := bgEnv(t, objs...)
+	if _, err := Switch(context.Background(), env, switchOpts("api", "green")); err != nil {
+		t.Fatal(err)
+	}
+	cs.ClearActions()
+	env2 := *env
+	if _, err := Switch(context.Background(), &env2, switchOpts("api", "blue")); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range cs.Actions() {
+		got = append(got, a.GetVerb()+" "+a.GetResource().Resource)
+		if a.GetResource().Resource == "horizontalpodautoscalers" || a.GetResource().Resource == "pods" {
+			t.Errorf("the second switch read %s: the record said none scale a color and the target is fully available", a.GetResource().Resource)
+		}
+	}
+	if len(got) != 6 {
+		t.Errorf("a verified switch should cost 6 requests, got %d: %v", len(got), got)
+	}
+	// autoscale resets what the record saw, so that the next switch moves the new HPA.
+	c, err := Resolve(context.Background(), cs, bgNS, "api", Keys{}, false, BlueGreen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec, _ := c.Release(); rec.Autoscalers == nil {
+		t.Fatalf("the switch did not record the autoscalers it saw: %+v", rec)
+	}
+	env3 := *env
+	if _, err := Autoscale(context.Background(), &env3, c, AutoscaleOptions{Min: 2, Max: 4, CPUPercent: 70}); err != nil {
+		t.Fatal(err)
+	}
+	c, err = Resolve(context.Background(), cs, bgNS, "api", Keys{}, false, BlueGreen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec, _ := c.Release(); rec.Autoscalers != nil {
+		t.Fatalf("autoscale left the record's autoscalers: %+v", rec.Autoscalers)
+	}
+	env4 := *env
+	if _, err := Switch(context.Background(), &env4, switchOpts("api", "green")); err != nil {
+		t.Fatal(err)
+	}
+	obj, err := cs.Tracker().Get(autoscalingv2.SchemeGroupVersion.WithResource("horizontalpodautoscalers"), bgNS, "api")
+	if err != nil || obj.(*autoscalingv2.HorizontalPodAutoscaler).Spec.ScaleTargetRef.Name != "api-green" {
+		t.Fatalf("the HPA made by autoscale did not follow the switch: %v (%v)", obj, err)
+	}
+}
+
 func TestSwitchMovesTheAutoscaler(t *testing.T) {
 	hpa := &autoscalingv2.HorizontalPodAutoscaler{
 		ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: bgNS, ResourceVersion: "3"},
