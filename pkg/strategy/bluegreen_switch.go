@@ -10,8 +10,8 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -121,8 +121,8 @@ type switchPlan struct {
 	// hpas are the namespace's autoscalers when the switch listed them (hpasListed).
 	hpas       []autoscalingv2.HorizontalPodAutoscaler
 	hpasListed bool
-	noop     bool
-	out      *SwitchComponent
+	noop       bool
+	out        *SwitchComponent
 
 	// recRaw is the release annotation as read ("" when absent: the patch then tests the
 	// resourceVersion); next is the record the switch writes, nextRaw its annotation.
