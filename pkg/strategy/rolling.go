@@ -2,6 +2,7 @@ package strategy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -69,8 +70,15 @@ func deployRolling(ctx context.Context, env *Env, c *Component, opts DeployOptio
 		res.Message = fmt.Sprintf("dry run (%s): would deploy %s to deployment/%s and wait for its rollout", env.Writer.DryRun, imagesText(res.Images), d.Name)
 		return res, nil
 	}
-	if _, err := WaitForDeployment(ctx, env, c.Namespace(), d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: minGen}); err != nil {
+	// A template changed by someone else during the wait ends it (the images deployed are
+	// no longer what rolls out); a scale is followed.
+	if _, err := WaitForDeployment(ctx, env, c.Namespace(), d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: minGen, Expect: d.DeepCopy(), TemplateOnly: true}); err != nil {
 		res.Failure = failureOf(err)
+		var foreign *ForeignChangeError
+		if errors.As(err, &foreign) {
+			foreign.Done = fmt.Sprintf("deployment %s was updated to %s and then changed by someone else: not rolled back; check it with `kubectl feastflow status %s`", d.Name, imagesText(res.Images), c.Name())
+			return res, foreign
+		}
 		if !opts.AutoRollback || !res.Changed {
 			if res.Changed {
 				return res, fmt.Errorf("%w; deployment %s now wants %s: fix and deploy again, or `kubectl feastflow rollback %s` (or re-run with --auto-rollback)", err, d.Name, imagesText(res.Images), c.Name())

@@ -40,6 +40,10 @@ type WaitOptions struct {
 	// Expect is the Deployment as the operation wrote it: when someone else changes its
 	// replicas or pod template during the wait, the wait ends with a *ForeignChangeError.
 	Expect *appsv1.Deployment
+	// TemplateOnly, with Expect, ends the wait only on a change of the pod template: a
+	// rollout's promise is its template, and a scale during it (an HPA's, or by hand) is
+	// followed, reported as progress, instead of failing the rollout.
+	TemplateOnly bool
 	// PodTemplateHash is the pod-template-hash of the ReplicaSet generation MinGeneration
 	// rolls to, when the caller knows it (a rollback to an existing revision): the wait
 	// then watches its pods without listing ReplicaSets to find it.
@@ -149,7 +153,14 @@ func waitDeployment(ctx context.Context, env *Env, ns, name string, opts WaitOpt
 		}
 		last = d
 		if opts.Expect != nil {
-			if err := checkUnchanged(opts.Expect, d, desiredReplicas(opts.Expect)); err != nil {
+			want := desiredReplicas(opts.Expect)
+			if opts.TemplateOnly && desiredReplicas(d) != want {
+				env.report("deployment %s was scaled from %d to %d replicas by %s during the rollout: waiting for %d", name, want, desiredReplicas(d), orNoneText(lastManager(d, "f:replicas")), desiredReplicas(d))
+				opts.Expect = opts.Expect.DeepCopy()
+				opts.Expect.Spec.Replicas = d.Spec.Replicas
+				want = desiredReplicas(d)
+			}
+			if err := checkUnchanged(opts.Expect, d, want); err != nil {
 				return false, err
 			}
 		}
