@@ -72,7 +72,8 @@ func deployRolling(ctx context.Context, env *Env, c *Component, opts DeployOptio
 	}
 	// A template changed by someone else during the wait ends it (the images deployed are
 	// no longer what rolls out); a scale is followed.
-	if _, err := WaitForDeployment(ctx, env, c.Namespace(), d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: minGen, Expect: d.DeepCopy(), TemplateOnly: true}); err != nil {
+	final, err := WaitForDeployment(ctx, env, c.Namespace(), d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: minGen, Expect: d.DeepCopy(), TemplateOnly: true})
+	if err != nil {
 		res.Failure = failureOf(err)
 		var foreign *ForeignChangeError
 		if errors.As(err, &foreign) {
@@ -100,6 +101,9 @@ func deployRolling(ctx context.Context, env *Env, c *Component, opts DeployOptio
 		return res, fmt.Errorf("%w; rolled deployment %s back to revision %d (%s), the last one that was available, which is available again", err, d.Name, good.revision, good.images)
 	}
 	res.Ready = true
+	if final != nil {
+		res.Replicas = desiredReplicas(final) // a scale during the wait was followed
+	}
 	res.Message = fmt.Sprintf("deployment %s runs %s with %d replicas, all available", d.Name, imagesText(res.Images), res.Replicas)
 	return res, nil
 }
