@@ -121,6 +121,7 @@ type switchPlan struct {
 	// hpas are the namespace's autoscalers when the switch listed them (hpasListed).
 	hpas       []autoscalingv2.HorizontalPodAutoscaler
 	hpasListed bool
+	hpaErr     error
 	noop       bool
 	out        *SwitchComponent
 
@@ -144,16 +145,14 @@ func switchColor(ctx context.Context, env *Env, opts SwitchOptions, verb string)
 		return nil, withCandidates(ctx, env.Client, err, inv.inv, opts.Keys, BlueGreen)
 	}
 	// The pods and the autoscalers, each only when needed, in parallel.
-	var podErr, hpaErr error
+	var podErr error
 	var wg0 sync.WaitGroup
 	wg0.Add(2)
 	go func() { defer wg0.Done(); podErr = listTargetPods(ctx, env, inv, comps, opts) }()
-	go func() { defer wg0.Done(); hpaErr = listSwitchAutoscalers(ctx, env, inv, comps, opts) }()
+	go func() { defer wg0.Done(); listSwitchAutoscalers(ctx, env, inv, comps, opts) }()
 	wg0.Wait()
-	for _, err := range []error{podErr, hpaErr} {
-		if err != nil {
-			return nil, err
-		}
+	if podErr != nil {
+		return nil, podErr
 	}
 
 	var problems []string
@@ -163,7 +162,7 @@ func switchColor(ctx context.Context, env *Env, opts SwitchOptions, verb string)
 		p, probs := preflightSwitch(env, c, opts, inv)
 		problems = append(problems, probs...)
 		if p != nil {
-			p.hpas, p.hpasListed = inv.hpas, inv.hpasListed
+			p.hpas, p.hpasListed, p.hpaErr = inv.hpas, inv.hpasListed, inv.hpaErr
 			plans = append(plans, p)
 		}
 		writes = writes || len(probs) > 0 || p != nil && !p.noop
@@ -300,6 +299,7 @@ type switchInventory struct {
 	// hpas are the namespace's autoscalers (hpasListed: see listSwitchAutoscalers).
 	hpas       []autoscalingv2.HorizontalPodAutoscaler
 	hpasListed bool
+	hpaErr     error // the LIST failed: the switch goes on and warns after it
 }
 
 // loadSwitch reads the Service (or all Services), the Deployments and the namespace in
@@ -470,7 +470,10 @@ func listTargetPods(ctx context.Context, env *Env, s *switchInventory, comps []*
 // saves the request; autoscale resets what the record saw, so an HPA it creates is found.
 // An HPA created with kubectl after the last switch is moved only once the record is
 // reset (`kubectl feastflow autoscale`): docs/release-state.md says so.
-func listSwitchAutoscalers(ctx context.Context, env *Env, s *switchInventory, comps []*Component, opts SwitchOptions) error {
+//
+// A failed LIST (e.g. no right to list autoscalers) does not stop the switch, as moving an
+// autoscaler never did: it is kept in s.hpaErr and becomes the switch's warning.
+func listSwitchAutoscalers(ctx context.Context, env *Env, s *switchInventory, comps []*Component, opts SwitchOptions) {
 	need := false
 	for _, c := range comps {
 		_, value, err := c.ColorDeployment(opts.Color, s.inv.Deployments)
@@ -481,14 +484,28 @@ func listSwitchAutoscalers(ctx context.Context, env *Env, s *switchInventory, co
 		need = need || rec.Autoscalers == nil || rec.Autoscalers.ByColor[c.LiveColor] != ""
 	}
 	if !need {
-		return nil
+		return
 	}
 	list, err := env.Client.AutoscalingV2().HorizontalPodAutoscalers(s.inv.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return fmt.Errorf("list horizontalpodautoscalers in %s: %w", s.inv.Namespace, err)
+		s.hpaErr = fmt.Errorf("list horizontalpodautoscalers in %s: %w", s.inv.Namespace, err)
+		return
 	}
 	s.hpas, s.hpasListed = list.Items, true
-	return nil
+}
+
+// targetHash is the pod-template-hash of the target's pods: from the pods listed, else
+// from the release record when it holds the target's current template (the deploy that
+// made it recorded the hash it waited for), else "" (unknown; the template digest still
+// identifies the release).
+func (p *switchPlan) targetHash() string {
+	if h := podsHash(p.pods); h != "" {
+		return h
+	}
+	if w, ok := p.prev.Workloads[p.value]; ok && w.UID == p.target.UID && w.Template == templateDigest(&p.target.Spec.Template) {
+		return w.PodTemplateHash
+	}
+	return ""
 }
 
 // autoscalerSight is what the switch saw of the component's autoscalers, after it moved
@@ -809,7 +826,7 @@ func (p *switchPlan) recordSwitch(env *Env, verb string, op audit.Operation, ame
 	if verb == verbRollback {
 		next.Phase = PhaseRolledBack
 	}
-	next.recordWorkload(env, p.value, p.target, podsHash(p.pods))
+	next.recordWorkload(env, p.value, p.target, p.targetHash())
 	if old := c.Colors[from]; old != nil {
 		if w, ok := next.Workloads[from]; !ok || w.UID != old.UID {
 			next.recordWorkload(env, from, old, "")
@@ -957,10 +974,15 @@ func (e *Env) retargetHPA(ctx context.Context, p *switchPlan, verb string) {
 	if from == nil {
 		return
 	}
-	if !p.hpasListed {
+	var changes []Change
+	err := p.hpaErr
+	switch {
+	case err != nil:
+	case !p.hpasListed:
 		return // the release record saw no autoscaler on the color traffic left
+	default:
+		changes, err = retargetAutoscalers(ctx, e, p.hpas, from, p.target, verb)
 	}
-	changes, err := retargetAutoscalers(ctx, e, p.hpas, from, p.target, verb)
 	p.out.Changes = append(p.out.Changes, changes...)
 	if err != nil {
 		msg := fmt.Sprintf("the autoscaler of %s still targets %s: %v (move it with `kubectl feastflow autoscale`)", p.c.Name(), from.Name, err)

@@ -218,7 +218,7 @@ func TestDeployConcurrentWriter(t *testing.T) {
 	waitImage(t, h, ns, "tally", "registry.example/tally:4")
 	h.MustKubectl("-n", ns, "scale", "deploy", "tally", "--replicas", "4")
 	r = <-done
-	if r.ExitCode != 0 || !strings.Contains(r.Stdout, "with 4 replicas, all available") || !strings.Contains(r.Stderr, "scaled from 3 to 4 replicas by kubectl") {
+	if r.ExitCode != 0 || !strings.Contains(r.Stdout, "with 4 replicas, all available") || !strings.Contains(r.Stderr, `scaled from 3 to 4 replicas by field manager "kubectl"`) {
 		t.Fatalf("deploy during a foreign scale: exit %d\nstdout:\n%s\nstderr:\n%s", r.ExitCode, r.Stdout, r.Stderr)
 	}
 	if ready := h.MustKubectl("-n", ns, "get", "deploy", "tally", "-o", "jsonpath={.status.readyReplicas}"); ready != "4" {
