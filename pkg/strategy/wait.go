@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
+	"k8s.io/kubectl/pkg/util/podutils"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/term"
 	"github.com/feastflow/kubectl-feastflow/pkg/troubleshoot"
@@ -266,7 +267,7 @@ func (w *rolloutWait) reached() bool { return w.target > 0 && w.readyCount() >= 
 // observe counts a pod of the watched template, and ends the wait once the target is met.
 func (w *rolloutWait) observe(pod *corev1.Pod, deleted bool) {
 	w.mu.Lock()
-	if deleted || pod.DeletionTimestamp != nil || !podReady(pod) {
+	if deleted || pod.DeletionTimestamp != nil || !podutils.IsPodReady(pod) {
 		delete(w.ready, pod.Name)
 	} else {
 		w.ready[pod.Name] = true
