@@ -17,8 +17,8 @@ import (
 // verb is acting on while it runs. Names and keys are not the examples' (ledger's colors
 // amber and teal under the key "flavor"; a rolling "tally" labelled unit=tally).
 
-// lgSetupDelay is lgSetup with the pods taking delay to turn Ready, so that a wait lasts
-// long enough for a second writer to act during it.
+// lgSetupDelay creates ledger: amber live with 2 replicas, teal idle with 0, their pods
+// turning Ready delay after they start (long enough, for a wait to outlast a second writer).
 func lgSetupDelay(t *testing.T, h *harness.H, delay string) string {
 	t.Helper()
 	ns := h.NewNamespace()
@@ -52,6 +52,21 @@ func waitReplicas(t *testing.T, h *harness.H, ns, name string, n int32) {
 	})
 }
 
+// twoAtOnce runs the same plugin command twice at the same time.
+func twoAtOnce(h *harness.H, args ...string) []harness.Result {
+	var wg sync.WaitGroup
+	results := make([]harness.Result, 2)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = h.Feastflow(args...)
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
 // Two promotes at once, each of which would switch to the deployed color and retire the
 // old one: exactly one of them acts; the other refuses with exit 1 saying nothing changed
 // by it, or finds the release already promoted. teal ends live with its 2 pods, amber at
@@ -64,16 +79,7 @@ func TestPromoteTwoRunsAtOnce(t *testing.T) {
 	rec.WaitUntil("2 ready endpoints", func(ready []harness.Endpoint) bool { return len(ready) >= 2 })
 	start := time.Now()
 
-	var wg sync.WaitGroup
-	results := make([]harness.Result, 2)
-	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = h.Feastflow("promote", lgSvc, "-n", ns, "--scale-down-delay", "0s", "--yes")
-		}()
-	}
-	wg.Wait()
+	results := twoAtOnce(h, "promote", lgSvc, "-n", ns, "--scale-down-delay", "0s", "--yes")
 	acted := 0
 	for _, r := range results {
 		switch {
