@@ -2,14 +2,13 @@ package troubleshoot
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/kubectl/pkg/util/podutils"
 )
 
@@ -110,7 +109,7 @@ func (a *analysis) noPods(svc *corev1.Service, ref ObjectRef) Finding {
 		sort.Slice(near, func(i, j int) bool { return near[i].Name < near[j].Name })
 		p := near[0]
 		var diffs []string
-		for _, k := range slices.Sorted(maps.Keys(svc.Spec.Selector)) {
+		for _, k := range sets.List(sets.KeySet(svc.Spec.Selector)) {
 			want := svc.Spec.Selector[k]
 			if got, ok := p.Labels[k]; !ok {
 				diffs = append(diffs, fmt.Sprintf("selector wants %s=%s, pods have no %s label", k, want, k))
@@ -142,7 +141,7 @@ func (a *analysis) noPods(svc *corev1.Service, ref ObjectRef) Finding {
 // jsonMap renders the selector with the replacement values, and null for keys the pods lack.
 func jsonMap(sel, fix map[string]string) string {
 	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(sel)) {
+	for _, k := range sets.List(sets.KeySet(sel)) {
 		if v, ok := fix[k]; ok {
 			parts = append(parts, fmt.Sprintf("%q:%q", k, v))
 		} else {
@@ -154,7 +153,7 @@ func jsonMap(sel, fix map[string]string) string {
 
 func labelsString(m map[string]string) string {
 	parts := make([]string, 0, len(m))
-	for _, k := range slices.Sorted(maps.Keys(m)) {
+	for _, k := range sets.List(sets.KeySet(m)) {
 		parts = append(parts, k+"="+m[k])
 	}
 	return strings.Join(parts, ",")
@@ -403,7 +402,7 @@ func (a *analysis) selectorTypo(svc *corev1.Service, fd *Finding) bool {
 		pods       []*corev1.Pod
 	}
 	var best *cand
-	for _, k := range slices.Sorted(maps.Keys(svc.Spec.Selector)) {
+	for _, k := range sets.List(sets.KeySet(svc.Spec.Selector)) {
 		want := svc.Spec.Selector[k]
 		rest := map[string]string{}
 		for k2, v2 := range svc.Spec.Selector {
