@@ -8,7 +8,8 @@
 #      each pod answering in 50 ms (simulated app, docs/local-cluster.md); goal: the pre-switch
 #      test costs at most one round trip plus the slowest pod's answer
 #   2. API requests of one verified switch, from -v=6 (goal ≤ 6, zero discovery), and of
-#      promote after a switch and with its switch (goal ≤ switch + 3)
+#      promote after a switch and with its switch (goal ≤ switch + 3), each printed with
+#      its goal and "ok" or "MISSED"
 #   3. `kubectl feastflow status` on a namespace of 50 components vs
 #      `kubectl get deploy,svc,endpointslices`; goal ≤ 1.5×
 #
@@ -106,6 +107,11 @@ plog=$(kubectl feastflow -n feastflow promote feastflow-backend --scale-down-del
 promote_with=$(count <<<"$plog")
 promote_with_verbs=$(verbs_of <<<"$plog")
 
+verdict() { [ "$1" -le "$2" ] && echo ok || echo MISSED; }
+switch_goal=$(verdict "$requests" 6)
+[ "$discovery" -eq 0 ] || switch_goal=MISSED
+promote_goal=$(verdict "$promote_with" $((requests + 3)))
+
 # 3. status on 50 components.
 {
 	echo "apiVersion: v1
@@ -152,10 +158,10 @@ bench/switch: medians of $RUNS runs each, local cluster, $(nproc) cores
   switch --smoke          $(ms "$ss") ms   vs switch  $(ms "$sp") ms   ratio $(ratio "$ss" "$sp")   added $(ms $((ss - sp))) ms
                           pre-switch stage (2 pods, parallel) $pre ms, post-switch stage (service) $post ms, app latency 50 ms
                           one proxied GET from kubectl $(ms "$kpx") ms vs GET /version $(ms "$kv") ms: proxy round trip + answer ≈ $(ms $((kpx - kv))) ms beyond a plain round trip
-  switch API requests     $requests (discovery: $discovery)   (goal ≤ 6, zero discovery)
+  switch API requests     $requests (discovery: $discovery)   (goal ≤ 6, zero discovery): $switch_goal
                           $verbs
   promote after a switch  $promote_after requests   $promote_after_verbs
-  promote with its switch $promote_with requests   (goal ≤ switch + 3 = $((requests + 3)))
+  promote with its switch $promote_with requests   (goal ≤ switch + 3 = $((requests + 3))): $promote_goal
                           $promote_with_verbs
   status, 50 components   $(ms "$st") ms ($status_requests requests)   vs kubectl get deploy,svc,endpointslices  $(ms "$kg") ms ($get_requests requests)   ratio $(ratio "$st" "$kg")  (goal ≤ 1.5)
 EOF

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/kubectl/pkg/util/podutils"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 	"github.com/feastflow/kubectl-feastflow/pkg/progress"
@@ -440,7 +441,7 @@ func (d *nodeDrainer) retryBlocked(ctx context.Context) {
 			d.report("poddisruptionbudget %s now %s", st.pdb, cur.Numbers())
 		}
 		// A disruption allowed lets any pod go; a met budget lets an unready pod go.
-		if cur.DisruptionsAllowed > 0 || (!podReady(st.pp.pod) && cur.CurrentHealthy >= cur.DesiredHealthy) {
+		if cur.DisruptionsAllowed > 0 || (!podutils.IsPodReady(st.pp.pod) && cur.CurrentHealthy >= cur.DesiredHealthy) {
 			retry = append(retry, uid)
 		}
 	}

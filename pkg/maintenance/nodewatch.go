@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/kubectl/pkg/util/podutils"
 )
 
 // podFollower watches the pods of the node; deletions of pods the drain waits for are sent
@@ -108,7 +109,7 @@ func (d *nodeDrainer) waitReplacements(ctx context.Context) error {
 		if _, ok := want[string(ref.UID)]; !ok {
 			return
 		}
-		if deleted || p.DeletionTimestamp != nil || p.Spec.NodeName == d.np.Name || !podReady(p) {
+		if deleted || p.DeletionTimestamp != nil || p.Spec.NodeName == d.np.Name || !podutils.IsPodReady(p) {
 			delete(ready, p.UID)
 			return
 		}
@@ -157,13 +158,4 @@ func (d *nodeDrainer) waitReplacements(ctx context.Context) error {
 	}
 	d.report("replacements Ready elsewhere")
 	return nil
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/kubectl/pkg/util/podutils"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/report"
 )
@@ -355,7 +356,7 @@ func judgePDBs(pp *PodPlan, pdbs *pdbIndex) {
 	st := pdbs.status(pp.PDBs[0])
 	// The Eviction API lets a pod that is not Ready go without spending a disruption when the
 	// PDB says AlwaysAllow, or (IfHealthyBudget, the default) when the budget is met anyway.
-	if b := pdbs.byKey[pp.PDBs[0]]; b != nil && !podReady(pp.pod) {
+	if b := pdbs.byKey[pp.PDBs[0]]; b != nil && !podutils.IsPodReady(pp.pod) {
 		always := b.Spec.UnhealthyPodEvictionPolicy != nil && *b.Spec.UnhealthyPodEvictionPolicy == policyv1.AlwaysAllow
 		if always || st.CurrentHealthy >= st.DesiredHealthy {
 			pp.Reasons = append(pp.Reasons, Reason{Code: ReasonPacedByPDB, Message: fmt.Sprintf(
@@ -408,7 +409,7 @@ func countWorkloads(pods []corev1.Pod, draining map[string]bool, rsOwners map[ty
 			counts[key] = c
 		}
 		c.total++
-		ready := podReady(pod)
+		ready := podutils.IsPodReady(pod)
 		if ready {
 			c.ready++
 		}
@@ -428,7 +429,7 @@ func countWorkloads(pods []corev1.Pod, draining map[string]bool, rsOwners map[ty
 // of a failed new ReplicaSet is not "the only replica" while the old pods serve). A PDB that
 // blocks or paces the eviction turns downtime into waiting, so only unprotected pods count.
 func judgeReplicas(pp *PodPlan, workloads map[string]*workloadCount, key string) {
-	if key == "" || len(pp.PDBs) > 0 || !podReady(pp.pod) {
+	if key == "" || len(pp.PDBs) > 0 || !podutils.IsPodReady(pp.pod) {
 		return
 	}
 	c := workloads[key]

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/kubectl/pkg/util/podutils"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 )
@@ -108,7 +109,7 @@ func wantReady(np *NodePlan, pods []corev1.Pod) map[string]WantReady {
 	}
 	for i := range pods {
 		p := &pods[i]
-		if ref := metav1.GetControllerOf(p); ref != nil && p.DeletionTimestamp == nil && podReady(p) {
+		if ref := metav1.GetControllerOf(p); ref != nil && p.DeletionTimestamp == nil && podutils.IsPodReady(p) {
 			if w, ok := want[string(ref.UID)]; ok {
 				w.Ready++
 				want[string(ref.UID)] = w

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/kubectl/pkg/util/podutils"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/progress"
 	"github.com/feastflow/kubectl-feastflow/pkg/strategy"
@@ -72,18 +73,9 @@ func readyPodsOf(d *appsv1.Deployment, pods []corev1.Pod) []corev1.Pod {
 	var out []corev1.Pod
 	for i := range pods {
 		p := &pods[i]
-		if p.DeletionTimestamp == nil && sel.Matches(labels.Set(p.Labels)) && podReady(p) {
+		if p.DeletionTimestamp == nil && sel.Matches(labels.Set(p.Labels)) && podutils.IsPodReady(p) {
 			out = append(out, *p)
 		}
 	}
 	return out
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }

@@ -380,7 +380,7 @@ func eventLines(evs []troubleshoot.EventRecord, now time.Time) []string {
 		shown = shown[:maxEventLines]
 	}
 	for _, e := range shown {
-		t.row(shortAge(now, e.LastSeen.Time), e.Type, e.Reason, e.Object, fmt.Sprint(e.Count), truncate(oneLineText(e.Message), 160))
+		t.row(term.Age(now, e.LastSeen.Time), e.Type, e.Reason, e.Object, fmt.Sprint(e.Count), truncate(oneLineText(e.Message), 160))
 	}
 	_ = t.flush()
 	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
@@ -388,24 +388,6 @@ func eventLines(evs []troubleshoot.EventRecord, now time.Time) []string {
 		lines = append(lines, fmt.Sprintf("… and %d older events (-o json shows all)", len(evs)-len(shown)))
 	}
 	return lines
-}
-
-func shortAge(now, t time.Time) string {
-	if t.IsZero() {
-		return "<unknown>"
-	}
-	d := now.Sub(t)
-	switch {
-	case d < 0:
-		return "0s"
-	case d < 2*time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < 2*time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh", int(d.Hours()))
-	}
-	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
 
 func oneLineText(s string) string {

@@ -2,6 +2,7 @@ package strategy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -35,6 +36,7 @@ func promoteBlueGreen(ctx context.Context, env *Env, c *Component, opts PromoteO
 	var old, live string
 	var switchedAt time.Time
 	justSwitched := false
+	readyEndpoints := 0 // the live color's ready endpoints, as the switch verified them
 	switch {
 	case rec.Phase == PhaseDeployed && rec.Pending != "" && rec.Pending != c.LiveColor:
 		to := rec.Pending
@@ -55,6 +57,7 @@ func promoteBlueGreen(ctx context.Context, env *Env, c *Component, opts PromoteO
 		if sw != nil {
 			for _, sc := range sw.Components {
 				res.Changes = append(res.Changes, sc.Changes...)
+				readyEndpoints = sc.ReadyEndpoints
 			}
 			res.Changed = sw.Changed
 		}
@@ -146,6 +149,7 @@ func promoteBlueGreen(ctx context.Context, env *Env, c *Component, opts PromoteO
 	if elapsed < 0 {
 		elapsed = 0 // a switch recorded by a clock ahead of ours: wait the whole delay, no more
 	}
+	waited := false
 	if wait := opts.ScaleDownDelay - elapsed; wait > 0 {
 		env.report("waiting %s before scaling %s down, so that kube-proxy on every node has stopped sending it traffic (Ctrl-C keeps the switch; re-run to finish)", wait.Round(time.Second), oldD.Name)
 		t := time.NewTimer(wait)
@@ -155,27 +159,48 @@ func promoteBlueGreen(ctx context.Context, env *Env, c *Component, opts PromoteO
 			return &res, fmt.Errorf("interrupted before scaling %s down: %s stays live on %s and %s keeps %d replicas; re-run `kubectl feastflow promote %s` to finish: %w", oldD.Name, c.Name(), live, old, desiredReplicas(oldD), c.Name(), ctx.Err())
 		case <-t.C:
 		}
-	}
-	// Check before the cut: the Service still selects the live color, neither color changed
-	// since the plan, and the live color has no fewer ready pods than at the start.
-	svc, now, err := reread(ctx, env, c, oldD.Name, liveD.Name)
-	if err != nil {
-		return &res, err
+		waited = true
 	}
 	stopped := fmt.Sprintf("%s is live on %s and %s keeps its replicas; re-run `kubectl feastflow promote %s` once it is settled", c.Name(), live, oldD.Name, c.Name())
-	if got := svc.Spec.Selector[c.ColorKey]; got != live {
-		return &res, &ForeignChangeError{Object: "service/" + c.Name(), Field: "spec.selector." + c.ColorKey, From: live, To: got, Manager: lastServiceManager(svc), Done: fmt.Sprintf("%s not scaled down", oldD.Name)}
-	}
-	for _, chk := range []*appsv1.Deployment{oldPlanned, livePlanned} {
-		if err := checkUnchanged(chk, now[chk.Name], desiredReplicas(chk)); err != nil {
-			err.(*ForeignChangeError).Done = stopped
+	cut := oldD
+	if waited {
+		// Check before the cut: the Service still selects the live color, neither color
+		// changed since the plan, and the live color has no fewer ready pods than at the start.
+		svc, now, err := reread(ctx, env, c, oldD.Name, liveD.Name)
+		if err != nil {
 			return &res, err
 		}
+		if got := svc.Spec.Selector[c.ColorKey]; got != live {
+			return &res, &ForeignChangeError{Object: "service/" + c.Name(), Field: "spec.selector." + c.ColorKey, From: live, To: got, Manager: lastServiceManager(svc), Done: fmt.Sprintf("%s not scaled down", oldD.Name)}
+		}
+		for _, chk := range []*appsv1.Deployment{oldPlanned, livePlanned} {
+			if err := checkUnchanged(chk, now[chk.Name], desiredReplicas(chk)); err != nil {
+				err.(*ForeignChangeError).Done = stopped
+				return &res, err
+			}
+		}
+		if got := readyReplicas(now[liveD.Name]); got < startReady {
+			return &res, fmt.Errorf("the live color %s (%s) has %d ready pods, fewer than the %d when promote started: %s", live, liveD.Name, got, startReady, stopped)
+		}
+		c.Service, cut = svc, now[oldD.Name]
+	} else if justSwitched && readyEndpoints < int(startReady) {
+		// No time passed since the plan, so its reads still answer (the Service is the
+		// one the record write or the switch returned; the cut tests the old color's
+		// generation): only the live color's ready count is taken from the verification,
+		// which saw the live pods ready behind the Service just now.
+		return &res, fmt.Errorf("the live color %s (%s) has %d ready endpoints, fewer than the %d ready pods when promote started: %s", live, liveD.Name, readyEndpoints, startReady, stopped)
 	}
-	if got := readyReplicas(now[liveD.Name]); got < startReady {
-		return &res, fmt.Errorf("the live color %s (%s) has %d ready pods, fewer than the %d when promote started: %s", live, liveD.Name, got, startReady, stopped)
+	ch, err := scaleGuarded(ctx, env, cut, 0, verbPromote, "Promoted")
+	var conflict *ConflictError
+	if err != nil && !waited && errors.As(err, &conflict) {
+		// The old color changed since the plan: read it to name the change and who made it.
+		if _, now, rerr := reread(ctx, env, c, oldD.Name); rerr == nil {
+			if ferr := checkUnchanged(oldPlanned, now[oldD.Name], desiredReplicas(oldPlanned)); ferr != nil {
+				ferr.(*ForeignChangeError).Done = stopped
+				return &res, ferr
+			}
+		}
 	}
-	ch, err := scaleGuarded(ctx, env, now[oldD.Name], 0, verbPromote, "Promoted")
 	if err != nil {
 		return &res, err
 	}
@@ -185,7 +210,7 @@ func promoteBlueGreen(ctx context.Context, env *Env, c *Component, opts PromoteO
 	res.Changed = true
 	next := rec.clone()
 	next.Phase, next.Operation = PhasePromoted, nil
-	next.recordWorkload(env, old, now[oldD.Name], "")
+	next.recordWorkload(env, old, cut, "")
 	if err := finishRelease(ctx, env, c, next, started); err != nil {
 		return &res, err
 	}

@@ -11,6 +11,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -116,8 +117,13 @@ type switchPlan struct {
 	selector labels.Selector
 	pods     []corev1.Pod // pods the new selector selects
 	ready    map[string]bool
-	noop     bool
-	out      *SwitchComponent
+	expect   targetPods // what the verification waits for
+	// hpas are the namespace's autoscalers when the switch listed them (hpasListed).
+	hpas       []autoscalingv2.HorizontalPodAutoscaler
+	hpasListed bool
+	hpaErr     error
+	noop       bool
+	out        *SwitchComponent
 
 	// recRaw is the release annotation as read ("" when absent: the patch then tests the
 	// resourceVersion); next is the record the switch writes, nextRaw its annotation.
@@ -138,8 +144,15 @@ func switchColor(ctx context.Context, env *Env, opts SwitchOptions, verb string)
 	if err != nil {
 		return nil, withCandidates(ctx, env.Client, err, inv.inv, opts.Keys, BlueGreen)
 	}
-	if err := listTargetPods(ctx, env, inv, comps, opts.Color); err != nil {
-		return nil, err
+	// The pods and the autoscalers, each only when needed, in parallel.
+	var podErr error
+	var wg0 sync.WaitGroup
+	wg0.Add(2)
+	go func() { defer wg0.Done(); podErr = listTargetPods(ctx, env, inv, comps, opts) }()
+	go func() { defer wg0.Done(); listSwitchAutoscalers(ctx, env, inv, comps, opts) }()
+	wg0.Wait()
+	if podErr != nil {
+		return nil, podErr
 	}
 
 	var problems []string
@@ -149,6 +162,7 @@ func switchColor(ctx context.Context, env *Env, opts SwitchOptions, verb string)
 		p, probs := preflightSwitch(env, c, opts, inv)
 		problems = append(problems, probs...)
 		if p != nil {
+			p.hpas, p.hpasListed, p.hpaErr = inv.hpas, inv.hpasListed, inv.hpaErr
 			plans = append(plans, p)
 		}
 		writes = writes || len(probs) > 0 || p != nil && !p.noop
@@ -236,7 +250,7 @@ func switchColor(ctx context.Context, env *Env, opts SwitchOptions, verb string)
 		}()
 		go func() {
 			defer wg.Done()
-			n, err := VerifyEndpoints(ctx, env, p.c.Service, p.ready, opts.VerifyTimeout)
+			n, err := verifyEndpoints(ctx, env, p.c.Service, p.expect, opts.VerifyTimeout)
 			p.out.ReadyEndpoints = n
 			p.out.Verified = err == nil
 			errs[i] = err
@@ -279,7 +293,13 @@ type switchInventory struct {
 	inv       *Inventory
 	namespace *corev1.Namespace
 	windowErr error
-	pods      []corev1.Pod
+	// pods are the pods listed for the preflight (podsListed: see listTargetPods).
+	pods       []corev1.Pod
+	podsListed bool
+	// hpas are the namespace's autoscalers (hpasListed: see listSwitchAutoscalers).
+	hpas       []autoscalingv2.HorizontalPodAutoscaler
+	hpasListed bool
+	hpaErr     error // the LIST failed: the switch goes on and warns after it
 }
 
 // loadSwitch reads the Service (or all Services), the Deployments and the namespace in
@@ -410,25 +430,107 @@ func orNoneText(s string) string {
 	return s
 }
 
-// listTargetPods lists the pods the switched selectors will select: with one component,
-// one LIST by that selector; with several, one LIST of the namespace's pods.
-func listTargetPods(ctx context.Context, env *Env, s *switchInventory, comps []*Component, color string) error {
-	var sel string
-	if len(comps) == 1 {
-		c := comps[0]
-		_, value, err := c.ColorDeployment(color, s.inv.Deployments)
+// listTargetPods lists the pods the switched selectors will select, only when a switch
+// needs them: for the smoke test (it calls each pod), or to name the pods that are not
+// ready when a target Deployment's status says it is not fully available. A switch to a
+// fully available target judges it by the Deployment (its status counts the Ready pods, a
+// pod is Ready only after its init containers completed, and every pod runs the template,
+// on which the targetPort is checked) and verifies the endpoints by the pods' names.
+// With one component, one LIST by that selector; with several, one LIST of the namespace.
+func listTargetPods(ctx context.Context, env *Env, s *switchInventory, comps []*Component, opts SwitchOptions) error {
+	var sels []string
+	for _, c := range comps {
+		target, value, err := c.ColorDeployment(opts.Color, s.inv.Deployments)
 		rec, rerr := c.Release()
 		if err != nil || rerr != nil || value == c.LiveColor && (rec.Live == "" || rec.Live == value) {
-			return nil // preflight reports it; a no-op needs no pods
+			continue // preflight reports it; a no-op needs no pods
 		}
-		sel = labels.SelectorFromSet(switchedSelector(c, value)).String()
+		if opts.Smoke.PathFor(c.Service) != "" || availabilityProblem(c, target) != "" {
+			sels = append(sels, labels.SelectorFromSet(switchedSelector(c, value)).String())
+		}
+	}
+	if len(sels) == 0 {
+		return nil
+	}
+	sel := ""
+	if len(comps) == 1 {
+		sel = sels[0]
 	}
 	list, err := env.Client.CoreV1().Pods(s.inv.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
 		return fmt.Errorf("list pods in %s: %w", s.inv.Namespace, err)
 	}
-	s.pods = list.Items
+	s.pods, s.podsListed = list.Items, true
 	return nil
+}
+
+// listSwitchAutoscalers lists the namespace's HorizontalPodAutoscalers (one LIST) when a
+// switch may have one to move: the release record never saw them, or saw one scale the
+// color traffic leaves. A record that saw none (the last switch or deploy listed them)
+// saves the request; autoscale resets what the record saw, so an HPA it creates is found.
+// An HPA created with kubectl after the last switch is moved only once the record is
+// reset (`kubectl feastflow autoscale`): docs/release-state.md says so.
+//
+// A failed LIST (e.g. no right to list autoscalers) does not stop the switch, as moving an
+// autoscaler never did: it is kept in s.hpaErr and becomes the switch's warning.
+func listSwitchAutoscalers(ctx context.Context, env *Env, s *switchInventory, comps []*Component, opts SwitchOptions) {
+	need := false
+	for _, c := range comps {
+		_, value, err := c.ColorDeployment(opts.Color, s.inv.Deployments)
+		rec, rerr := c.Release()
+		if err != nil || rerr != nil || value == c.LiveColor && (rec.Live == "" || rec.Live == value) {
+			continue
+		}
+		need = need || rec.Autoscalers == nil || rec.Autoscalers.ByColor[c.LiveColor] != ""
+	}
+	if !need {
+		return
+	}
+	list, err := env.Client.AutoscalingV2().HorizontalPodAutoscalers(s.inv.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		s.hpaErr = fmt.Errorf("list horizontalpodautoscalers in %s: %w", s.inv.Namespace, err)
+		return
+	}
+	s.hpas, s.hpasListed = list.Items, true
+}
+
+// targetHash is the pod-template-hash of the target's pods: from the pods listed, else
+// from the release record when it holds the target's current template (the deploy that
+// made it recorded the hash it waited for), else "" (unknown; the template digest still
+// identifies the release).
+func (p *switchPlan) targetHash() string {
+	if h := podsHash(p.pods); h != "" {
+		return h
+	}
+	if w, ok := p.prev.Workloads[p.value]; ok && w.UID == p.target.UID && w.Template == templateDigest(&p.target.Spec.Template) {
+		return w.PodTemplateHash
+	}
+	return ""
+}
+
+// autoscalerSight is what the switch saw of the component's autoscalers, after it moved
+// those of the color traffic leaves to the target.
+func (p *switchPlan) autoscalerSight(env *Env, from string) *AutoscalerSight {
+	sight := &AutoscalerSight{At: env.now().UTC().Truncate(time.Second)}
+	for i := range p.hpas {
+		ref := p.hpas[i].Spec.ScaleTargetRef
+		if ref.Kind != "Deployment" {
+			continue
+		}
+		for color, d := range p.c.Colors {
+			if d.Name != ref.Name {
+				continue
+			}
+			if color == from {
+				color = p.value
+			}
+			if sight.ByColor == nil {
+				sight.ByColor = map[string]string{}
+			}
+			sight.ByColor[color] = p.hpas[i].Name
+		}
+	}
+	return sight
 }
 
 func switchedSelector(c *Component, value string) map[string]string {
@@ -459,7 +561,6 @@ func preflightSwitch(env *Env, c *Component, opts SwitchOptions, s *switchInvent
 		p.out.Changes = append(p.out.Changes, Change{Object: "service/" + c.Name(), Field: "spec.selector." + c.ColorKey, From: c.LiveColor, To: value})
 	}
 	var problems []string
-	name := fmt.Sprintf("%s: deployment %s", c.Name(), target.Name)
 	if owner := GitOpsOwner(c.Service); owner != "" {
 		if opts.Force {
 			msg := fmt.Sprintf("service %s is managed by %s, which may revert the switch on its next sync: update the color in Git too", c.Name(), owner)
@@ -470,19 +571,24 @@ func preflightSwitch(env *Env, c *Component, opts SwitchOptions, s *switchInvent
 		}
 	}
 	desired := desiredReplicas(target)
-	st := target.Status
-	switch {
-	case target.DeletionTimestamp != nil:
-		problems = append(problems, name+" is being deleted")
-	case desired < 1:
-		problems = append(problems, fmt.Sprintf("%s has 0 replicas: deploy it first (`kubectl feastflow deploy %s --image ...`) or scale it up", name, c.Name()))
-	case st.ObservedGeneration < target.Generation:
-		problems = append(problems, fmt.Sprintf("%s: its latest spec (generation %d) is not yet observed by the controller (observed %d): wait for the rollout (`kubectl rollout status deploy/%s`)", name, target.Generation, st.ObservedGeneration, target.Name))
-	case st.UpdatedReplicas != desired || st.ReadyReplicas != desired || st.AvailableReplicas != desired || st.Replicas != desired:
-		problems = append(problems, fmt.Sprintf("%s is not fully available: desired %d, updated %d, ready %d, available %d, total %d: wait for it (`kubectl feastflow status %s`) or fix it (`kubectl feastflow diagnose deploy/%s`)", name, desired, st.UpdatedReplicas, st.ReadyReplicas, st.AvailableReplicas, st.Replicas, c.Name(), target.Name))
+	if why := availabilityProblem(c, target); why != "" {
+		problems = append(problems, why)
 	}
 	sel := labels.SelectorFromSet(switchedSelector(c, value))
 	p.selector = sel
+	if !s.podsListed {
+		// The Deployment is fully available (listTargetPods lists the pods otherwise): its
+		// pods run its template, so the template answers for them.
+		p.expect = targetPods{deployment: target.Name, count: int(desired)}
+		if !sel.Matches(labels.Set(target.Spec.Template.Labels)) {
+			problems = append(problems, fmt.Sprintf("%s: the pod template of deployment %s lacks the labels %s that the service will select: check its pod template labels", c.Name(), target.Name, sel))
+		}
+		problems = append(problems, targetPortProblems(c, "the pod template of deployment "+target.Name, &corev1.Pod{Spec: target.Spec.Template.Spec}, target.Name)...)
+		if len(problems) > 0 {
+			return nil, problems
+		}
+		return p, nil
+	}
 	for i := range s.pods {
 		pod := &s.pods[i]
 		if pod.DeletionTimestamp != nil || !sel.Matches(labels.Set(pod.Labels)) {
@@ -499,24 +605,55 @@ func preflightSwitch(env *Env, c *Component, opts SwitchOptions, s *switchInvent
 		}
 		p.ready[pod.Name] = true
 	}
+	p.expect = targetPods{names: p.ready, count: len(p.ready)}
 	if len(notReady) > 0 {
 		problems = append(problems, fmt.Sprintf("%s: %d pods selected by %s are not ready: %s (`kubectl feastflow diagnose deploy/%s`)", c.Name(), len(notReady), sel, strings.Join(notReady, ", "), target.Name))
 	} else if len(p.pods) == 0 && desired >= 1 {
 		problems = append(problems, fmt.Sprintf("%s: no running pod has the labels %s that the service will select: check deployment %s's pod template labels", c.Name(), sel, target.Name))
 	}
-	for _, port := range c.Service.Spec.Ports {
-		for i := range p.pods {
-			if !targetPortResolves(port, &p.pods[i]) {
-				problems = append(problems, fmt.Sprintf("%s: the service port %s targets %s, which pod %s does not declare (its ports: %s): fix the targetPort or the container ports of deployment %s",
-					c.Name(), portName(port), targetPortText(port), p.pods[i].Name, podPortsText(&p.pods[i]), target.Name))
-				break
-			}
+	for i := range p.pods {
+		if probs := targetPortProblems(c, "pod "+p.pods[i].Name, &p.pods[i], target.Name); len(probs) > 0 {
+			problems = append(problems, probs...)
+			break
 		}
 	}
 	if len(problems) > 0 {
 		return nil, problems
 	}
 	return p, nil
+}
+
+// availabilityProblem is why a switch's target Deployment cannot take traffic yet, from
+// its status, or "" when its latest spec is observed and all of its desired pods (at least
+// one) are updated, ready and available, with no other pods.
+func availabilityProblem(c *Component, target *appsv1.Deployment) string {
+	name := fmt.Sprintf("%s: deployment %s", c.Name(), target.Name)
+	desired := desiredReplicas(target)
+	st := target.Status
+	switch {
+	case target.DeletionTimestamp != nil:
+		return name + " is being deleted"
+	case desired < 1:
+		return fmt.Sprintf("%s has 0 replicas: deploy it first (`kubectl feastflow deploy %s --image ...`) or scale it up", name, c.Name())
+	case st.ObservedGeneration < target.Generation:
+		return fmt.Sprintf("%s: its latest spec (generation %d) is not yet observed by the controller (observed %d): wait for the rollout (`kubectl rollout status deploy/%s`)", name, target.Generation, st.ObservedGeneration, target.Name)
+	case st.UpdatedReplicas != desired || st.ReadyReplicas != desired || st.AvailableReplicas != desired || st.Replicas != desired:
+		return fmt.Sprintf("%s is not fully available: desired %d, updated %d, ready %d, available %d, total %d: wait for it (`kubectl feastflow status %s`) or fix it (`kubectl feastflow diagnose deploy/%s`)", name, desired, st.UpdatedReplicas, st.ReadyReplicas, st.AvailableReplicas, st.Replicas, c.Name(), target.Name)
+	}
+	return ""
+}
+
+// targetPortProblems names each Service port whose targetPort the pod (or a pod template
+// in its place) does not declare.
+func targetPortProblems(c *Component, what string, pod *corev1.Pod, deployment string) []string {
+	var problems []string
+	for _, port := range c.Service.Spec.Ports {
+		if !targetPortResolves(port, pod) {
+			problems = append(problems, fmt.Sprintf("%s: the service port %s targets %s, which %s does not declare (its ports: %s): fix the targetPort or the container ports of deployment %s",
+				c.Name(), portName(port), targetPortText(port), what, podPortsText(pod), deployment))
+		}
+	}
+	return problems
 }
 
 // podNotReadyReason is "" for a Ready pod whose init containers all completed, else why not.
@@ -689,11 +826,14 @@ func (p *switchPlan) recordSwitch(env *Env, verb string, op audit.Operation, ame
 	if verb == verbRollback {
 		next.Phase = PhaseRolledBack
 	}
-	next.recordWorkload(env, p.value, p.target, podsHash(p.pods))
+	next.recordWorkload(env, p.value, p.target, p.targetHash())
 	if old := c.Colors[from]; old != nil {
 		if w, ok := next.Workloads[from]; !ok || w.UID != old.UID {
 			next.recordWorkload(env, from, old, "")
 		}
+	}
+	if p.hpasListed {
+		next.Autoscalers = p.autoscalerSight(env, c.LiveColor)
 	}
 	last := op
 	next.Last = &last
@@ -834,7 +974,15 @@ func (e *Env) retargetHPA(ctx context.Context, p *switchPlan, verb string) {
 	if from == nil {
 		return
 	}
-	changes, err := RetargetAutoscaler(ctx, e, from, p.target, verb)
+	var changes []Change
+	err := p.hpaErr
+	switch {
+	case err != nil:
+	case !p.hpasListed:
+		return // the release record saw no autoscaler on the color traffic left
+	default:
+		changes, err = retargetAutoscalers(ctx, e, p.hpas, from, p.target, verb)
+	}
 	p.out.Changes = append(p.out.Changes, changes...)
 	if err != nil {
 		msg := fmt.Sprintf("the autoscaler of %s still targets %s: %v (move it with `kubectl feastflow autoscale`)", p.c.Name(), from.Name, err)

@@ -76,10 +76,63 @@ func TestSwitchRequests(t *testing.T) {
 	for _, a := range cs.Actions() {
 		got = append(got, a.GetVerb()+" "+a.GetResource().Resource)
 	}
-	// GET service, LIST deployments, GET namespace (in parallel), LIST pods, PATCH, then
-	// WATCH endpointslices, the Event and LIST autoscalers (in parallel).
-	if len(got) != 8 {
-		t.Errorf("a verified switch should cost 8 requests, got %d: %v", len(got), got)
+	// GET service, LIST deployments, GET namespace, LIST autoscalers (in parallel: the
+	// record does not say yet whether one scales a color), PATCH, then WATCH endpointslices
+	// and the Event (in parallel). No LIST of pods: the target is fully available.
+	if len(got) != 7 {
+		t.Errorf("a verified switch should cost 7 requests, got %d: %v", len(got), got)
+	}
+}
+
+// TestSwitchRequestsWithTheRecord: once a switch recorded that no autoscaler scales the
+// component's colors, the next one does not list them: six requests, the goal of issue 10.
+func TestSwitchRequestsWithTheRecord(t *testing.T) {
+	objs := append(bgComponent("api", "blue", nil), bgNamespace(nil))
+	env, cs, _ := bgEnv(t, objs...)
+	if _, err := Switch(context.Background(), env, switchOpts("api", "green")); err != nil {
+		t.Fatal(err)
+	}
+	cs.ClearActions()
+	env2 := *env
+	if _, err := Switch(context.Background(), &env2, switchOpts("api", "blue")); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range cs.Actions() {
+		got = append(got, a.GetVerb()+" "+a.GetResource().Resource)
+		if a.GetResource().Resource == "horizontalpodautoscalers" || a.GetResource().Resource == "pods" {
+			t.Errorf("the second switch read %s: the record said none scale a color and the target is fully available", a.GetResource().Resource)
+		}
+	}
+	if len(got) != 6 {
+		t.Errorf("a verified switch should cost 6 requests, got %d: %v", len(got), got)
+	}
+	// autoscale resets what the record saw, so that the next switch moves the new HPA.
+	c, err := Resolve(context.Background(), cs, bgNS, "api", Keys{}, false, BlueGreen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec, _ := c.Release(); rec.Autoscalers == nil {
+		t.Fatalf("the switch did not record the autoscalers it saw: %+v", rec)
+	}
+	env3 := *env
+	if _, err := Autoscale(context.Background(), &env3, c, AutoscaleOptions{Min: 2, Max: 4, CPUPercent: 70}); err != nil {
+		t.Fatal(err)
+	}
+	c, err = Resolve(context.Background(), cs, bgNS, "api", Keys{}, false, BlueGreen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec, _ := c.Release(); rec.Autoscalers != nil {
+		t.Fatalf("autoscale left the record's autoscalers: %+v", rec.Autoscalers)
+	}
+	env4 := *env
+	if _, err := Switch(context.Background(), &env4, switchOpts("api", "green")); err != nil {
+		t.Fatal(err)
+	}
+	obj, err := cs.Tracker().Get(autoscalingv2.SchemeGroupVersion.WithResource("horizontalpodautoscalers"), bgNS, "api")
+	if err != nil || obj.(*autoscalingv2.HorizontalPodAutoscaler).Spec.ScaleTargetRef.Name != "api-green" {
+		t.Fatalf("the HPA made by autoscale did not follow the switch: %v (%v)", obj, err)
 	}
 }
 
@@ -130,6 +183,8 @@ func TestSwitchRefusals(t *testing.T) {
 			}
 		}
 	}
+	// A pod that is not Ready is counted so by the Deployment's status too.
+	oneNotReady := onGreen(func(d *appsv1.Deployment) { d.Status.ReadyReplicas = 1; d.Status.AvailableReplicas = 1 })
 	tests := []struct {
 		name  string
 		objs  []runtime.Object
@@ -143,14 +198,15 @@ func TestSwitchRefusals(t *testing.T) {
 			d.Status = appsv1.DeploymentStatus{ObservedGeneration: 3}
 		})), "green", "has 0 replicas"},
 		{"generation not observed", mutate(bgComponent("api", "blue", nil), onGreen(func(d *appsv1.Deployment) { d.Generation = 4 })), "green", "not yet observed"},
-		{"pod image failing", mutate(bgComponent("api", "blue", nil), onGreenPod(func(p *corev1.Pod) {
+		{"pod image failing", mutate(mutate(bgComponent("api", "blue", nil), oneNotReady), onGreenPod(func(p *corev1.Pod) {
 			p.Status.Conditions[0].Status = corev1.ConditionFalse
 			p.Status.ContainerStatuses[0] = corev1.ContainerStatus{Name: "app", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff"}}}
 		})), "green", "api-green-0 (ImagePullBackOff)"},
-		{"init container not done", mutate(bgComponent("api", "blue", nil), onGreenPod(func(p *corev1.Pod) {
+		{"init container not done", mutate(mutate(bgComponent("api", "blue", nil), oneNotReady), onGreenPod(func(p *corev1.Pod) {
 			p.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: "migrate", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
 		})), "green", "init container migrate not completed"},
-		{"targetPort not on the pods", mutate(bgComponent("api", "blue", nil), onGreenPod(func(p *corev1.Pod) { p.Spec.Containers[0].Ports[0].Name = "web" })), "green", `targets port name "http", which pod api-green-0 does not declare (its ports: web=8080)`},
+		{"targetPort not on the pods", mutate(bgComponent("api", "blue", nil), onGreen(func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Ports[0].Name = "web" })), "green", `targets port name "http", which the pod template of deployment api-green does not declare (its ports: web=8080)`},
+		{"targetPort not on a pod listed", mutate(mutate(bgComponent("api", "blue", nil), oneNotReady), onGreenPod(func(p *corev1.Pod) { p.Spec.Containers[0].Ports[0].Name = "web" })), "green", `targets port name "http", which pod api-green-0 does not declare (its ports: web=8080)`},
 		{"unknown color", bgComponent("api", "blue", nil), "purple", "unknown color \"purple\" for api: no deployment with version=purple or named api-purple (colors: blue, green)"},
 		{"gitops owned", bgComponent("api", "blue", map[string]string{"argocd.argoproj.io/tracking-id": "shop:/Service:shop/api"}), "green", "managed by Argo CD"},
 		{"flux owned", mutate(bgComponent("api", "blue", nil), func(o runtime.Object) {
@@ -692,7 +748,7 @@ func TestEndpointState(t *testing.T) {
 		"v4": {Endpoints: []discoveryv1.Endpoint{ep("g-1", &yes, nil), ep("g-2", nil, nil), ep("g-3", &no, &yes)}},
 		"v6": {Endpoints: []discoveryv1.Endpoint{ep("g-1", &yes, nil), ep("b-1", &no, nil)}},
 	}
-	st := endpointState(slices, map[string]bool{"g-1": true, "g-2": true})
+	st := endpointState(slices, targetPods{names: map[string]bool{"g-1": true, "g-2": true}, count: 2})
 	if strings.Join(st.Ready, ",") != "g-1,g-2" || len(st.NotReady) != 0 || strings.Join(st.Foreign, ",") != "b-1" {
 		t.Errorf("state = %+v", st)
 	}

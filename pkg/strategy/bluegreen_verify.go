@@ -36,6 +36,30 @@ type EndpointState struct {
 // the Service. This is what proves a switch: the EndpointSlice controller has applied the
 // new selector, so kube-proxy on every node is being told about the target pods only.
 func VerifyEndpoints(ctx context.Context, env *Env, svc *corev1.Service, expected map[string]bool, timeout time.Duration) (int, error) {
+	return verifyEndpoints(ctx, env, svc, targetPods{names: expected, count: len(expected)}, timeout)
+}
+
+// targetPods are the pods a switched Service must list: the named ones (the pods a
+// preflight listed), or, when the switch did not list pods, the pods of one Deployment,
+// known by their names (<deployment>-<pod-template-hash>-<suffix>, which the ReplicaSet
+// controller gives them), at least count of them ready.
+type targetPods struct {
+	names      map[string]bool
+	deployment string
+	count      int
+}
+
+func (t targetPods) has(pod string) bool {
+	if t.names != nil {
+		return t.names[pod]
+	}
+	rest, ok := strings.CutPrefix(pod, t.deployment+"-")
+	// One dash left: the ReplicaSet's hash, then the pod's suffix (a long name truncated
+	// by generateName may lose the dash). More: a Deployment whose name extends this one.
+	return ok && t.deployment != "" && strings.Count(rest, "-") <= 1
+}
+
+func verifyEndpoints(ctx context.Context, env *Env, svc *corev1.Service, expected targetPods, timeout time.Duration) (int, error) {
 	if timeout <= 0 {
 		timeout = DefaultVerifyTimeout
 	}
@@ -46,7 +70,7 @@ func VerifyEndpoints(ctx context.Context, env *Env, svc *corev1.Service, expecte
 	var last EndpointState
 	check := func() bool {
 		last = endpointState(slices, expected)
-		return len(last.Foreign) == 0 && len(last.NotReady) == 0 && len(last.Ready) == len(expected)
+		return len(last.Foreign) == 0 && len(last.NotReady) == 0 && len(last.Ready) >= expected.count
 	}
 	for {
 		w, err := watchSlices(ctx, env, svc)
@@ -100,7 +124,7 @@ func VerifyEndpoints(ctx context.Context, env *Env, svc *corev1.Service, expecte
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) {
 				return len(last.Ready), fmt.Errorf("the endpointslices of service %s/%s did not list only the %d target pods within %s: %s (check `kubectl get endpointslices -n %s -l %s=%s`)",
-					svc.Namespace, svc.Name, len(expected), timeout, last.describe(), svc.Namespace, discoveryv1.LabelServiceName, svc.Name)
+					svc.Namespace, svc.Name, expected.count, timeout, last.describe(), svc.Namespace, discoveryv1.LabelServiceName, svc.Name)
 			}
 			return len(last.Ready), fmt.Errorf("verify endpoints of service %s/%s: %w", svc.Namespace, svc.Name, err)
 		}
@@ -132,7 +156,7 @@ func metaOf(obj any) (metav1.Object, error) {
 
 // endpointState sums the slices up by pod; a pod listed in several slices (one per
 // address family) counts once, ready if any lists it ready.
-func endpointState(slices map[string]*discoveryv1.EndpointSlice, expected map[string]bool) EndpointState {
+func endpointState(slices map[string]*discoveryv1.EndpointSlice, expected targetPods) EndpointState {
 	ready := map[string]bool{}
 	for _, s := range slices {
 		for _, ep := range s.Endpoints {
@@ -150,7 +174,7 @@ func endpointState(slices map[string]*discoveryv1.EndpointSlice, expected map[st
 	var st EndpointState
 	for name, r := range ready {
 		switch {
-		case !expected[name]:
+		case !expected.has(name):
 			st.Foreign = append(st.Foreign, name)
 		case r:
 			st.Ready = append(st.Ready, name)

@@ -3,6 +3,8 @@ package strategy
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -386,7 +388,7 @@ func annotationOps(d *appsv1.Deployment, set map[string]string) []map[string]any
 		return []map[string]any{{"op": "add", "path": "/metadata/annotations", "value": set}}
 	}
 	var ops []map[string]any
-	for _, k := range sortedKeys(set) {
+	for _, k := range slices.Sorted(maps.Keys(set)) {
 		ops = append(ops, map[string]any{"op": "add", "path": "/metadata/annotations/" + jsonPointerEscape(k), "value": set[k]})
 	}
 	return ops

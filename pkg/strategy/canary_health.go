@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/kubectl/pkg/util/podutils"
 )
 
 // HealthGate is the verdict on a canary before a step: with no metrics stack, the signals
@@ -57,7 +58,7 @@ func CanaryHealth(ctx context.Context, env *Env, c *Component, baseline *canaryS
 		}
 		names[p.Name] = true
 		gate.Pods++
-		if podReady(p) {
+		if podutils.IsPodReady(p) {
 			gate.Ready++
 		} else {
 			unready = append(unready, p.Name)
@@ -107,15 +108,6 @@ func listDeploymentPods(ctx context.Context, env *Env, d *appsv1.Deployment) ([]
 		return nil, fmt.Errorf("list pods of deployment %s/%s: %w", d.Namespace, d.Name, err)
 	}
 	return list.Items, nil
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 func podRestarts(p *corev1.Pod) int32 {

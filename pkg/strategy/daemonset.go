@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/kubectl/pkg/util/podutils"
 )
 
 // DaemonSetCanaryError is canary-step on a DaemonSet component, refused with the reason.
@@ -178,7 +179,7 @@ func waitDaemonSet(ctx context.Context, env *Env, c *Component, d *appsv1.Daemon
 				}
 				updated++
 				watched = append(watched, p)
-				if podReady(p) {
+				if podutils.IsPodReady(p) {
 					ready++
 				} else {
 					waiting = append(waiting, p.Spec.NodeName)

@@ -3,7 +3,6 @@ package strategy
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -109,15 +108,10 @@ func Deploy(ctx context.Context, env *Env, c *Component, opts DeployOptions) (*D
 	if len(opts.Images) == 0 {
 		return nil, fmt.Errorf("deploy %s: no --image given", c.Name())
 	}
-	switch c.Strategy {
-	case BlueGreen:
-		return deployBlueGreen(ctx, env, c, opts)
-	case Canary:
-		return deployCanary(ctx, env, c, opts)
-	case Rolling, Recreate:
-		return deployRolling(ctx, env, c, opts)
+	if r := releaserFor(c); r != nil {
+		return r.deploy(ctx, env, c, opts)
 	}
-	return nil, WrongStrategyError(c, Rolling, Recreate, BlueGreen, Canary)
+	return nil, WrongStrategyError(c, deployKinds...)
 }
 
 // ImageChange is one container whose image SetImages changed.
@@ -261,13 +255,4 @@ func desiredReplicas(d *appsv1.Deployment) int32 {
 		return 1
 	}
 	return *d.Spec.Replicas
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

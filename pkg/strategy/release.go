@@ -44,39 +44,28 @@ func (e *Env) report(format string, args ...any) { progress.Printf(e.Progress, f
 // Promote finishes a release: blue-green switches (if not yet) and scales the old color
 // down; canary rolls stable to the canary's template and retires the canary.
 func Promote(ctx context.Context, env *Env, c *Component, opts PromoteOptions) (*Result, error) {
-	switch c.Strategy {
-	case BlueGreen:
-		return promoteBlueGreen(ctx, env, c, opts)
-	case Canary:
-		return promoteCanary(ctx, env, c, opts)
+	if r := releaserFor(c); r != nil {
+		return r.promote(ctx, env, c, opts)
 	}
-	return nil, WrongStrategyError(c, BlueGreen, Canary)
+	return nil, WrongStrategyError(c, promoteKinds...)
 }
 
 // Abort undoes a release in progress: canary to 0 and stable back to full; blue-green
 // before a switch: the idle color to 0.
 func Abort(ctx context.Context, env *Env, c *Component, opts AbortOptions) (*Result, error) {
-	switch c.Strategy {
-	case BlueGreen:
-		return abortBlueGreen(ctx, env, c, opts)
-	case Canary:
-		return abortCanary(ctx, env, c, opts)
+	if r := releaserFor(c); r != nil {
+		return r.abort(ctx, env, c, opts)
 	}
-	return nil, WrongStrategyError(c, BlueGreen, Canary)
+	return nil, WrongStrategyError(c, abortKinds...)
 }
 
 // Rollback returns to the previous release: rolling undoes the rollout, blue-green
 // switches back to the previous color, canary aborts.
 func Rollback(ctx context.Context, env *Env, c *Component, opts RollbackOptions) (*Result, error) {
-	switch c.Strategy {
-	case BlueGreen:
-		return rollbackBlueGreen(ctx, env, c, opts)
-	case Canary:
-		return abortCanary(ctx, env, c, AbortOptions{Timeout: opts.Timeout})
-	case Rolling, Recreate:
-		return rollbackRolling(ctx, env, c, opts)
+	if r := releaserFor(c); r != nil {
+		return r.rollback(ctx, env, c, opts)
 	}
-	return nil, WrongStrategyError(c, Rolling, Recreate, BlueGreen, Canary)
+	return nil, WrongStrategyError(c, rollbackKinds...)
 }
 
 // PromoteOptions tune Promote.

@@ -62,7 +62,7 @@ func fxReconcile(tracker k8stesting.ObjectTracker, d *appsv1.Deployment) error {
 	}
 	for i := have; int32(i) < desiredReplicas(d); i++ {
 		pod := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d-%d", rs.Name, d.Generation, i), Namespace: d.Namespace, Labels: tpl.Labels},
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-g%dp%d", rs.Name, d.Generation, i), Namespace: d.Namespace, Labels: tpl.Labels},
 			Spec:       tpl.Spec,
 			Status: corev1.PodStatus{
 				Phase:      corev1.PodRunning,

@@ -85,8 +85,20 @@ type Release struct {
 	// Workloads are, per color (blue-green) or track (canary), the Deployment's identity
 	// and pod template when it was switched to or stepped.
 	Workloads map[string]WorkloadRecord `json:"workloads,omitempty"`
+	// Autoscalers is what the plugin last saw of the HorizontalPodAutoscalers that scale
+	// the component's colors (blue-green); nil when it never looked. A switch lists them
+	// only when this is nil or names one for the color traffic leaves, and records what it
+	// saw; autoscale resets it to nil.
+	Autoscalers *AutoscalerSight `json:"autoscalers,omitempty"`
 	// MigratedFrom names the older annotations this record was built from.
 	MigratedFrom []string `json:"migratedFrom,omitempty"`
+}
+
+// AutoscalerSight is the HorizontalPodAutoscalers of a component as listed at a time.
+type AutoscalerSight struct {
+	At time.Time `json:"at"`
+	// ByColor names, per color that has one, the HPA that scales its Deployment.
+	ByColor map[string]string `json:"byColor,omitempty"`
 }
 
 // ReleaseOperation is an operation in progress and its target.

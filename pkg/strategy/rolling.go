@@ -2,6 +2,7 @@ package strategy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -69,8 +70,16 @@ func deployRolling(ctx context.Context, env *Env, c *Component, opts DeployOptio
 		res.Message = fmt.Sprintf("dry run (%s): would deploy %s to deployment/%s and wait for its rollout", env.Writer.DryRun, imagesText(res.Images), d.Name)
 		return res, nil
 	}
-	if _, err := WaitForDeployment(ctx, env, c.Namespace(), d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: minGen}); err != nil {
+	// A template changed by someone else during the wait ends it (the images deployed are
+	// no longer what rolls out); a scale is followed.
+	final, err := WaitForDeployment(ctx, env, c.Namespace(), d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: minGen, Expect: d.DeepCopy(), TemplateOnly: true})
+	if err != nil {
 		res.Failure = failureOf(err)
+		var foreign *ForeignChangeError
+		if errors.As(err, &foreign) {
+			foreign.Done = fmt.Sprintf("deployment %s was updated to %s and then changed by someone else: not rolled back; check it with `kubectl feastflow status %s`", d.Name, imagesText(res.Images), c.Name())
+			return res, foreign
+		}
 		if !opts.AutoRollback || !res.Changed {
 			if res.Changed {
 				return res, fmt.Errorf("%w; deployment %s now wants %s: fix and deploy again, or `kubectl feastflow rollback %s` (or re-run with --auto-rollback)", err, d.Name, imagesText(res.Images), c.Name())
@@ -92,6 +101,9 @@ func deployRolling(ctx context.Context, env *Env, c *Component, opts DeployOptio
 		return res, fmt.Errorf("%w; rolled deployment %s back to revision %d (%s), the last one that was available, which is available again", err, d.Name, good.revision, good.images)
 	}
 	res.Ready = true
+	if final != nil {
+		res.Replicas = desiredReplicas(final) // a scale during the wait was followed
+	}
 	res.Message = fmt.Sprintf("deployment %s runs %s with %d replicas, all available", d.Name, imagesText(res.Images), res.Replicas)
 	return res, nil
 }

@@ -186,6 +186,7 @@ func Autoscale(ctx context.Context, env *Env, c *Component, opts AutoscaleOption
 			return nil, fmt.Errorf("create horizontalpodautoscaler %s/%s: %w", c.Namespace(), c.Name(), err)
 		}
 		env.event(ctx, "HorizontalPodAutoscaler", "autoscaling/v2", created, "Autoscale", op)
+		forgetAutoscalers(ctx, env, c)
 		res.Message = env.tell(fmt.Sprintf("created horizontalpodautoscaler/%s for deployment/%s: %s", c.Name(), target.Name, to), fmt.Sprintf("would create horizontalpodautoscaler/%s for deployment/%s: %s", c.Name(), target.Name, to))
 		return res, nil
 	}
@@ -212,8 +213,28 @@ func Autoscale(ctx context.Context, env *Env, c *Component, opts AutoscaleOption
 		return nil, fmt.Errorf("patch horizontalpodautoscaler %s/%s: %w", c.Namespace(), existing.Name, err)
 	}
 	env.event(ctx, "HorizontalPodAutoscaler", "autoscaling/v2", updated, "Autoscale", op)
+	forgetAutoscalers(ctx, env, c)
 	res.Message = env.tell(fmt.Sprintf("updated horizontalpodautoscaler/%s: %s", existing.Name, to), fmt.Sprintf("would update horizontalpodautoscaler/%s: %s", existing.Name, to))
 	return res, nil
+}
+
+// forgetAutoscalers resets what a blue-green component's release record saw of its
+// autoscalers (Release.Autoscalers), after autoscale created or changed one, so that the
+// next switch lists them and moves it with the traffic. A failure is a warning: the HPA is
+// written; the next switch would then not move it.
+func forgetAutoscalers(ctx context.Context, env *Env, c *Component) {
+	if c.Strategy != BlueGreen || !env.Writer.Live() {
+		return
+	}
+	rec, err := c.Release()
+	if err != nil || rec.Autoscalers == nil {
+		return
+	}
+	next := rec.clone()
+	next.Autoscalers = nil
+	if err := writeRelease(ctx, env, c, next, nil, ""); err != nil {
+		env.report("warning: the release record of %s still says which autoscalers it saw (%v): the next switch may not move the new one; run autoscale again", c.Name(), err)
+	}
 }
 
 func hpaSpec(deployment string, opts AutoscaleOptions) autoscalingv2.HorizontalPodAutoscalerSpec {
@@ -378,9 +399,17 @@ func RetargetAutoscaler(ctx context.Context, env *Env, from, to *appsv1.Deployme
 	if err != nil {
 		return nil, err
 	}
+	return retargetAutoscalers(ctx, env, hpas, from, to, verb)
+}
+
+// retargetAutoscalers moves those of hpas that scale from onto to.
+func retargetAutoscalers(ctx context.Context, env *Env, hpas []autoscalingv2.HorizontalPodAutoscaler, from, to *appsv1.Deployment, verb string) ([]Change, error) {
 	var changes []Change
 	for i := range hpas {
 		h := &hpas[i]
+		if ref := h.Spec.ScaleTargetRef; ref.Kind != "Deployment" || ref.Name != from.Name {
+			continue
+		}
 		op := env.Writer.Operation(verb, "deployment/"+from.Name, "deployment/"+to.Name)
 		body := audit.AnnotationPatch(op, nil)
 		body["metadata"].(map[string]any)["resourceVersion"] = h.ResourceVersion

@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/kubectl/pkg/util/podutils"
 )
 
 // WorkloadDeployOptions are the StatefulSet/DaemonSet extras of deploy.
@@ -256,7 +257,7 @@ func (r *stsRelease) waitUpdated(ctx context.Context, partition int32, timeout t
 				}
 				updated++
 				watched = append(watched, p)
-				if podReady(p) {
+				if podutils.IsPodReady(p) {
 					ready++
 				}
 			}

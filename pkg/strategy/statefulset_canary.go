@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"k8s.io/kubectl/pkg/util/podutils"
 )
 
 // StepStatefulSet moves a staged StatefulSet release to the next canary step (or to
@@ -201,7 +202,7 @@ func (r *stsRelease) health(ctx context.Context) (*HealthGate, error) {
 		p := &pods[i]
 		names[p.Name] = true
 		gate.Pods++
-		if podReady(p) {
+		if podutils.IsPodReady(p) {
 			gate.Ready++
 		} else {
 			unready = append(unready, p.Name)
@@ -449,7 +450,7 @@ func (r *stsRelease) recreate(ctx context.Context, res *Result, pod *corev1.Pod,
 				if p.Labels[appsv1.ControllerRevisionHashLabelKey] != set.Status.UpdateRevision {
 					return false, fmt.Sprintf("pod %s came back on revision %s, not %s", p.Name, p.Labels[appsv1.ControllerRevisionHashLabelKey], set.Status.UpdateRevision), nil
 				}
-				return podReady(p), fmt.Sprintf("%s: pod %s re-created on revision %s, ready: %t", r.ref(), p.Name, set.Status.UpdateRevision, podReady(p)), []*corev1.Pod{p}
+				return podutils.IsPodReady(p), fmt.Sprintf("%s: pod %s re-created on revision %s, ready: %t", r.ref(), p.Name, set.Status.UpdateRevision, podutils.IsPodReady(p)), []*corev1.Pod{p}
 			}
 			return false, fmt.Sprintf("%s: waiting for pod %s to be re-created", r.ref(), pod.Name), nil
 		},

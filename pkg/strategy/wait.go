@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
+	"k8s.io/kubectl/pkg/util/podutils"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/term"
 	"github.com/feastflow/kubectl-feastflow/pkg/troubleshoot"
@@ -40,6 +41,10 @@ type WaitOptions struct {
 	// Expect is the Deployment as the operation wrote it: when someone else changes its
 	// replicas or pod template during the wait, the wait ends with a *ForeignChangeError.
 	Expect *appsv1.Deployment
+	// TemplateOnly, with Expect, ends the wait only on a change of the pod template: a
+	// rollout's promise is its template, and a scale during it (an HPA's, or by hand) is
+	// followed, reported as progress, instead of failing the rollout.
+	TemplateOnly bool
 	// PodTemplateHash is the pod-template-hash of the ReplicaSet generation MinGeneration
 	// rolls to, when the caller knows it (a rollback to an existing revision): the wait
 	// then watches its pods without listing ReplicaSets to find it.
@@ -149,7 +154,14 @@ func waitDeployment(ctx context.Context, env *Env, ns, name string, opts WaitOpt
 		}
 		last = d
 		if opts.Expect != nil {
-			if err := checkUnchanged(opts.Expect, d, desiredReplicas(opts.Expect)); err != nil {
+			want := desiredReplicas(opts.Expect)
+			if opts.TemplateOnly && desiredReplicas(d) != want {
+				env.report("deployment %s was scaled from %d to %d replicas by %s during the rollout: waiting for %d", name, want, desiredReplicas(d), orNoneText(lastManager(d, "f:replicas")), desiredReplicas(d))
+				opts.Expect = opts.Expect.DeepCopy()
+				opts.Expect.Spec.Replicas = d.Spec.Replicas
+				want = desiredReplicas(d)
+			}
+			if err := checkUnchanged(opts.Expect, d, want); err != nil {
 				return false, err
 			}
 		}
@@ -255,7 +267,7 @@ func (w *rolloutWait) reached() bool { return w.target > 0 && w.readyCount() >= 
 // observe counts a pod of the watched template, and ends the wait once the target is met.
 func (w *rolloutWait) observe(pod *corev1.Pod, deleted bool) {
 	w.mu.Lock()
-	if deleted || pod.DeletionTimestamp != nil || !podReady(pod) {
+	if deleted || pod.DeletionTimestamp != nil || !podutils.IsPodReady(pod) {
 		delete(w.ready, pod.Name)
 	} else {
 		w.ready[pod.Name] = true

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/kubectl/pkg/polymorphichelpers"
+	"k8s.io/kubectl/pkg/util/podutils"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 	"github.com/feastflow/kubectl-feastflow/pkg/troubleshoot"
@@ -203,7 +204,7 @@ func daemonSetStatus(d *appsv1.DaemonSet, pods []corev1.Pod, revisions []appsv1.
 		if updHash != "" && p.Labels[appsv1.DefaultDaemonSetUniqueLabelKey] == updHash {
 			ps.Updated++
 		}
-		if podReady(p) {
+		if podutils.IsPodReady(p) {
 			ps.Ready++
 		} else {
 			why := podNotReadyReason(p)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -22,7 +24,7 @@ func metaAnnotationOps(have map[string]string, set map[string]string) []jsonOp {
 		return []jsonOp{{"op": "add", "path": "/metadata/annotations", "value": set}}
 	}
 	var ops []jsonOp
-	for _, k := range sortedKeys(set) {
+	for _, k := range slices.Sorted(maps.Keys(set)) {
 		ops = append(ops, jsonOp{"op": "add", "path": "/metadata/annotations/" + jsonPointerEscape(k), "value": set[k]})
 	}
 	return ops

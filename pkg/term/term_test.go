@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"testing"
+	"time"
 )
 
 func TestEscape(t *testing.T) {
@@ -83,5 +84,20 @@ func TestPalette(t *testing.T) {
 	}
 	if got := (Palette{Enabled: true}).Bold(""); got != "" {
 		t.Errorf("empty text coloured: %q", got)
+	}
+}
+
+func TestAge(t *testing.T) {
+	now := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		ago  time.Duration
+		want string
+	}{{-time.Second, "0s"}, {45 * time.Second, "45s"}, {119 * time.Second, "119s"}, {3 * time.Minute, "3m"}, {5 * time.Hour, "5h"}, {50 * time.Hour, "2d"}} {
+		if got := Age(now, now.Add(-tt.ago)); got != tt.want {
+			t.Errorf("Age(%s ago) = %q, want %q", tt.ago, got, tt.want)
+		}
+	}
+	if got := Age(now, time.Time{}); got != "<unknown>" {
+		t.Errorf("Age(zero) = %q", got)
 	}
 }

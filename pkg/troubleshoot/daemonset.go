@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/klog/v2"
+	"k8s.io/kubectl/pkg/util/podutils"
 )
 
 // Categories of the DaemonSet analyzer.
@@ -31,7 +32,7 @@ func (a *analysis) daemonSetRules() {
 		if st.NumberUnavailable > 0 {
 			var notReady []string
 			for _, p := range a.ownedPods("DaemonSet", ns, ds.Name) {
-				if !podReady(p) {
+				if !podutils.IsPodReady(p) {
 					notReady = append(notReady, p.Name)
 				}
 			}

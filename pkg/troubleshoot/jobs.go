@@ -7,6 +7,8 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/term"
 )
 
 // Categories of the Job and CronJob analyzer.
@@ -104,7 +106,7 @@ func (a *analysis) cronJobMissed(cj *batchv1.CronJob) {
 	}
 	last := "never"
 	if cj.Status.LastScheduleTime != nil {
-		last = age(a.now, cj.Status.LastScheduleTime.Time) + " ago"
+		last = term.Age(a.now, cj.Status.LastScheduleTime.Time) + " ago"
 	}
 	fd := Finding{Severity: SeverityWarning, Confidence: ConfidenceHigh, Impact: ImpactAtRisk, Category: CategoryCronJobMissed,
 		Object:   ObjectRef{Kind: "CronJob", Namespace: ns, Name: cj.Name},

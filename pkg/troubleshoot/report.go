@@ -1,9 +1,6 @@
 package troubleshoot
 
 import (
-	"strconv"
-	"time"
-
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -279,23 +276,4 @@ func (r *Report) summarize() {
 			r.Summary.Infos++
 		}
 	}
-}
-
-// age formats how long ago t was, kubectl style (5s, 3m, 2h, 4d).
-func age(now, t time.Time) string {
-	if t.IsZero() {
-		return "<unknown>"
-	}
-	d := now.Sub(t)
-	switch {
-	case d < 0:
-		return "0s"
-	case d < 2*time.Minute:
-		return strconv.Itoa(int(d.Seconds())) + "s"
-	case d < 2*time.Hour:
-		return strconv.Itoa(int(d.Minutes())) + "m"
-	case d < 48*time.Hour:
-		return strconv.Itoa(int(d.Hours())) + "h"
-	}
-	return strconv.Itoa(int(d.Hours()/24)) + "d"
 }

@@ -2,7 +2,9 @@ package troubleshoot
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -265,7 +267,7 @@ func taintString(t corev1.Taint) string {
 
 func selectorDiff(sel, nodeLabels map[string]string) string {
 	var diffs []string
-	for _, k := range sortedKeys(sel) {
+	for _, k := range slices.Sorted(maps.Keys(sel)) {
 		if got, ok := nodeLabels[k]; !ok {
 			diffs = append(diffs, fmt.Sprintf("wants %s=%s, node has no %s", k, sel[k], k))
 		} else if got != sel[k] {
@@ -276,15 +278,6 @@ func selectorDiff(sel, nodeLabels map[string]string) string {
 		return ""
 	}
 	return " (" + strings.Join(diffs, ", ") + ")"
-}
-
-func sortedKeys(m map[string]string) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 func qty(q resource.Quantity, rn corev1.ResourceName) string {

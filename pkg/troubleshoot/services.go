@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/kubectl/pkg/util/podutils"
 )
 
 // serviceRules follows every Service to its pods and EndpointSlices: a selector that
@@ -107,7 +109,7 @@ func (a *analysis) noPods(svc *corev1.Service, ref ObjectRef) Finding {
 		sort.Slice(near, func(i, j int) bool { return near[i].Name < near[j].Name })
 		p := near[0]
 		var diffs []string
-		for _, k := range sortedKeys(svc.Spec.Selector) {
+		for _, k := range sets.List(sets.KeySet(svc.Spec.Selector)) {
 			want := svc.Spec.Selector[k]
 			if got, ok := p.Labels[k]; !ok {
 				diffs = append(diffs, fmt.Sprintf("selector wants %s=%s, pods have no %s label", k, want, k))
@@ -139,7 +141,7 @@ func (a *analysis) noPods(svc *corev1.Service, ref ObjectRef) Finding {
 // jsonMap renders the selector with the replacement values, and null for keys the pods lack.
 func jsonMap(sel, fix map[string]string) string {
 	var parts []string
-	for _, k := range sortedKeys(sel) {
+	for _, k := range sets.List(sets.KeySet(sel)) {
 		if v, ok := fix[k]; ok {
 			parts = append(parts, fmt.Sprintf("%q:%q", k, v))
 		} else {
@@ -151,7 +153,7 @@ func jsonMap(sel, fix map[string]string) string {
 
 func labelsString(m map[string]string) string {
 	parts := make([]string, 0, len(m))
-	for _, k := range sortedKeys(m) {
+	for _, k := range sets.List(sets.KeySet(m)) {
 		parts = append(parts, k+"="+m[k])
 	}
 	return strings.Join(parts, ",")
@@ -306,7 +308,7 @@ func (a *analysis) endpoints(svc *corev1.Service, ref ObjectRef, matched []*core
 	// Selected pods that are not ready and have no endpoint yet (no IP: Pending, or still
 	// being created) serve nothing either.
 	for _, p := range matched {
-		if !seenPod[p.Name] && !podReady(p) && p.DeletionTimestamp == nil && !slicesHold(slices, p.Name) {
+		if !seenPod[p.Name] && !podutils.IsPodReady(p) && p.DeletionTimestamp == nil && !slicesHold(slices, p.Name) {
 			seenPod[p.Name] = true
 			notReady++
 			notReadyPods = append(notReadyPods, p.Name)
@@ -400,7 +402,7 @@ func (a *analysis) selectorTypo(svc *corev1.Service, fd *Finding) bool {
 		pods       []*corev1.Pod
 	}
 	var best *cand
-	for _, k := range sortedKeys(svc.Spec.Selector) {
+	for _, k := range sets.List(sets.KeySet(svc.Spec.Selector)) {
 		want := svc.Spec.Selector[k]
 		rest := map[string]string{}
 		for k2, v2 := range svc.Spec.Selector {

@@ -7,6 +7,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/kubectl/pkg/util/podutils"
 )
 
 // Categories of the StatefulSet analyzer.
@@ -31,7 +32,7 @@ func (a *analysis) statefulSetRules() {
 		if ss.Status.ReadyReplicas < want {
 			var notReady []string
 			for _, p := range pods {
-				if !podReady(p) {
+				if !podutils.IsPodReady(p) {
 					notReady = append(notReady, p.Name)
 				}
 			}
@@ -64,7 +65,7 @@ func (a *analysis) statefulSetRules() {
 		case ss.Status.UpdatedReplicas < toUpdate:
 			blocker := ""
 			for _, p := range pods {
-				if !podReady(p) && (blocker == "" || p.Name > blocker) {
+				if !podutils.IsPodReady(p) && (blocker == "" || p.Name > blocker) {
 					blocker = p.Name
 				}
 			}
@@ -147,15 +148,6 @@ func (a *analysis) ownedPods(kind, ns, name string) []*corev1.Pod {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 func statefulSetStatusLine(ss *appsv1.StatefulSet) string {

@@ -10,6 +10,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/term"
 )
 
 // workloadRules: Deployments stuck (ProgressDeadlineExceeded), ReplicaSets that cannot
@@ -169,7 +171,7 @@ func (a *analysis) nodeRules() {
 			switch {
 			case c.Type == corev1.NodeReady && c.Status != corev1.ConditionTrue:
 				fd = &Finding{Severity: SeverityError, Category: CategoryNodeNotReady,
-					Cause: fmt.Sprintf("node %s is NotReady (Ready=%s %s since %s): its %d pod(s) are not being run or reported", n.Name, c.Status, c.Reason, age(a.now, c.LastTransitionTime.Time), len(pods)),
+					Cause: fmt.Sprintf("node %s is NotReady (Ready=%s %s since %s): its %d pod(s) are not being run or reported", n.Name, c.Status, c.Reason, term.Age(a.now, c.LastTransitionTime.Time), len(pods)),
 					Fix: []string{
 						fmt.Sprintf("kubectl describe node %s  # check the kubelet on the node", n.Name),
 						fmt.Sprintf("kubectl feastflow maintenance drain %s --ignore-daemonsets  # move the pods away if it does not come back", n.Name),
@@ -286,7 +288,7 @@ func (a *analysis) staleConfigRules(group bool) {
 		a.add(Finding{
 			Severity: SeverityWarning, Confidence: ConfidenceMedium, Category: CategoryStaleConfig, Object: g.owner, Pods: g.pods,
 			Cause: fmt.Sprintf("%d pod(s) started before %s %s changed (%s ago; pods started %s ago) and read it via %s: they run the old values",
-				len(g.pods), g.ref.Kind, g.ref.Name, age(a.now, g.when), age(a.now, g.start.Time), g.ref.Via),
+				len(g.pods), g.ref.Kind, g.ref.Name, term.Age(a.now, g.when), term.Age(a.now, g.start.Time), g.ref.Via),
 			Details: []string{fmt.Sprintf("%s %s data last written %s (managedFields); oldest pod started %s", g.ref.Kind, g.ref.Name,
 				g.when.UTC().Format(timeFormat), g.start.UTC().Format(timeFormat))},
 			Fix: append([]string{restart}, a.restartChangedFix(g.owner)...),

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,22 +48,11 @@ spec:
 `, color, replicas, image, lgKey)
 }
 
-// lgSetup creates ledger: amber live with 2 replicas, teal idle with 0.
+// lgSetup creates ledger: amber live with 2 replicas, teal idle with 0 (pods Ready 1 s
+// after they start).
 func lgSetup(t *testing.T, h *harness.H) string {
 	t.Helper()
-	ns := h.NewNamespace()
-	h.Apply(ns, lgColor("amber", 2, "registry.example/books:1.0")+"---\n"+lgColor("teal", 0, "registry.example/books:1.0")+`---
-apiVersion: v1
-kind: Service
-metadata:
-  name: ledger
-  annotations: {feastflow.dev/color-key: `+lgKey+`}
-spec:
-  selector: {tier: books, `+lgKey+`: amber}
-  ports: [{name: web, port: 80, targetPort: web}]
-`)
-	h.WaitForRollout(ns, lgAmber)
-	return ns
+	return lgSetupDelay(t, h, "1s")
 }
 
 // lgRecord is the release record on the Service.
@@ -272,16 +260,7 @@ func TestCanaryStepTwoRunsAtOnce(t *testing.T) {
 	rec := h.RecordEndpoints(ns, cnSvc)
 	rec.WaitUntil("10 ready endpoints", func(ready []harness.Endpoint) bool { return len(ready) >= 10 })
 	start := time.Now()
-	var wg sync.WaitGroup
-	results := make([]harness.Result, 2)
-	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = h.Feastflow("canary-step", cnSvc, "-n", ns, "--weight", "50")
-		}()
-	}
-	wg.Wait()
+	results := twoAtOnce(h, "canary-step", cnSvc, "-n", ns, "--weight", "50")
 	ok := 0
 	for _, r := range results {
 		switch {
