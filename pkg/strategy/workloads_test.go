@@ -9,10 +9,13 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 )
@@ -285,5 +288,23 @@ func TestWorkloadStateMigratesIntoRelease(t *testing.T) {
 	}
 	if rec, _ := ReadRelease(fxLoad(t, client, "db")); rec.Workload != nil || rec.Operation != nil || rec.Phase != PhaseDeployed {
 		t.Errorf("ended record: %+v", rec)
+	}
+}
+
+// A user who may not list StatefulSets gets the denied read named (an error, exit 1), never
+// "unknown strategy": what the Service fronts cannot be told. A Service that reaches a
+// Deployment needs no such read.
+func TestResolveNamesForbiddenWorkloadList(t *testing.T) {
+	client := fake.NewClientset(fxNamespace(), fxService("db", map[string]string{"tier": "db"}, nil), wxStatefulSet("db", 3, "pg:1", 0))
+	client.PrependReactor("list", "statefulsets", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "statefulsets"}, "", errors.New(`User "bob" cannot list resource "statefulsets"`))
+	})
+	_, err := Resolve(t.Context(), client, fxNS, "db", Keys{}, false)
+	if err == nil || !strings.Contains(err.Error(), "statefulsets") || !strings.Contains(err.Error(), "forbidden") || strings.Contains(err.Error(), "unknown") {
+		t.Fatalf("err = %v", err)
+	}
+	var ce *ComponentError
+	if errors.As(err, &ce) {
+		t.Errorf("a denied read reported as a component error: %v", err)
 	}
 }
