@@ -59,8 +59,13 @@ type workloadState struct {
 type pausedWorkload struct {
 	Partition *int32          `json:"partition,omitempty"`
 	Strategy  json.RawMessage `json:"strategy,omitempty"`
-	At        time.Time       `json:"at"`
-	By        string          `json:"by,omitempty"`
+	// Held is the partition pause set (StatefulSet); Images and Template the images and
+	// template digest when paused: resume names a change made since.
+	Held     *int32    `json:"held,omitempty"`
+	Images   string    `json:"images,omitempty"`
+	Template string    `json:"template,omitempty"`
+	At       time.Time `json:"at"`
+	By       string    `json:"by,omitempty"`
 }
 
 // readWorkloadState is the StatefulSet/DaemonSet release in the component's release
