@@ -58,3 +58,33 @@ func TestStatefulSetRollbackSecondWriter(t *testing.T) {
 		t.Errorf("replicas %s: the other writer's scale was undone", n)
 	}
 }
+
+// restart on a StatefulSet and a DaemonSet component: the restartedAt template annotation,
+// waited for (--wait is the default); refused with the reason while a release is staged.
+func TestWorkloadRestart(t *testing.T) {
+	h := harness.For(t)
+	ns := stsSetup(t, h, 2, "0s")
+	r := cnRun(t, h, 0, "restart", stsSvc, "-n", ns)
+	if !strings.Contains(r.Stdout, "statefulset/"+stsName) {
+		t.Errorf("restart sts:\n%s", r.Stdout)
+	}
+	if at := h.MustKubectl("-n", ns, "get", "sts", stsName, "-o", `jsonpath={.spec.template.metadata.annotations.kubectl\.kubernetes\.io/restartedAt}`); at == "" {
+		t.Error("no restartedAt in the statefulset's template")
+	}
+	stsWaitComplete(t, h, ns)
+	cnRun(t, h, 0, "deploy", stsSvc, "--canary", "--image", img2, "-n", ns)
+	rv := cnRV(h, ns, "sts", stsName)
+	r = cnRun(t, h, 1, "restart", stsSvc, "-n", ns)
+	if !strings.Contains(r.Stderr, "a release or pause is recorded") || cnRV(h, ns, "sts", stsName) != rv {
+		t.Errorf("restart during a staged release:\n%s", r.Stderr)
+	}
+
+	dns := dsSetup(t, h)
+	r = cnRun(t, h, 0, "restart", dsSvc, "-n", dns)
+	if !strings.Contains(r.Stdout, "daemonset/"+dsName) {
+		t.Errorf("restart ds:\n%s", r.Stdout)
+	}
+	if at := h.MustKubectl("-n", dns, "get", "ds", dsName, "-o", `jsonpath={.spec.template.metadata.annotations.kubectl\.kubernetes\.io/restartedAt}`); at == "" {
+		t.Error("no restartedAt in the daemonset's template")
+	}
+}
