@@ -65,7 +65,7 @@ krew-e2e: ## install, upgrade, uninstall from a local krew index (KREW_E2E_TARGE
 	hack/krew-e2e.sh
 
 .PHONY: bench
-bench: bench-cluster bench-startup bench-switch bench-rollout bench-diagnose bench-drain ## every benchmark
+bench: bench-cluster bench-startup bench-switch bench-rollout bench-diagnose bench-drain bench-statefulset ## every benchmark
 
 bench-%: build cluster-bins
 	bench/$*.sh

@@ -82,11 +82,7 @@ func (o *restartOptions) run(ctx context.Context) error {
 			comps = []*strategy.Component{c}
 		}
 		opts := strategy.RestartOptions{ChangedConfig: o.changedConfig, Wait: o.wait, Timeout: o.write.timeout}
-		res, err := strategy.Restart(ctx, s.env, comps, opts)
-		if res != nil && err == nil {
-			err = strategy.RestartWorkloads(ctx, s.env, comps, opts, res)
-		}
-		return res, err
+		return strategy.Restart(ctx, s.env, comps, opts)
 	}, renderRestart)
 }
 

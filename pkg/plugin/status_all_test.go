@@ -68,9 +68,10 @@ func TestStatusAllNamespacesCommand(t *testing.T) {
 	if list.Kind != "StatusReportList" || list.Namespaces != 3 || len(list.Items) != 2 || list.Items[0].Namespace != "payments" || len(list.Items[1].Components) != 2 {
 		t.Fatalf("list = %+v", list)
 	}
-	// One LIST per kind (5 kinds, each one page here), no per-namespace reads.
-	if list.Requests != 5 {
-		t.Errorf("requests = %d, want 5", list.Requests)
+	// One LIST per kind (7 kinds, each one page here; no DaemonSet, so no revisions or
+	// nodes), no per-namespace reads.
+	if list.Requests != 7 {
+		t.Errorf("requests = %d, want 7", list.Requests)
 	}
 
 	for _, args := range [][]string{{"status", "-A", "api"}, {"status", "-A", "--watch"}} {

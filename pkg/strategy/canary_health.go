@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/kubectl/pkg/util/podutils"
 )
 
@@ -36,9 +37,8 @@ var unhealthyEventReasons = map[string]bool{"BackOff": true, "Unhealthy": true, 
 // OOMKilling, Failed) on them since then. A canary with no pods passes: there is nothing to
 // judge yet.
 func CanaryHealth(ctx context.Context, env *Env, c *Component, baseline *canaryState) (*HealthGate, error) {
-	gate := &HealthGate{Passed: true}
 	if c.Canary == nil || desiredReplicas(c.Canary) == 0 {
-		return gate, nil
+		return &HealthGate{Passed: true}, nil
 	}
 	pods, err := listDeploymentPods(ctx, env, c.Canary)
 	if err != nil {
@@ -49,14 +49,26 @@ func CanaryHealth(ctx context.Context, env *Env, c *Component, baseline *canaryS
 	if baseline != nil {
 		since, before = baseline.Since, baseline.Restarts
 	}
-	names := map[string]bool{}
+	return podsHealth(ctx, env, c.Namespace(), pods, "pods", int(desiredReplicas(c.Canary)), since, before)
+}
+
+// podsHealth is the health gate over a list of pods (the canary's, or a StatefulSet's
+// updated pods): every pod Ready, at least want of them (0: not checked), no container
+// restart since the baseline (restart counts before, by pod name), and no Warning event
+// (BackOff, Unhealthy, OOMKilling, Failed) on them after since — one LIST of the namespace's
+// Warning events on pods. An event counts only for the pod that exists now (its UID, when
+// the event names one): a StatefulSet pod keeps its name across re-creations. what names
+// the pods in the problems ("pods", "updated pods").
+func podsHealth(ctx context.Context, env *Env, namespace string, pods []corev1.Pod, what string, want int, since time.Time, before map[string]int32) (*HealthGate, error) {
+	gate := &HealthGate{Passed: true}
+	current := map[string]types.UID{}
 	var unready []string
 	for i := range pods {
 		p := &pods[i]
 		if p.DeletionTimestamp != nil {
 			continue
 		}
-		names[p.Name] = true
+		current[p.Name] = p.UID
 		gate.Pods++
 		if podutils.IsPodReady(p) {
 			gate.Ready++
@@ -70,20 +82,21 @@ func CanaryHealth(ctx context.Context, env *Env, c *Component, baseline *canaryS
 	}
 	if len(unready) > 0 {
 		sort.Strings(unready)
-		gate.Problems = append(gate.Problems, fmt.Sprintf("%d of %d pods not ready (%s)", len(unready), gate.Pods, joinMax(unready, 3)))
+		gate.Problems = append(gate.Problems, fmt.Sprintf("%d of %d %s not ready (%s)", len(unready), gate.Pods, what, joinMax(unready, 3)))
 	}
-	if want := int(desiredReplicas(c.Canary)); gate.Pods < want {
-		gate.Problems = append(gate.Problems, fmt.Sprintf("%d of %d pods exist", gate.Pods, want))
+	if gate.Pods < want {
+		gate.Problems = append(gate.Problems, fmt.Sprintf("%d of %d %s exist", gate.Pods, want, what))
 	}
 	sel := fields.AndSelectors(fields.OneTermEqualSelector("involvedObject.kind", "Pod"), fields.OneTermEqualSelector("type", corev1.EventTypeWarning))
-	events, err := env.Client.CoreV1().Events(c.Namespace()).List(ctx, metav1.ListOptions{FieldSelector: sel.String()})
+	events, err := env.Client.CoreV1().Events(namespace).List(ctx, metav1.ListOptions{FieldSelector: sel.String()})
 	if err != nil {
-		return nil, fmt.Errorf("list warning events in %s: %w", c.Namespace(), err)
+		return nil, fmt.Errorf("list warning events in %s: %w", namespace, err)
 	}
 	seen := map[string]bool{}
 	for i := range events.Items {
 		ev := &events.Items[i]
-		if !names[ev.InvolvedObject.Name] || !unhealthyEventReasons[ev.Reason] || !eventTime(ev).After(since) {
+		uid, ok := current[ev.InvolvedObject.Name]
+		if !ok || ev.InvolvedObject.UID != "" && ev.InvolvedObject.UID != uid || !unhealthyEventReasons[ev.Reason] || !eventTime(ev).After(since) {
 			continue
 		}
 		key := ev.InvolvedObject.Name + "/" + ev.Reason

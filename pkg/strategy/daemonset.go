@@ -233,7 +233,8 @@ func PauseWorkload(ctx context.Context, env *Env, c *Component) (*Result, error)
 		if hold < prev {
 			hold = prev
 		}
-		rec.Paused.Partition = &prev
+		rec.Paused.Partition, rec.Paused.Held = &prev, &hold
+		rec.Paused.Images, rec.Paused.Template = imagesText(TemplateImages(&s.Spec.Template)), templateDigest(&s.Spec.Template)
 		if err := recordWorkloadState(ctx, env, c, rec, env.Writer.Operation("pause", "partition="+strconv.Itoa(int(prev)), "partition="+strconv.Itoa(int(hold)))); err != nil {
 			return nil, err
 		}
@@ -248,6 +249,7 @@ func PauseWorkload(ctx context.Context, env *Env, c *Component) (*Result, error)
 			return nil, fmt.Errorf("encode update strategy: %w", err)
 		}
 		rec.Paused.Strategy = prev
+		rec.Paused.Images, rec.Paused.Template = imagesText(TemplateImages(&d.Spec.Template)), templateDigest(&d.Spec.Template)
 		if d.Spec.UpdateStrategy.Type == appsv1.OnDeleteDaemonSetStrategyType {
 			return nil, fmt.Errorf("%s already uses updateStrategy OnDelete (set by someone else): nothing to pause", workloadRef(kind, name))
 		}
@@ -297,6 +299,9 @@ func ResumeWorkload(ctx context.Context, env *Env, c *Component) (*Result, error
 		if st.Paused.Partition != nil {
 			to = *st.Paused.Partition
 		}
+		if held := st.Paused.Held; held != nil && stsPartition(r.s) != *held {
+			return nil, pausedChanged(ctx, env, c, keep, r.ref(), "spec.updateStrategy.rollingUpdate.partition", strconv.Itoa(int(*held)), strconv.Itoa(int(stsPartition(r.s))), lastManagerOf(r.s.ManagedFields, "f:updateStrategy"))
+		}
 		if err := recordWorkloadState(ctx, env, c, keep, env.Writer.Operation("resume", "partition="+strconv.Itoa(int(stsPartition(r.s))), "partition="+strconv.Itoa(int(to)))); err != nil {
 			return nil, err
 		}
@@ -304,11 +309,16 @@ func ResumeWorkload(ctx context.Context, env *Env, c *Component) (*Result, error
 			return res, err
 		}
 		res.Message = fmt.Sprintf("resumed %s: partition %d", r.ref(), to)
+		res.Message += templateChangedSince(st.Paused, &r.s.Spec.Template, r.s.ManagedFields)
 	case kindDaemonSet:
 		d := c.DaemonSet()
 		var prev appsv1.DaemonSetUpdateStrategy
 		if err := json.Unmarshal(st.Paused.Strategy, &prev); err != nil || prev.Type == "" {
 			prev = appsv1.DaemonSetUpdateStrategy{Type: appsv1.RollingUpdateDaemonSetStrategyType}
+		}
+		if d.Spec.UpdateStrategy.Type != appsv1.OnDeleteDaemonSetStrategyType {
+			now, _ := json.Marshal(d.Spec.UpdateStrategy)
+			return nil, pausedChanged(ctx, env, c, keep, workloadRef(kind, name), "spec.updateStrategy", `{"type":"OnDelete"}`, string(now), lastManagerOf(d.ManagedFields, "f:updateStrategy"))
 		}
 		op := env.Writer.Operation("resume", string(d.Spec.UpdateStrategy.Type), string(prev.Type))
 		if err := recordWorkloadState(ctx, env, c, keep, op); err != nil {
@@ -322,6 +332,7 @@ func ResumeWorkload(ctx context.Context, env *Env, c *Component) (*Result, error
 			addChange(res, &Change{Object: workloadRef(kind, name), Field: "spec.updateStrategy.type", From: string(appsv1.OnDeleteDaemonSetStrategyType), To: string(prev.Type)})
 		}
 		res.Message = fmt.Sprintf("resumed %s: updateStrategy %s; pods on an old revision are replaced now", workloadRef(kind, name), prev.Type)
+		res.Message += templateChangedSince(st.Paused, &d.Spec.Template, d.ManagedFields)
 	}
 	if !env.Writer.Live() {
 		res.Message = fmt.Sprintf("dry run (%s): would have %s", env.Writer.DryRun, res.Message)
@@ -337,4 +348,37 @@ func workloadIdentity(c *Component) (kind, name string, uid types.UID, st *workl
 		return kindDaemonSet, d.Name, d.UID, stateFor(c, kindDaemonSet, d.Name, d.UID)
 	}
 	return "", c.Name(), "", nil
+}
+
+// pausedChanged is resume finding that someone else changed what pause set (the held
+// partition, the OnDelete strategy): the workload is no longer held by this plugin, so
+// resume restores nothing over that change. It removes the pause from the record (so that
+// deploy and the rest work again) and returns the error naming the change and its field
+// manager; the workload itself is not written.
+func pausedChanged(ctx context.Context, env *Env, c *Component, keep *workloadState, ref, field, from, to, manager string) error {
+	msg := fmt.Sprintf("%s: %s changed from %s to %s since pause", ref, field, from, to)
+	if manager != "" {
+		msg += " (" + manager + ")"
+	}
+	msg += ": stopped, resume restored nothing over it"
+	if err := recordWorkloadState(ctx, env, c, keep, env.Writer.Operation("resume", from, to)); err != nil {
+		return fmt.Errorf("%s; removing the pause from the release record failed too: %w", msg, err)
+	}
+	if !env.Writer.Live() {
+		return fmt.Errorf("%s (dry run: the pause record would be removed)", msg)
+	}
+	return fmt.Errorf("%s; the pause record on service/%s is removed (the workload is no longer held by kubectl feastflow): check the update strategy now in place", msg, c.Name())
+}
+
+// templateChangedSince names a pod template change made while paused ("" when none or not
+// recorded): those pods roll now.
+func templateChangedSince(p *pausedWorkload, tpl *corev1.PodTemplateSpec, managed []metav1.ManagedFieldsEntry) string {
+	if p == nil || p.Template == "" || p.Template == templateDigest(tpl) {
+		return ""
+	}
+	msg := fmt.Sprintf("; the pod template changed while paused (images %s → %s", p.Images, imagesText(TemplateImages(tpl)))
+	if m := lastManagerOf(managed, "f:template"); m != "" {
+		msg += ", " + m
+	}
+	return msg + "): its pods roll to it now"
 }

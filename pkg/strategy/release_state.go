@@ -90,6 +90,9 @@ type Release struct {
 	// only when this is nil or names one for the color traffic leaves, and records what it
 	// saw; autoscale resets it to nil.
 	Autoscalers *AutoscalerSight `json:"autoscalers,omitempty"`
+	// Workload is the release of the component's StatefulSet or DaemonSet (partition
+	// canary, pause; workload_state.go), nil when none is under way.
+	Workload *workloadState `json:"workload,omitempty"`
 	// MigratedFrom names the older annotations this record was built from.
 	MigratedFrom []string `json:"migratedFrom,omitempty"`
 }
@@ -152,7 +155,7 @@ func (e *ReleaseError) Error() string {
 
 // legacyAnnotations are the annotations the release record replaces; the first write of a
 // record removes them.
-var legacyAnnotations = []string{PreviousColorAnnotation, CanaryWeightAnnotation, CanaryStateAnnotation}
+var legacyAnnotations = []string{PreviousColorAnnotation, CanaryWeightAnnotation, CanaryStateAnnotation, WorkloadStateAnnotation}
 
 // ReadRelease reads the component's release record; a Service recorded by the older
 // annotations (previous-color, canary-weight, canary-state, last-operation) is migrated in
@@ -179,7 +182,7 @@ func ReadRelease(c *Component) (*Release, error) {
 // idle color other than the previous one is taken as pending (deployed, not switched to).
 func migrateRelease(c *Component) *Release {
 	ann := c.Service.Annotations
-	r := &Release{Version: ReleaseVersion, Strategy: c.Strategy}
+	r := &Release{Version: ReleaseVersion, Strategy: c.Strategy, Workload: legacyWorkloadState(ann)}
 	if op, ok := audit.ParseOperation(ann); ok {
 		r.Last = &op
 	}

@@ -81,8 +81,8 @@ func Resolve(ctx context.Context, client kubernetes.Interface, namespace, name s
 	}
 	c := Recognise(svc, deps.Items, keys)
 	// A Service that reaches no Deployment may front a StatefulSet or DaemonSet (two more
-	// LISTs, only then). Without the right to list them it stays what the Deployments say.
-	if err := loadWorkloads(ctx, client, c); err != nil && !apierrors.IsForbidden(errors.Unwrap(err)) && !apierrors.IsForbidden(err) {
+	// LISTs, only then). A denied LIST is named (loadWorkloads): forbidden is never unknown.
+	if err := loadWorkloads(ctx, client, c); err != nil {
 		return nil, err
 	}
 	if accepts(c, allowUnknown, want) {

@@ -11,9 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 	"github.com/feastflow/kubectl-feastflow/pkg/report"
 )
 
@@ -83,82 +81,80 @@ const ConfigTimeTolerance = 2 * time.Second
 
 type objRef struct{ kind, name string }
 
-// Restart rollout-restarts the components' Deployments (those with replicas), as `kubectl
-// rollout restart` does: the restartedAt annotation in the pod template, here with the
-// last-operation record in the same patch. With ChangedConfig only stale Deployments are
-// restarted; one LIST of pods and one metadata-only LIST of ConfigMaps and of Secrets
-// decide which.
+// Restart rollout-restarts the components' workloads — Deployments (those with
+// replicas), StatefulSets and DaemonSets — as `kubectl rollout restart` does: the
+// restartedAt annotation in the pod template, with the last-operation record in the same
+// write. Each kind is a restartable (workload_restart.go), as kubectl's polymorphichelpers
+// give one restarter per kind. With ChangedConfig only stale workloads are restarted; one
+// LIST of pods and one metadata-only LIST of ConfigMaps and of Secrets decide which.
 func Restart(ctx context.Context, env *Env, components []*Component, opts RestartOptions) (*RestartResult, error) {
 	tm := report.TypeMeta("RestartResult")
 	res := &RestartResult{Result: Result{APIVersion: tm.APIVersion, Kind: tm.Kind, Operation: "restart", DryRun: env.dryRunText(), Changes: []Change{}}, Restarted: []RestartDeployment{}, Skipped: []RestartDeployment{}}
 	if len(components) == 1 {
 		res.Component, res.Strategy = components[0].Name(), components[0].Strategy
 	}
-	type target struct {
-		comp string
-		d    *appsv1.Deployment
-	}
-	var targets []target
+	var targets []restartTarget
 	seen := map[string]bool{}
 	for _, c := range components {
 		res.Namespace = c.Namespace()
-		for _, d := range c.Deployments {
-			if seen[d.Name] {
+		for _, t := range restartTargets(c) {
+			if seen[t.shape.Name] {
 				continue
 			}
-			seen[d.Name] = true
-			if desiredReplicas(d) == 0 {
-				res.Skipped = append(res.Skipped, RestartDeployment{Component: c.Name(), Deployment: d.Name, Reason: "0 replicas: nothing to restart"})
+			seen[t.shape.Name] = true
+			if t.shape.Spec.Replicas != nil && *t.shape.Spec.Replicas == 0 {
+				res.Skipped = append(res.Skipped, RestartDeployment{Component: c.Name(), Deployment: t.shape.Name, Reason: "0 replicas: nothing to restart"})
 				continue
 			}
-			targets = append(targets, target{c.Name(), d})
+			targets = append(targets, t)
 		}
 	}
 	if len(targets) == 0 {
-		res.Message = "no deployment with running pods: nothing to restart"
+		res.Message = "no workload with running pods: nothing to restart"
 		return res, nil
 	}
 	var stale map[string][]ConfigChange
 	if opts.ChangedConfig {
-		deps := make([]*appsv1.Deployment, len(targets))
+		shapes := make([]*appsv1.Deployment, len(targets))
 		for i, t := range targets {
-			deps[i] = t.d
+			shapes[i] = t.shape
 		}
 		var err error
-		if stale, err = staleConfig(ctx, env, res.Namespace, deps); err != nil {
+		if stale, err = staleConfig(ctx, env, res.Namespace, shapes); err != nil {
 			return nil, err
 		}
 	}
-	var todo []RestartDeployment
-	var pausedErrs []string
+	var todo []restartTarget
+	var errs []string
 	for _, t := range targets {
-		rd := RestartDeployment{Component: t.comp, Deployment: t.d.Name}
+		rd := RestartDeployment{Component: t.comp.Name(), Deployment: t.shape.Name}
 		switch {
-		case opts.ChangedConfig && len(stale[t.d.Name]) == 0:
+		case opts.ChangedConfig && len(stale[t.shape.Name]) == 0:
 			rd.Reason = "its pods started after the last change of every ConfigMap and Secret it references"
 			res.Skipped = append(res.Skipped, rd)
 			continue
-		case opts.ChangedConfig && restartedSince(t.d, stale[t.d.Name]):
-			rd.Reason = "already restarted after the change (" + t.d.Spec.Template.Annotations[RestartedAtAnnotation] + "): its rollout is replacing the old pods"
+		case opts.ChangedConfig && restartedSince(t.shape, stale[t.shape.Name]):
+			rd.Reason = "already restarted after the change (" + t.shape.Spec.Template.Annotations[RestartedAtAnnotation] + "): its rollout is replacing the old pods"
 			res.Skipped = append(res.Skipped, rd)
-			continue
-		case t.d.Spec.Paused:
-			rd.Reason = "can't restart paused deployment (run kubectl feastflow resume first)"
-			res.Skipped = append(res.Skipped, rd)
-			pausedErrs = append(pausedErrs, fmt.Sprintf("deployment %s/%s is paused: can't restart paused deployment (run kubectl feastflow resume %s first)", t.d.Namespace, t.d.Name, t.comp))
 			continue
 		}
-		rd.Because = stale[t.d.Name]
-		todo = append(todo, rd)
-	}
-	if len(todo) == 0 && len(pausedErrs) > 0 {
-		res.Message = "nothing restarted"
-		return res, fmt.Errorf("%s", strings.Join(pausedErrs, "; "))
+		if reason, msg := t.w.blocked(t.comp); reason != "" {
+			rd.Reason = reason
+			res.Skipped = append(res.Skipped, rd)
+			errs = append(errs, msg)
+			continue
+		}
+		t.because = stale[t.shape.Name]
+		todo = append(todo, t)
 	}
 	if len(todo) == 0 {
 		res.Message = "nothing to restart"
 		if opts.ChangedConfig {
-			res.Message = "no deployment runs pods older than its configuration: nothing to restart"
+			res.Message = "no workload runs pods older than its configuration: nothing to restart"
+		}
+		if len(errs) > 0 {
+			res.Message = "nothing restarted"
+			return res, fmt.Errorf("%s", strings.Join(errs, "; "))
 		}
 		return res, nil
 	}
@@ -166,38 +162,38 @@ func Restart(ctx context.Context, env *Env, components []*Component, opts Restar
 		return nil, err
 	}
 	now := env.now().UTC().Format(time.RFC3339)
-	errs := pausedErrs
-	for i, rd := range todo {
-		d := targets[indexOf(targets, func(t target) bool { return t.d.Name == rd.Deployment })].d
+	for _, t := range todo {
+		rd := RestartDeployment{Component: t.comp.Name(), Deployment: t.shape.Name, Because: t.because}
 		why := "rollout restart"
-		if len(rd.Because) > 0 {
-			why = "changed " + changesText(rd.Because)
+		if len(t.because) > 0 {
+			why = "changed " + changesText(t.because)
 		}
 		op := env.Writer.Operation("restart", "", now)
 		if opts.ChangedConfig {
 			op.Reason = joinSentences(op.Reason, why)
 		}
-		body := audit.AnnotationPatch(op, nil)
-		body["spec"] = map[string]any{"template": map[string]any{"metadata": map[string]any{"annotations": map[string]any{RestartedAtAnnotation: now}}}}
-		env.report("restarting deployment/%s (%s)", d.Name, why)
-		if err := writeDeployment(ctx, env, d, types.StrategicMergePatchType, body, "Restarted", op); err != nil {
+		env.report("restarting %s (%s)", t.w.ref(), why)
+		if err := t.w.restart(ctx, env, now, op); err != nil {
 			errs = append(errs, err.Error())
-			todo[i].Reason = err.Error()
-			res.Skipped = append(res.Skipped, todo[i])
+			rd.Reason = err.Error()
+			res.Skipped = append(res.Skipped, rd)
 			continue
 		}
 		res.Restarted = append(res.Restarted, rd)
-		res.Changes = append(res.Changes, Change{Object: "deployment/" + d.Name, Field: "spec.template.metadata.annotations." + RestartedAtAnnotation, To: now})
+		res.Changes = append(res.Changes, Change{Object: t.w.ref(), Field: "spec.template.metadata.annotations." + RestartedAtAnnotation, To: now})
 		res.Changed = env.Writer.Live()
 		if opts.Wait && env.Writer.Live() {
-			if _, err := WaitForDeployment(ctx, env, d.Namespace, d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: d.Generation}); err != nil {
+			if err := t.w.wait(ctx, env, t.comp, opts.Timeout); err != nil {
 				errs = append(errs, err.Error())
 			}
 		}
 	}
 	names := make([]string, len(res.Restarted))
 	for i, rd := range res.Restarted {
-		names[i] = "deployment/" + rd.Deployment
+		names[i] = rd.Deployment
+		if !strings.Contains(names[i], "/") {
+			names[i] = "deployment/" + names[i]
+		}
 	}
 	res.Message = "restarted " + orNoneList(names)
 	if !env.Writer.Live() {
@@ -223,15 +219,6 @@ func restartedSince(d *appsv1.Deployment, changes []ConfigChange) bool {
 		}
 	}
 	return true
-}
-
-func indexOf[T any](s []T, f func(T) bool) int {
-	for i := range s {
-		if f(s[i]) {
-			return i
-		}
-	}
-	return -1
 }
 
 func changesText(cs []ConfigChange) string {

@@ -53,7 +53,7 @@ func (r *stsRelease) refusePaused(verb string) error {
 
 // busyError refuses a verb while another operation is recorded as under way.
 func (r *stsRelease) busyError(verb string) error {
-	return fmt.Errorf("component %s: a %s to %d %% of %s is recorded as under way (annotation %s on service/%s): complete it by re-running kubectl feastflow %s %s, or kubectl feastflow abort %s; %s changed nothing", r.c.Name(), r.st.Verb, r.st.Weight, r.ref(), WorkloadStateAnnotation, r.c.Name(), r.st.Verb, r.c.Name(), r.c.Name(), verb)
+	return fmt.Errorf("component %s: a %s to %d %% of %s is recorded as under way (annotation %s on service/%s): complete it by re-running kubectl feastflow %s %s, or kubectl feastflow abort %s; %s changed nothing", r.c.Name(), r.st.Verb, r.st.Weight, r.ref(), ReleaseAnnotation, r.c.Name(), r.st.Verb, r.c.Name(), r.c.Name(), verb)
 }
 
 // newState starts a record for this release.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -13,7 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/kubectl/pkg/util/podutils"
@@ -196,57 +194,7 @@ func (r *stsRelease) health(ctx context.Context) (*HealthGate, error) {
 	if r.st != nil {
 		since, before = r.st.Since, r.st.Restarts
 	}
-	names := map[string]bool{}
-	var unready []string
-	for i := range pods {
-		p := &pods[i]
-		names[p.Name] = true
-		gate.Pods++
-		if podutils.IsPodReady(p) {
-			gate.Ready++
-		} else {
-			unready = append(unready, p.Name)
-		}
-		if n := podRestarts(p) - before[p.Name]; n > 0 {
-			gate.Restarts += n
-			gate.Problems = append(gate.Problems, fmt.Sprintf("pod %s restarted %d times since the last step%s", p.Name, n, lastTermination(p)))
-		}
-	}
-	if len(unready) > 0 {
-		sort.Strings(unready)
-		gate.Problems = append(gate.Problems, fmt.Sprintf("%d of %d updated pods not ready (%s)", len(unready), gate.Pods, joinMax(unready, 3)))
-	}
-	sel := fields.AndSelectors(fields.OneTermEqualSelector("involvedObject.kind", "Pod"), fields.OneTermEqualSelector("type", corev1.EventTypeWarning))
-	events, err := r.env.Client.CoreV1().Events(r.s.Namespace).List(ctx, metav1.ListOptions{FieldSelector: sel.String()})
-	if err != nil {
-		return nil, fmt.Errorf("list warning events in %s: %w", r.s.Namespace, err)
-	}
-	seen := map[string]bool{}
-	for i := range events.Items {
-		ev := &events.Items[i]
-		// A StatefulSet pod keeps its name across re-creations: only events about the pod
-		// that exists now (its UID) count.
-		if !names[ev.InvolvedObject.Name] || !unhealthyEventReasons[ev.Reason] || !eventTime(ev).After(since) || !samePod(pods, ev) {
-			continue
-		}
-		key := ev.InvolvedObject.Name + "/" + ev.Reason
-		if seen[key] {
-			continue
-		}
-		seen[key] = true
-		gate.Problems = append(gate.Problems, fmt.Sprintf("Warning %s on pod %s: %s", ev.Reason, ev.InvolvedObject.Name, ev.Message))
-	}
-	gate.Passed = len(gate.Problems) == 0
-	return gate, nil
-}
-
-func samePod(pods []corev1.Pod, ev *corev1.Event) bool {
-	for i := range pods {
-		if pods[i].Name == ev.InvolvedObject.Name {
-			return ev.InvolvedObject.UID == "" || ev.InvolvedObject.UID == pods[i].UID
-		}
-	}
-	return false
+	return podsHealth(ctx, r.env, r.s.Namespace, pods, "updated pods", 0, since, before)
 }
 
 // PromoteStatefulSet finishes a StatefulSet release: partition 0, every pod waited for on

@@ -131,24 +131,20 @@ type StatusInventory struct {
 	NodesErr            error
 }
 
-// LoadStatus reads a namespace for status: Services, Deployments, Pods and
-// HorizontalPodAutoscalers (one paged LIST each, see readStatus) and the namespace, all in
-// parallel. A forbidden namespace or HPA read degrades the report instead of failing it.
+// LoadStatus reads a namespace for status: Services, Deployments, StatefulSets, DaemonSets,
+// Pods and HorizontalPodAutoscalers (one paged LIST each, see readStatus) and the namespace,
+// all in parallel. A forbidden namespace or HPA read degrades the report instead of failing it.
 func LoadStatus(ctx context.Context, client kubernetes.Interface, namespace string) (*StatusInventory, error) {
 	inv := &StatusInventory{Inventory: Inventory{Namespace: namespace}}
 	var wg sync.WaitGroup
-	var wlErr error
 	wg.Go(func() { inv.NS, inv.NSErr = client.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{}) })
-	wg.Go(func() { wlErr = loadStatusWorkloads(ctx, client, inv) })
 	r, err := readStatus(ctx, client, namespace, false)
 	wg.Wait()
-	if err == nil {
-		err = wlErr
-	}
 	if err != nil {
 		return nil, err
 	}
 	inv.Services, inv.Deployments, inv.Pods, inv.HPAs, inv.HPAErr = r.services, r.deployments, r.pods, r.hpas, r.hpaErr
+	r.workloadsInto(inv)
 	inv.fetchedAt = time.Now()
 	return inv, nil
 }

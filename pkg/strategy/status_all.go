@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/pages"
@@ -36,9 +37,16 @@ type statusReads struct {
 	pods        []corev1.Pod
 	hpas        []autoscalingv2.HorizontalPodAutoscaler
 	namespaces  []corev1.Namespace
-	hpaErr      error
-	nsErr       error
-	requests    int
+	// statefulSets and daemonSets are read with the rest; controllerRevisions (the
+	// DaemonSets' revisions) and nodes (their pools) only when there is a DaemonSet.
+	statefulSets        []appsv1.StatefulSet
+	daemonSets          []appsv1.DaemonSet
+	controllerRevisions []appsv1.ControllerRevision
+	nodes               []corev1.Node
+	hpaErr              error
+	nsErr               error
+	nodesErr            error
+	requests            int
 }
 
 func trimService(o *corev1.Service)                       { pages.TrimMeta(&o.ObjectMeta) }
@@ -54,27 +62,52 @@ func podItems(l *corev1.PodList) []corev1.Pod { return l.Items }
 func hpaItems(l *autoscalingv2.HorizontalPodAutoscalerList) []autoscalingv2.HorizontalPodAutoscaler {
 	return l.Items
 }
+func trimStatefulSet(o *appsv1.StatefulSet) { pages.TrimMeta(&o.ObjectMeta) }
+func trimDaemonSet(o *appsv1.DaemonSet)     { pages.TrimMeta(&o.ObjectMeta) }
 
-// readStatus pages Services, Deployments, Pods and HPAs of namespace ("" = all) in
-// parallel, and with all, the Namespaces. Forbidden HPAs or Namespaces degrade the report.
+// trimRevision keeps what status reads of a ControllerRevision: its owner, revision number
+// and hash label, not the template it stores.
+func trimRevision(o *appsv1.ControllerRevision) {
+	pages.TrimMeta(&o.ObjectMeta)
+	o.Data = runtime.RawExtension{}
+}
+func trimNode(o *corev1.Node) {
+	pages.TrimMeta(&o.ObjectMeta)
+	o.Status.Images = nil
+}
+
+// statusRead is one paged LIST of readStatus.
+type statusRead struct {
+	what string
+	run  func() (int, error)
+	soft *error // nil: an error fails the read
+}
+
+// readStatus pages Services, Deployments, StatefulSets, DaemonSets, Pods and HPAs of
+// namespace ("" = all) in parallel, and with all, the Namespaces; when there is a DaemonSet,
+// then its ControllerRevisions and the Nodes (in parallel). Forbidden HPAs, Namespaces or
+// Nodes degrade the report; any other read that fails fails it, naming the read.
 func readStatus(ctx context.Context, client kubernetes.Interface, namespace string, all bool) (*statusReads, error) {
 	r := &statusReads{}
 	where := "in " + namespace
 	if namespace == "" {
 		where = "in all namespaces"
 	}
-	type read struct {
-		what string
-		run  func() (int, error)
-		soft *error // nil: an error fails the read
-	}
 	none := metav1.ListOptions{}
-	reads := []read{
+	reads := []statusRead{
 		{"services", func() (int, error) {
 			return pages.Read(ctx, none, client.CoreV1().Services(namespace).List, serviceItems, &r.services, trimService)
 		}, nil},
 		{"deployments", func() (int, error) {
 			return pages.Read(ctx, none, client.AppsV1().Deployments(namespace).List, deploymentItems, &r.deployments, trimDeployment)
+		}, nil},
+		{"statefulsets", func() (int, error) {
+			return pages.Read(ctx, none, client.AppsV1().StatefulSets(namespace).List,
+				func(l *appsv1.StatefulSetList) []appsv1.StatefulSet { return l.Items }, &r.statefulSets, trimStatefulSet)
+		}, nil},
+		{"daemonsets", func() (int, error) {
+			return pages.Read(ctx, none, client.AppsV1().DaemonSets(namespace).List,
+				func(l *appsv1.DaemonSetList) []appsv1.DaemonSet { return l.Items }, &r.daemonSets, trimDaemonSet)
 		}, nil},
 		{"pods", func() (int, error) {
 			return pages.Read(ctx, none, client.CoreV1().Pods(namespace).List, podItems, &r.pods, trimPod)
@@ -84,11 +117,36 @@ func readStatus(ctx context.Context, client kubernetes.Interface, namespace stri
 		}, &r.hpaErr},
 	}
 	if all {
-		reads = append(reads, read{"namespaces", func() (int, error) {
+		reads = append(reads, statusRead{"namespaces", func() (int, error) {
 			return pages.Read(ctx, none, client.CoreV1().Namespaces().List,
 				func(l *corev1.NamespaceList) []corev1.Namespace { return l.Items }, &r.namespaces, trimNamespace)
 		}, &r.nsErr})
 	}
+	if err := r.run(reads, where); err != nil {
+		return nil, err
+	}
+	if len(r.daemonSets) == 0 {
+		return r, nil
+	}
+	more := []statusRead{
+		{"controllerrevisions", func() (int, error) {
+			return pages.Read(ctx, none, client.AppsV1().ControllerRevisions(namespace).List,
+				func(l *appsv1.ControllerRevisionList) []appsv1.ControllerRevision { return l.Items }, &r.controllerRevisions, trimRevision)
+		}, nil},
+		{"nodes", func() (int, error) {
+			return pages.Read(ctx, none, client.CoreV1().Nodes().List,
+				func(l *corev1.NodeList) []corev1.Node { return l.Items }, &r.nodes, trimNode)
+		}, &r.nodesErr},
+	}
+	if err := r.run(more, where); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// run makes the reads in parallel and counts their requests; the first failed read that is
+// not soft is the error.
+func (r *statusReads) run(reads []statusRead, where string) error {
 	errs := make([]error, len(reads))
 	counts := make([]int, len(reads))
 	done := make(chan int, len(reads))
@@ -108,14 +166,15 @@ func readStatus(ctx context.Context, client kubernetes.Interface, namespace stri
 		case rd.soft != nil:
 			*rd.soft = errs[i]
 		default:
-			return nil, fmt.Errorf("list %s %s: %w", rd.what, where, errs[i])
+			return fmt.Errorf("list %s %s: %w", rd.what, where, errs[i])
 		}
 	}
-	return r, nil
+	return nil
 }
 
-// LoadStatusAll reads every namespace for `status -A`: Services, Deployments, Pods,
-// HorizontalPodAutoscalers and Namespaces, one paged LIST per kind, in parallel, and returns
+// LoadStatusAll reads every namespace for `status -A`: Services, Deployments, StatefulSets,
+// DaemonSets, Pods, HorizontalPodAutoscalers and Namespaces (and, with DaemonSets, their
+// ControllerRevisions and the Nodes), one paged LIST per kind, in parallel, and returns
 // one inventory per namespace that has Services, in namespace order. A forbidden namespace
 // or HPA read degrades the reports instead of failing them.
 func LoadStatusAll(ctx context.Context, client kubernetes.Interface) (*StatusAll, error) {
@@ -150,6 +209,22 @@ func LoadStatusAll(ctx context.Context, client kubernetes.Interface) (*StatusAll
 	for _, run := range groupRuns(r.hpas, func(o *autoscalingv2.HorizontalPodAutoscaler) string { return o.Namespace }) {
 		if v := byNS[run.ns]; v != nil {
 			v.HPAs = r.hpas[run.from:run.to]
+		}
+	}
+	for _, run := range groupRuns(r.statefulSets, func(o *appsv1.StatefulSet) string { return o.Namespace }) {
+		if v := byNS[run.ns]; v != nil {
+			v.StatefulSets = r.statefulSets[run.from:run.to]
+		}
+	}
+	for _, run := range groupRuns(r.daemonSets, func(o *appsv1.DaemonSet) string { return o.Namespace }) {
+		if v := byNS[run.ns]; v != nil {
+			v.DaemonSets = r.daemonSets[run.from:run.to]
+			v.Nodes, v.NodesErr = r.nodes, r.nodesErr
+		}
+	}
+	for _, run := range groupRuns(r.controllerRevisions, func(o *appsv1.ControllerRevision) string { return o.Namespace }) {
+		if v := byNS[run.ns]; v != nil {
+			v.ControllerRevisions = r.controllerRevisions[run.from:run.to]
 		}
 	}
 	nsObjs := map[string]*corev1.Namespace{}
@@ -221,4 +296,11 @@ func BuildStatusAll(all *StatusAll, keys Keys, now time.Time) (*StatusList, erro
 		}
 	}
 	return list, nil
+}
+
+// workloadsInto gives a one-namespace inventory the StatefulSets, DaemonSets, their
+// ControllerRevisions and the nodes read.
+func (r *statusReads) workloadsInto(inv *StatusInventory) {
+	inv.StatefulSets, inv.DaemonSets, inv.ControllerRevisions = r.statefulSets, r.daemonSets, r.controllerRevisions
+	inv.Nodes, inv.NodesErr = r.nodes, r.nodesErr
 }

@@ -3,161 +3,128 @@ package strategy
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 )
 
-// restartTarget is a StatefulSet or DaemonSet to restart, seen through the Deployment-shaped
-// view that the --changed-config comparison reads (name, selector, template).
+// restartable is one kind of workload Restart restarts (kubectl's polymorphichelpers shape:
+// one restarter per kind): a Deployment, a StatefulSet or a DaemonSet.
+type restartable interface {
+	// ref is "kind/name".
+	ref() string
+	// blocked says why it cannot be restarted now (the reason in the result and the
+	// error's message), "" when it can.
+	blocked(c *Component) (reason, msg string)
+	// restart writes the restartedAt pod-template annotation and the operation record.
+	restart(ctx context.Context, env *Env, now string, op audit.Operation) error
+	// wait waits for the restart's rollout, failing fast.
+	wait(ctx context.Context, env *Env, c *Component, timeout time.Duration) error
+}
+
+// restartTarget is a workload to restart: its component, its restartable, and shape, the
+// Deployment-shaped view (name, replicas, selector, template) that the --changed-config
+// comparison reads; because is what changed.
 type restartTarget struct {
-	comp  string
-	kind  string
-	sts   *appsv1.StatefulSet
-	ds    *appsv1.DaemonSet
-	shape *appsv1.Deployment
+	comp    *Component
+	w       restartable
+	shape   *appsv1.Deployment
+	because []ConfigChange
 }
 
-// RestartWorkloads rollout-restarts the StatefulSets and DaemonSets of the components, as
-// `kubectl rollout restart sts/ds` does (the restartedAt pod-template annotation), adding to
-// res what Restart did for their Deployments. With ChangedConfig only those whose pods
-// started before a change of a ConfigMap or Secret they reference. A StatefulSet with a
-// release in progress or paused (its partition holds pods back) is skipped with the reason.
-func RestartWorkloads(ctx context.Context, env *Env, components []*Component, opts RestartOptions, res *RestartResult) error {
-	var targets []restartTarget
-	for _, c := range components {
-		for _, s := range c.StatefulSets {
-			targets = append(targets, restartTarget{comp: c.Name(), kind: kindStatefulSet, sts: s, shape: &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: workloadRef(kindStatefulSet, s.Name), Namespace: s.Namespace}, Spec: appsv1.DeploymentSpec{Selector: s.Spec.Selector, Template: s.Spec.Template}}})
-		}
-		for _, d := range c.DaemonSets {
-			targets = append(targets, restartTarget{comp: c.Name(), kind: kindDaemonSet, ds: d, shape: &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: workloadRef(kindDaemonSet, d.Name), Namespace: d.Namespace}, Spec: appsv1.DeploymentSpec{Selector: d.Spec.Selector, Template: d.Spec.Template}}})
-		}
-		if res.Namespace == "" {
-			res.Namespace = c.Namespace()
-		}
+// restartTargets are a component's Deployments, StatefulSets and DaemonSets.
+func restartTargets(c *Component) []restartTarget {
+	var out []restartTarget
+	for _, d := range c.Deployments {
+		out = append(out, restartTarget{comp: c, w: deploymentRestart{d}, shape: d})
 	}
-	if len(targets) == 0 {
-		return nil
+	for _, s := range c.StatefulSets {
+		out = append(out, restartTarget{comp: c, w: stsRestart{s}, shape: &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: workloadRef(kindStatefulSet, s.Name), Namespace: s.Namespace}, Spec: appsv1.DeploymentSpec{Replicas: s.Spec.Replicas, Selector: s.Spec.Selector, Template: s.Spec.Template}}})
 	}
-	var stale map[string][]ConfigChange
-	if opts.ChangedConfig {
-		shapes := make([]*appsv1.Deployment, len(targets))
-		for i, t := range targets {
-			shapes[i] = t.shape
-		}
-		var err error
-		if stale, err = staleConfig(ctx, env, res.Namespace, shapes); err != nil {
-			return err
-		}
-	}
-	comps := map[string]*Component{}
-	for _, c := range components {
-		comps[c.Name()] = c
-	}
-	var errs []string
-	checked := false
-	now := env.now().UTC().Format(time.RFC3339)
-	for _, t := range targets {
-		rd := RestartDeployment{Component: t.comp, Deployment: t.shape.Name}
-		why := "rollout restart"
-		switch {
-		case opts.ChangedConfig && len(stale[t.shape.Name]) == 0:
-			rd.Reason = "its pods started after the last change of every ConfigMap and Secret it references"
-			res.Skipped = append(res.Skipped, rd)
-			continue
-		case opts.ChangedConfig && restartedSince(t.shape, stale[t.shape.Name]):
-			rd.Reason = "already restarted after the change (" + t.shape.Spec.Template.Annotations[RestartedAtAnnotation] + ")"
-			res.Skipped = append(res.Skipped, rd)
-			continue
-		case t.sts != nil && stateFor(comps[t.comp], kindStatefulSet, t.sts.Name, t.sts.UID) != nil:
-			rd.Reason = "a release or pause is recorded on service/" + t.comp + ": finish it (promote, abort or resume) first"
-			res.Skipped = append(res.Skipped, rd)
-			errs = append(errs, fmt.Sprintf("%s: %s", t.shape.Name, rd.Reason))
-			continue
-		case t.ds != nil && t.ds.Spec.UpdateStrategy.Type == appsv1.OnDeleteDaemonSetStrategyType:
-			rd.Reason = "updateStrategy OnDelete (paused?): a restart would replace no pod; resume first"
-			res.Skipped = append(res.Skipped, rd)
-			errs = append(errs, fmt.Sprintf("%s: %s", t.shape.Name, rd.Reason))
-			continue
-		}
-		if len(stale[t.shape.Name]) > 0 {
-			rd.Because = stale[t.shape.Name]
-			why = "changed " + changesText(rd.Because)
-		}
-		if !checked {
-			if _, err := CheckWindow(ctx, env, res.Namespace); err != nil {
-				return err
-			}
-			checked = true
-		}
-		op := env.Writer.Operation("restart", "", now)
-		if opts.ChangedConfig {
-			op.Reason = joinSentences(op.Reason, why)
-		}
-		ops := []jsonOp{{"op": "add", "path": "/spec/template/metadata/annotations", "value": withRestartedAt(t.shape.Spec.Template.Annotations, now)}}
-		env.report("restarting %s (%s)", t.shape.Name, why)
-		var err error
-		if t.sts != nil {
-			err = patchStatefulSet(ctx, env, t.sts, ops, nil, op, "Restarted")
-		} else {
-			err = patchDaemonSet(ctx, env, t.ds, ops, nil, op, "Restarted")
-		}
-		if err != nil {
-			errs = append(errs, err.Error())
-			rd.Reason = err.Error()
-			res.Skipped = append(res.Skipped, rd)
-			continue
-		}
-		res.Restarted = append(res.Restarted, rd)
-		res.Changes = append(res.Changes, Change{Object: t.shape.Name, Field: "spec.template.metadata.annotations." + RestartedAtAnnotation, To: now})
-		res.Changed = true
-		if opts.Wait && env.Writer.Live() {
-			if err := waitRestarted(ctx, env, comps[t.comp], t, opts.Timeout); err != nil {
-				errs = append(errs, err.Error())
-			}
-		}
-	}
-	names := make([]string, 0, len(res.Restarted))
-	for _, rd := range res.Restarted {
-		n := rd.Deployment
-		if !strings.Contains(n, "/") {
-			n = "deployment/" + n
-		}
-		names = append(names, n)
-	}
-	if len(names) == 0 {
-		res.Message = "nothing to restart"
-		if opts.ChangedConfig {
-			res.Message = "no workload runs pods older than its configuration: nothing to restart"
-		}
-	} else {
-		res.Message = "restarted " + strings.Join(names, ", ")
-		if !env.Writer.Live() {
-			res.Message = fmt.Sprintf("dry run (%s): would have %s", env.Writer.DryRun, res.Message)
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%s", strings.Join(errs, "; "))
-	}
-	return nil
-}
-
-func withRestartedAt(ann map[string]string, now string) map[string]string {
-	out := map[string]string{RestartedAtAnnotation: now}
-	for k, v := range ann {
-		if k != RestartedAtAnnotation {
-			out[k] = v
-		}
+	for _, d := range c.DaemonSets {
+		out = append(out, restartTarget{comp: c, w: dsRestart{d}, shape: &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: workloadRef(kindDaemonSet, d.Name), Namespace: d.Namespace}, Spec: appsv1.DeploymentSpec{Selector: d.Spec.Selector, Template: d.Spec.Template}}})
 	}
 	return out
 }
 
-func waitRestarted(ctx context.Context, env *Env, c *Component, t restartTarget, timeout time.Duration) error {
-	if t.ds != nil {
-		return waitDaemonSet(ctx, env, c, t.ds, timeout, "restart")
+type deploymentRestart struct{ d *appsv1.Deployment }
+
+func (r deploymentRestart) ref() string { return "deployment/" + r.d.Name }
+
+func (r deploymentRestart) blocked(c *Component) (string, string) {
+	if !r.d.Spec.Paused {
+		return "", ""
 	}
-	r := &stsRelease{env: env, c: c, s: t.sts}
-	return r.waitUpdated(ctx, 0, timeout, "restart")
+	return "can't restart paused deployment (run kubectl feastflow resume first)",
+		fmt.Sprintf("deployment %s/%s is paused: can't restart paused deployment (run kubectl feastflow resume %s first)", r.d.Namespace, r.d.Name, c.Name())
+}
+
+func (r deploymentRestart) restart(ctx context.Context, env *Env, now string, op audit.Operation) error {
+	body := audit.AnnotationPatch(op, nil)
+	body["spec"] = map[string]any{"template": map[string]any{"metadata": map[string]any{"annotations": map[string]any{RestartedAtAnnotation: now}}}}
+	return writeDeployment(ctx, env, r.d, types.StrategicMergePatchType, body, "Restarted", op)
+}
+
+func (r deploymentRestart) wait(ctx context.Context, env *Env, _ *Component, timeout time.Duration) error {
+	_, err := WaitForDeployment(ctx, env, r.d.Namespace, r.d.Name, WaitOptions{Timeout: timeout, MinGeneration: r.d.Generation})
+	return err
+}
+
+type stsRestart struct{ s *appsv1.StatefulSet }
+
+func (r stsRestart) ref() string { return workloadRef(kindStatefulSet, r.s.Name) }
+
+// A StatefulSet with a release in progress or paused (its partition holds pods back) is
+// not restarted.
+func (r stsRestart) blocked(c *Component) (string, string) {
+	if stateFor(c, kindStatefulSet, r.s.Name, r.s.UID) == nil {
+		return "", ""
+	}
+	reason := "a release or pause is recorded on service/" + c.Name() + ": finish it (promote, abort or resume) first"
+	return reason, r.ref() + ": " + reason
+}
+
+func (r stsRestart) restart(ctx context.Context, env *Env, now string, op audit.Operation) error {
+	return patchStatefulSet(ctx, env, r.s, restartOps(&r.s.Spec.Template, now), nil, op, "Restarted")
+}
+
+func (r stsRestart) wait(ctx context.Context, env *Env, c *Component, timeout time.Duration) error {
+	return (&stsRelease{env: env, c: c, s: r.s}).waitUpdated(ctx, 0, timeout, "restart")
+}
+
+type dsRestart struct{ d *appsv1.DaemonSet }
+
+func (r dsRestart) ref() string { return workloadRef(kindDaemonSet, r.d.Name) }
+
+func (r dsRestart) blocked(*Component) (string, string) {
+	if r.d.Spec.UpdateStrategy.Type != appsv1.OnDeleteDaemonSetStrategyType {
+		return "", ""
+	}
+	reason := "updateStrategy OnDelete (paused?): a restart would replace no pod; resume first"
+	return reason, r.ref() + ": " + reason
+}
+
+func (r dsRestart) restart(ctx context.Context, env *Env, now string, op audit.Operation) error {
+	return patchDaemonSet(ctx, env, r.d, restartOps(&r.d.Spec.Template, now), nil, op, "Restarted")
+}
+
+func (r dsRestart) wait(ctx context.Context, env *Env, c *Component, timeout time.Duration) error {
+	return waitDaemonSet(ctx, env, c, r.d, timeout, "restart")
+}
+
+// restartOps set the restartedAt annotation in a StatefulSet's or DaemonSet's pod template
+// (in the JSON patch that tests the generation).
+func restartOps(tpl *corev1.PodTemplateSpec, now string) []jsonOp {
+	out := map[string]string{RestartedAtAnnotation: now}
+	for k, v := range tpl.Annotations {
+		if k != RestartedAtAnnotation {
+			out[k] = v
+		}
+	}
+	return []jsonOp{{"op": "add", "path": "/spec/template/metadata/annotations", "value": out}}
 }

@@ -6,19 +6,14 @@ import (
 	"fmt"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 )
 
-// WorkloadStateAnnotation on a Service records the release of its StatefulSet or DaemonSet:
-// the revision the pods ran before, the weight and partition being set, the operation under
-// way, the health baseline after the last step, and what pause replaced. It is written with
-// a resourceVersion precondition before the first write to the workload and read back on
-// every run, so that an interrupted run is completed by the next one and two concurrent runs
-// cannot both act. (When the release-core record lands, readWorkloadState and
-// recordWorkloadState are the two functions to point at it.)
+// WorkloadStateAnnotation is where older versions recorded the release of a StatefulSet
+// or DaemonSet. It is now the Workload part of the release record (ReleaseAnnotation): read
+// once when the Service has no workload record yet, removed by the first write.
 const WorkloadStateAnnotation = "feastflow.dev/workload-state"
 
 const (
@@ -64,15 +59,31 @@ type workloadState struct {
 type pausedWorkload struct {
 	Partition *int32          `json:"partition,omitempty"`
 	Strategy  json.RawMessage `json:"strategy,omitempty"`
-	At        time.Time       `json:"at"`
-	By        string          `json:"by,omitempty"`
+	// Held is the partition pause set (StatefulSet); Images and Template the images and
+	// template digest when paused: resume names a change made since.
+	Held     *int32    `json:"held,omitempty"`
+	Images   string    `json:"images,omitempty"`
+	Template string    `json:"template,omitempty"`
+	At       time.Time `json:"at"`
+	By       string    `json:"by,omitempty"`
 }
 
-// readWorkloadState is the release recorded on the Service, nil when none (or unreadable:
-// an annotation that does not parse is treated as absent and overwritten by the next write,
-// which a resourceVersion precondition still guards).
-func readWorkloadState(svc interface{ GetAnnotations() map[string]string }) *workloadState {
-	raw, ok := svc.GetAnnotations()[WorkloadStateAnnotation]
+// readWorkloadState is the StatefulSet/DaemonSet release in the component's release
+// record, nil when none. A Service still carrying the older WorkloadStateAnnotation (and no
+// workload part in its record) is migrated in memory; the next write stores it in the record
+// and removes the annotation. A record that cannot be read gives nil here: the next write
+// refuses it (ReleaseError).
+func readWorkloadState(c *Component) *workloadState {
+	if rec, err := c.Release(); err == nil && rec.Workload != nil {
+		return rec.Workload
+	}
+	return legacyWorkloadState(c.Service.Annotations)
+}
+
+// legacyWorkloadState parses WorkloadStateAnnotation (nil when absent or unreadable: it is
+// overwritten by the next write, which a resourceVersion precondition still guards).
+func legacyWorkloadState(ann map[string]string) *workloadState {
+	raw, ok := ann[WorkloadStateAnnotation]
 	if !ok {
 		return nil
 	}
@@ -86,7 +97,7 @@ func readWorkloadState(svc interface{ GetAnnotations() map[string]string }) *wor
 // stateFor is the recorded state when it is about this workload (same name and UID): a
 // record left by a deleted and re-created StatefulSet of the same name is ignored.
 func stateFor(c *Component, kind, name string, uid types.UID) *workloadState {
-	st := readWorkloadState(c.Service)
+	st := readWorkloadState(c)
 	if st == nil || st.Kind != kind || st.Name != name || (st.UID != "" && uid != "" && st.UID != uid) {
 		return nil
 	}
@@ -97,57 +108,58 @@ func (st *workloadState) release() *WorkloadRelease {
 	return &WorkloadRelease{Phase: st.Phase, Verb: st.Verb, Weight: st.Weight, Partition: st.Partition, FromRevision: st.FromRevision, Images: st.Images, Paused: st.Paused != nil}
 }
 
-// recordWorkloadState writes st on the Service with the last-operation record, in one merge
-// patch preconditioned on the Service's resourceVersion as read: of two concurrent runs,
-// the second fails here, before it writes to the workload. A nil st removes the record.
+// recordWorkloadState writes st into the component's release record on the Service, with
+// the last-operation record, in one merge patch preconditioned on the Service's
+// resourceVersion as read: of two concurrent runs, the second fails here, before it writes
+// to the workload. A nil st ends the workload's release.
 func recordWorkloadState(ctx context.Context, env *Env, c *Component, st *workloadState, op audit.Operation) error {
-	value, err := stateValue(st)
-	if err != nil {
-		return err
-	}
-	return patchWorkloadState(ctx, env, c, audit.AnnotationPatch(op, map[string]*string{WorkloadStateAnnotation: value}))
+	return writeWorkloadState(ctx, env, c, st, &op)
 }
 
 // saveWorkloadState updates the record after a write of this run (a step done, the
 // baseline taken), preconditioned like recordWorkloadState on the Service read last.
 func saveWorkloadState(ctx context.Context, env *Env, c *Component, st *workloadState) error {
-	value, err := stateValue(st)
-	if err != nil {
-		return err
-	}
-	return patchWorkloadState(ctx, env, c, map[string]any{"metadata": map[string]any{"annotations": map[string]any{WorkloadStateAnnotation: value}}})
+	return writeWorkloadState(ctx, env, c, st, nil)
 }
 
-func stateValue(st *workloadState) (*string, error) {
-	if st == nil {
-		return nil, nil
-	}
-	raw, err := json.Marshal(st)
-	if err != nil {
-		return nil, fmt.Errorf("encode workload state: %w", err)
-	}
-	s := string(raw)
-	return &s, nil
-}
-
-// patchWorkloadState sends a merge patch of the Service with its resourceVersion as the
-// precondition (nothing in a dry run: the record is what makes a real run resumable).
-func patchWorkloadState(ctx context.Context, env *Env, c *Component, body map[string]any) error {
+// writeWorkloadState stores st as the Workload part of the release record (writeRelease:
+// one merge patch with the Service's resourceVersion as precondition; nothing in a dry run:
+// the record is what makes a real run resumable, and a dry run plans from the one read).
+// The record's phase, weight and operation say the same for the readers
+// of the whole record: an operation under way (busy), a canary at a weight (staged), or
+// nothing under way (st nil).
+func writeWorkloadState(ctx context.Context, env *Env, c *Component, st *workloadState, op *audit.Operation) error {
 	if !env.Writer.Live() {
 		return nil
 	}
-	body["metadata"].(map[string]any)["resourceVersion"] = c.Service.ResourceVersion
-	patch, err := json.Marshal(body)
+	cur, err := c.Release()
 	if err != nil {
-		return fmt.Errorf("encode patch: %w", err)
+		return err
 	}
-	svc, err := env.Client.CoreV1().Services(c.Namespace()).Patch(ctx, c.Name(), types.MergePatchType, patch, env.Writer.PatchOptions())
-	if apierrors.IsConflict(err) {
-		return &ConflictError{Object: fmt.Sprintf("service %s/%s (its release record %s)", c.Namespace(), c.Name(), WorkloadStateAnnotation), Err: err}
+	if st == nil && cur.Workload == nil && legacyWorkloadState(c.Service.Annotations) == nil {
+		return nil // nothing recorded, nothing to end
 	}
-	if err != nil {
-		return writeError("patch", "service", c.Namespace(), c.Name(), err)
+	rec := cur.clone()
+	rec.Strategy, rec.Workload, rec.Operation, rec.Weight, rec.Step = c.Strategy, st, nil, nil, 0
+	rec.Phase, rec.MigratedFrom = PhaseDeployed, nil
+	if st != nil {
+		w := st.Weight
+		rec.Weight = &w
+		if st.Phase == workloadStaged {
+			rec.Phase = PhaseCanary
+		}
+		if st.Phase == workloadBusy {
+			started := rec.begin(env, st.Verb, fmt.Sprintf("%d%%", st.FromWeight), fmt.Sprintf("%d%%", st.Weight))
+			if cur.Operation != nil && cur.Operation.Verb == st.Verb {
+				started.Start = cur.Operation.Start
+			}
+			started.FromWeight, started.Weight, started.Forced = st.FromWeight, st.Weight, st.Forced
+		}
 	}
-	c.Service = svc
-	return nil
+	err = writeRelease(ctx, env, c, rec, op, "")
+	var ce *ConflictError
+	if asConflict(err, &ce) {
+		return &ConflictError{Object: ce.Object + " (its release record " + ReleaseAnnotation + ")", Err: ce.Err}
+	}
+	return err
 }

@@ -102,7 +102,7 @@ func nodePool(n *corev1.Node) string {
 // workloadStatuses are the StatefulSets and DaemonSets of a component in `status`.
 func workloadStatuses(c *Component, inv *StatusInventory) []WorkloadStatus {
 	var out []WorkloadStatus
-	st := readWorkloadState(c.Service)
+	st := readWorkloadState(c)
 	for _, s := range c.StatefulSets {
 		ws := statefulSetStatus(s, ownedPods(inv.Pods, string(s.UID), false))
 		if st != nil && st.Kind == kindStatefulSet && st.Name == s.Name {

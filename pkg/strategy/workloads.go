@@ -2,6 +2,7 @@ package strategy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
@@ -71,12 +73,17 @@ func listWorkloads(ctx context.Context, client kubernetes.Interface, namespace s
 
 // loadWorkloads completes a loaded component whose Service reaches no Deployment: it lists
 // the StatefulSets and DaemonSets (two LISTs, in parallel) and recognises them. A Service
-// that reaches a Deployment keeps its Deployment strategy and costs no extra request.
+// that reaches a Deployment keeps its Deployment strategy and costs no extra request. A
+// LIST that fails (forbidden included) is an error naming it: what the Service fronts is
+// then unknown, and no verb may act on (or report) a guess.
 func loadWorkloads(ctx context.Context, client kubernetes.Interface, c *Component) error {
 	if len(c.Deployments) > 0 || len(c.Service.Spec.Selector) == 0 {
 		return nil
 	}
 	w, err := listWorkloads(ctx, client, c.Namespace())
+	if apierrors.IsForbidden(errors.Unwrap(err)) {
+		return fmt.Errorf("component %s: service %s/%s reaches no deployment and what else it fronts cannot be read: %w; grant list on statefulsets and daemonsets (deploy/rbac/) — nothing was changed", c.Name(), c.Namespace(), c.Name(), err)
+	}
 	if err != nil {
 		return err
 	}

@@ -9,10 +9,13 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 )
@@ -99,7 +102,10 @@ func TestDeployStatefulSetCanaryStages(t *testing.T) {
 			t.Errorf("statefulset patch lacks %s:\n%s", want, stsPatch)
 		}
 	}
-	st := readWorkloadState(fxGetService(t, client, "db"))
+	if svc := fxGetService(t, client, "db"); !strings.Contains(svc.Annotations[ReleaseAnnotation], `"workload":{"kind":"StatefulSet"`) {
+		t.Errorf("release record lacks the workload: %v", svc.Annotations)
+	}
+	st := readWorkloadState(fxLoad(t, client, "db"))
 	if st == nil || st.Phase != workloadStaged || st.Weight != 0 || st.Partition != 5 || st.FromRevision != "db-1" || st.Images != "pg:2" {
 		t.Errorf("recorded state: %+v", st)
 	}
@@ -242,5 +248,63 @@ func TestWaitUpdatedSecondWriter(t *testing.T) {
 	var sw *SecondWriterError
 	if !errors.As(err, &sw) || !strings.Contains(err.Error(), "replicas 3 → 4") || !strings.Contains(err.Error(), "re-run kubectl feastflow canary-step") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A Service recorded by an older version (feastflow.dev/workload-state) is read through the
+// release record; the first write stores the workload in feastflow.dev/release and removes
+// the older annotation, preconditioned on the Service's resourceVersion.
+func TestWorkloadStateMigratesIntoRelease(t *testing.T) {
+	state := `{"kind":"StatefulSet","name":"db","uid":"uid-sts","phase":"staged","verb":"deploy","fromRevision":"db-1","images":"pg:2","fromWeight":0,"weight":20,"partition":4}`
+	svc := fxService("db", map[string]string{"tier": "db"}, map[string]string{WorkloadStateAnnotation: state})
+	svc.ResourceVersion = "7"
+	client := fake.NewClientset(fxNamespace(), svc, wxStatefulSet("db", 5, "pg:2", 4))
+	env, _ := fxEnv(client, "")
+	c := fxLoad(t, client, "db")
+	st := readWorkloadState(c)
+	if st == nil || st.Weight != 20 || st.Partition != 4 {
+		t.Fatalf("migrated state: %+v", st)
+	}
+	if err := saveWorkloadState(t.Context(), env, c, st); err != nil {
+		t.Fatal(err)
+	}
+	var patch string
+	for _, a := range client.Actions() {
+		if p, ok := a.(interface{ GetPatch() []byte }); ok {
+			patch = string(p.GetPatch())
+		}
+	}
+	for _, want := range []string{`"feastflow.dev/workload-state":null`, `"resourceVersion":"7"`, `\"phase\":\"canary\"`, `\"weight\":20`} {
+		if !strings.Contains(patch, want) {
+			t.Errorf("patch lacks %s:\n%s", want, patch)
+		}
+	}
+	rec, err := ReadRelease(fxLoad(t, client, "db"))
+	if err != nil || rec.Workload == nil || rec.Workload.FromRevision != "db-1" || len(rec.MigratedFrom) != 0 {
+		t.Errorf("stored record: %+v (%v)", rec, err)
+	}
+	if err := saveWorkloadState(t.Context(), env, c, nil); err != nil {
+		t.Fatal(err)
+	}
+	if rec, _ := ReadRelease(fxLoad(t, client, "db")); rec.Workload != nil || rec.Operation != nil || rec.Phase != PhaseDeployed {
+		t.Errorf("ended record: %+v", rec)
+	}
+}
+
+// A user who may not list StatefulSets gets the denied read named (an error, exit 1), never
+// "unknown strategy": what the Service fronts cannot be told. A Service that reaches a
+// Deployment needs no such read.
+func TestResolveNamesForbiddenWorkloadList(t *testing.T) {
+	client := fake.NewClientset(fxNamespace(), fxService("db", map[string]string{"tier": "db"}, nil), wxStatefulSet("db", 3, "pg:1", 0))
+	client.PrependReactor("list", "statefulsets", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "statefulsets"}, "", errors.New(`User "bob" cannot list resource "statefulsets"`))
+	})
+	_, err := Resolve(t.Context(), client, fxNS, "db", Keys{}, false)
+	if err == nil || !strings.Contains(err.Error(), "statefulsets") || !strings.Contains(err.Error(), "forbidden") || strings.Contains(err.Error(), "unknown") {
+		t.Fatalf("err = %v", err)
+	}
+	var ce *ComponentError
+	if errors.As(err, &ce) {
+		t.Errorf("a denied read reported as a component error: %v", err)
 	}
 }

@@ -1,0 +1,99 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/feastflow/kubectl-feastflow/test/e2e/harness"
+)
+
+// restrictedRole grants a ServiceAccount "restricted" what the release verbs read and write,
+// except the resource named by missing (statefulsets or daemonsets).
+func restrictedRole(t *testing.T, h *harness.H, ns, missing string) string {
+	t.Helper()
+	other := map[string]string{"statefulsets": "daemonsets", "daemonsets": "statefulsets"}[missing]
+	h.Apply(ns, fmt.Sprintf(`apiVersion: v1
+kind: ServiceAccount
+metadata: {name: restricted}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: restricted}
+rules:
+  - {apiGroups: [""], resources: [services, pods, events, persistentvolumeclaims], verbs: [get, list, watch, patch, create, delete]}
+  - {apiGroups: [apps], resources: [deployments, replicasets, controllerrevisions, %s], verbs: [get, list, watch, patch]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: restricted}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: restricted}
+subjects: [{kind: ServiceAccount, name: restricted}]
+`, other))
+	return "--as=system:serviceaccount:" + ns + ":restricted"
+}
+
+// A user who may not read StatefulSets (or DaemonSets) gets, from every verb on such a
+// component, exit 1 naming the denied read — never "unknown strategy" or a healthy report —
+// and nothing changes.
+func TestWorkloadVerbsForbidden(t *testing.T) {
+	h := harness.For(t)
+	stsNS := stsSetup(t, h, 2, "0s")
+	dsNS := dsSetup(t, h)
+	for _, tc := range []struct {
+		ns, svc, kind, name, missing string
+	}{
+		{stsNS, stsSvc, "sts", stsName, "statefulsets"},
+		{dsNS, dsSvc, "ds", dsName, "daemonsets"},
+	} {
+		as := restrictedRole(t, h, tc.ns, tc.missing)
+		svcRV, objRV := cnRV(h, tc.ns, "svc", tc.svc), cnRV(h, tc.ns, tc.kind, tc.name)
+		for _, args := range [][]string{
+			{"status", tc.svc},
+			{"deploy", tc.svc, "--image", "registry.local/other:9"},
+			{"canary-step", tc.svc, "--weight", "50"},
+			{"promote", tc.svc},
+			{"abort", tc.svc, "--yes"},
+			{"pause", tc.svc},
+			{"resume", tc.svc},
+			{"rollback", tc.svc},
+			{"history", tc.svc},
+			{"restart", tc.svc},
+		} {
+			r := h.Feastflow(append(args, "-n", tc.ns, as)...)
+			out := r.Stdout + r.Stderr
+			if r.ExitCode != 1 || !strings.Contains(r.Stderr, tc.missing) || !strings.Contains(strings.ToLower(r.Stderr), "forbidden") || strings.Contains(out, "unknown") {
+				t.Errorf("%s %v: exit %d, want 1 naming the denied list of %s\n%s", tc.missing, args, r.ExitCode, tc.missing, out)
+			}
+		}
+		if cnRV(h, tc.ns, "svc", tc.svc) != svcRV || cnRV(h, tc.ns, tc.kind, tc.name) != objRV {
+			t.Errorf("%s: a denied verb changed something", tc.missing)
+		}
+	}
+}
+
+// status -A shows StatefulSet and DaemonSet components with their revisions and ready
+// counts, as status -n does, from one paged read per kind.
+func TestStatusAllWorkloads(t *testing.T) {
+	h := harness.For(t)
+	stsNS := stsSetup(t, h, 2, "0s")
+	dsNS := dsSetup(t, h)
+	r := cnRun(t, h, 0, "status", "-A")
+	for _, want := range []string{"Namespace " + stsNS + ":", "statefulset/" + stsName, "Namespace " + dsNS + ":", "daemonset/" + dsName} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("status -A lacks %q:\n%s", want, r.Stdout)
+		}
+	}
+	one := cnRun(t, h, 0, "status", "-n", stsNS)
+	for _, line := range strings.Split(one.Stdout, "\n") {
+		if strings.Contains(line, "statefulset/"+stsName) && !strings.Contains(r.Stdout, line) {
+			t.Errorf("status -A's line differs from status -n's: %q\n%s", line, r.Stdout)
+		}
+	}
+	r = cnRun(t, h, 0, "status", "-A", "-o", "json")
+	for _, want := range []string{`"kind": "StatefulSet"`, `"kind": "DaemonSet"`, `"strategy": "statefulset"`, `"strategy": "daemonset"`} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("status -A -o json lacks %s", want)
+		}
+	}
+}
