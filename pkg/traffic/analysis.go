@@ -177,7 +177,12 @@ func (a Analysis) Run(ctx context.Context, svc *corev1.Service, canary, stable [
 	}
 	all := append(append([]PodTarget{}, ct...), st...)
 	a.Progress("analysis: reading %s of %d canary and %d stable pods, again in %s", a.Path, len(ct), len(st), a.Window)
+	access := make(chan error, 1)
+	go func() { access <- CheckAccess(ctx, a.Client, svc.Namespace, "canary analysis", PodProxy) }()
 	first := a.scrape(ctx, all)
+	if err := <-access; err != nil {
+		return nil, err // not a verdict on the canary: nothing is recorded
+	}
 	timer := time.NewTimer(a.Window)
 	select {
 	case <-ctx.Done():
