@@ -352,3 +352,17 @@ func firstNonEmpty(a, b string) string {
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// Recorded reads the last analysis recorded on a Service (AnalysisResultAnnotation): nil
+// when there is none, and an error when the annotation does not parse.
+func Recorded(svc *corev1.Service) (*AnalysisResult, error) {
+	raw := svc.Annotations[AnalysisResultAnnotation]
+	if strings.TrimSpace(raw) == "" {
+		return nil, nil
+	}
+	var r AnalysisResult
+	if err := json.Unmarshal([]byte(raw), &r); err != nil {
+		return nil, fmt.Errorf("annotation %s on service %s/%s does not parse: %w", AnalysisResultAnnotation, svc.Namespace, svc.Name, err)
+	}
+	return &r, nil
+}
