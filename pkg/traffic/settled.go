@@ -80,17 +80,17 @@ func (s *Smoke) PodsSettled(ctx context.Context, svc *corev1.Service, list PodLi
 // by UID (a pod replaced under the same name is a different pod).
 func podSetChanges(before, after []corev1.Pod) []string {
 	was := map[string]string{}
-	for _, p := range before {
-		was[string(p.UID)+"/"+p.Name] = p.Name
+	for i := range before {
+		was[string(before[i].UID)+"/"+before[i].Name] = before[i].Name
 	}
 	var out []string
-	for _, p := range after {
-		key := string(p.UID) + "/" + p.Name
+	for i := range after {
+		key := string(after[i].UID) + "/" + after[i].Name
 		if _, ok := was[key]; ok {
 			delete(was, key)
 			continue
 		}
-		out = append(out, "pod/"+p.Name+" new")
+		out = append(out, "pod/"+after[i].Name+" new")
 	}
 	for _, name := range was {
 		out = append(out, "pod/"+name+" gone or not ready")
