@@ -69,21 +69,11 @@ func readyPodsOf(d *appsv1.Deployment, pods []corev1.Pod) []corev1.Pod {
 	if err != nil {
 		return nil
 	}
-	var out []corev1.Pod
+	var picked []corev1.Pod
 	for i := range pods {
-		p := &pods[i]
-		if p.DeletionTimestamp == nil && sel.Matches(labels.Set(p.Labels)) && podReady(p) {
-			out = append(out, *p)
+		if sel.Matches(labels.Set(pods[i].Labels)) {
+			picked = append(picked, pods[i])
 		}
 	}
-	return out
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
+	return traffic.ReadyPods(picked)
 }
