@@ -8,7 +8,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/kubectl/pkg/util/podutils"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/progress"
 	"github.com/feastflow/kubectl-feastflow/pkg/strategy"
@@ -70,12 +69,11 @@ func readyPodsOf(d *appsv1.Deployment, pods []corev1.Pod) []corev1.Pod {
 	if err != nil {
 		return nil
 	}
-	var out []corev1.Pod
+	var picked []corev1.Pod
 	for i := range pods {
-		p := &pods[i]
-		if p.DeletionTimestamp == nil && sel.Matches(labels.Set(p.Labels)) && podutils.IsPodReady(p) {
-			out = append(out, *p)
+		if sel.Matches(labels.Set(pods[i].Labels)) {
+			picked = append(picked, pods[i])
 		}
 	}
-	return out
+	return traffic.ReadyPods(picked)
 }

@@ -21,6 +21,7 @@ type deployOptions struct {
 	color        string
 	autoRollback bool
 	canary       bool
+	smoke        smokeFlags
 
 	opts strategy.DeployOptions
 }
@@ -45,7 +46,11 @@ are available:
 The wait fails within seconds when a new pod goes to ImagePullBackOff, CrashLoopBackOff, a failed
 init container, CreateContainerConfigError or Unschedulable, and prints the diagnosis, instead of
 waiting for the progress deadline. --image IMAGE without a container name sets the only container
-(and init containers that ran the same image, such as a migration); "*=IMAGE" sets every container.`,
+(and init containers that ran the same image, such as a migration); "*=IMAGE" sets every container.
+
+--smoke PATH (default: the Service's feastflow.dev/smoke-path annotation) GETs PATH on every new
+pod through pods/proxy once they are Ready, before the deploy reports success: any answer but 2xx
+fails it (exit 1) with the pods, codes and first bytes, and says what was changed.`,
 		Example: `  kubectl feastflow deploy feastflow-backend --image ghcr.io/feastflow/backend:1.5.0
   kubectl feastflow deploy feastflow-backend --image backend=ghcr.io/feastflow/backend:1.5.0 --replicas 3
   kubectl feastflow deploy feastflow-frontend --image ghcr.io/feastflow/frontend:2.1.0 --auto-rollback`,
@@ -64,11 +69,15 @@ waiting for the progress deadline. --image IMAGE without a container name sets t
 	cmd.Flags().BoolVar(&o.autoRollback, "auto-rollback", false, "Undo the change when the rollout fails")
 	cmd.Flags().BoolVar(&o.canary, "canary", false, "StatefulSet: stage the new template with partition = replicas (no pod moves); move pods with canary-step")
 	o.addWrite(cmd, 10*time.Minute)
+	o.smoke.add(cmd)
 	o.write.addWindow(cmd)
 	return cmd
 }
 
 func (o *deployOptions) complete(cmd *cobra.Command, args []string) error {
+	if err := o.smoke.validate(); err != nil {
+		return err
+	}
 	if err := o.prepare(args, true); err != nil {
 		return err
 	}
@@ -98,17 +107,24 @@ func (o *deployOptions) complete(cmd *cobra.Command, args []string) error {
 func (o *deployOptions) run(ctx context.Context) error {
 	return runOn(ctx, &o.releaseVerb, func(ctx context.Context, s *releaseSession, c *strategy.Component) (*strategy.DeployResult, error) {
 		switch {
+		case strategy.IsWorkload(c) && o.smoke.path != "":
+			return nil, fmt.Errorf("--smoke applies to components on Deployments; %s is a %s", c.Name(), c.Strategy)
 		case strategy.IsWorkload(c):
 			return deployWorkload(ctx, s.env, c, o.opts, o.canary)
 		case o.canary:
 			return nil, fmt.Errorf("--canary applies to statefulset components; %s is %s (a canary component's deploy goes to its first step by itself)", c.Name(), c.Strategy)
 		}
-		return strategy.Deploy(ctx, s.env, c, o.opts)
+		opts := o.opts
+		opts.Smoke = o.smoke.smoke(s.c.Kube, false)
+		return strategy.Deploy(ctx, s.env, c, opts)
 	}, humanDeploy)
 }
 
 func humanDeploy(w io.Writer, res *strategy.DeployResult) error {
 	if err := humanResult(w, res.Message, res.Changes, res.DryRun); err != nil {
+		return err
+	}
+	if err := humanSmokeReports(w, res.Component, res.Smoke); err != nil {
 		return err
 	}
 	if res.Failure != nil {

@@ -32,7 +32,11 @@ blue-green: switch to the newly deployed color if that has not happened yet, wai
 color traffic), then scale the old color to 0 (asks y/N on a terminal, needs --yes elsewhere;
 --keep-old skips it). Interrupted during the delay, the switch stays and a re-run finishes.
 
-canary: copy the canary's pod template into stable, roll stable to full capacity, retire the canary.`,
+canary: copy the canary's pod template into stable, roll stable to full capacity, retire the canary.
+
+--smoke PATH (default: the Service's feastflow.dev/smoke-path annotation): blue-green tests the
+target pods before the switch and the Service after it; canary tests the canary's pods before
+anything is written and stable's new pods before the canary is retired.`,
 		Example: `  kubectl feastflow promote feastflow-backend --yes
   kubectl feastflow promote feastflow-backend --scale-down-delay 2m --yes
   kubectl feastflow promote feastflow-backend --keep-old`,
@@ -72,7 +76,7 @@ func (o *promoteOptions) run(ctx context.Context) error {
 	return runOn(ctx, &o.releaseVerb, func(ctx context.Context, s *releaseSession, c *strategy.Component) (*strategy.Result, error) {
 		opts := strategy.PromoteOptions{
 			ScaleDownDelay: o.delay, KeepOld: o.keepOld, DeleteCanary: o.deleteCanary, Force: o.force,
-			Confirm: confirmer(o.streams, &o.write), Timeout: o.write.timeout, Smoke: o.smoke.smoke(s.c.Kube),
+			Confirm: confirmer(o.streams, &o.write), Timeout: o.write.timeout, Smoke: o.smoke.smoke(s.c.Kube, c.Strategy == strategy.BlueGreen),
 		}
 		if strategy.IsWorkload(c) {
 			return strategy.PromoteStatefulSet(ctx, s.env, c, opts)

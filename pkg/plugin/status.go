@@ -168,6 +168,9 @@ func renderStatus(w io.Writer, rep *strategy.StatusReport, now time.Time) error 
 	if err := renderWorkloads(w, rep, now); err != nil {
 		return err
 	}
+	if err := renderAnalyses(w, rep, now); err != nil {
+		return err
+	}
 	if len(notReady) > 0 {
 		fmt.Fprintf(w, "\nPods not ready:\n%s\n", strings.Join(notReady, "\n"))
 	}

@@ -104,7 +104,7 @@ func (o *switchOptions) complete(args []string) error {
 func (o *switchOptions) run(ctx context.Context) error {
 	return runIn(ctx, &o.releaseVerb, func(ctx context.Context, s *releaseSession) (*strategy.SwitchResult, error) {
 		o.opts.Namespace = s.c.Namespace
-		o.opts.Smoke = o.smoke.smoke(s.c.Kube)
+		o.opts.Smoke = o.smoke.smoke(s.c.Kube, true)
 		return strategy.Switch(ctx, s.env, o.opts)
 	}, humanSwitch)
 }

@@ -41,12 +41,13 @@ func (f *smokeFlags) validate() error {
 	return nil
 }
 
-// smoke is the library's smoke test, nil with --no-smoke.
-func (f *smokeFlags) smoke(client kubernetes.Interface) *traffic.Smoke {
+// smoke is the library's smoke test, nil with --no-smoke. throughService: a
+// services/proxy stage follows the pods' (switch, blue-green promote).
+func (f *smokeFlags) smoke(client kubernetes.Interface, throughService bool) *traffic.Smoke {
 	if f.off {
 		return nil
 	}
-	return &traffic.Smoke{Client: client, Path: f.path, Timeout: f.timeout}
+	return &traffic.Smoke{Client: client, Path: f.path, Timeout: f.timeout, ThroughService: throughService}
 }
 
 // analysisFlags are canary-step's analysis flags.
@@ -97,10 +98,18 @@ func (f *analysisFlags) validate() error {
 // humanSmoke prints one line per smoke test a switch ran.
 func humanSmoke(w io.Writer, comps []strategy.SwitchComponent) error {
 	for _, c := range comps {
-		for _, r := range c.Smoke {
-			if _, err := fmt.Fprintf(w, "%s: %s\n", c.Component, term.Escape(r.Describe())); err != nil {
-				return err
-			}
+		if err := humanSmokeReports(w, c.Component, c.Smoke); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// humanSmokeReports prints one line per smoke test run on a component.
+func humanSmokeReports(w io.Writer, component string, reps []traffic.SmokeReport) error {
+	for _, r := range reps {
+		if _, err := fmt.Fprintf(w, "%s: %s\n", component, term.Escape(r.Describe())); err != nil {
+			return err
 		}
 	}
 	return nil

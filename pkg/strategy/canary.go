@@ -270,6 +270,9 @@ func promoteCanary(ctx context.Context, env *Env, c *Component, opts PromoteOpti
 		res.Message = fmt.Sprintf("%s is promoted already: deployment/%s runs the canary's template with %d replicas and the canary has 0: nothing to change", c.Name(), c.Stable.Name, total)
 		return res, nil
 	}
+	if err := smokeCanaryBeforePromote(ctx, env, c, opts.Smoke); err != nil {
+		return nil, err
+	}
 	retire := fmt.Sprintf("scale deployment/%s to 0", c.Canary.Name)
 	if opts.DeleteCanary {
 		retire = "delete deployment/" + c.Canary.Name
@@ -337,6 +340,9 @@ func promoteCanary(ctx context.Context, env *Env, c *Component, opts PromoteOpti
 	env.report("waiting for %d ready pods of deployment/%s's new template before retiring the canary", total, c.Stable.Name)
 	if _, err := WaitForReady(ctx, env, c.Stable, total, opts.Timeout); err != nil {
 		return res, fmt.Errorf("%w; the canary still serves: fix and re-run promote, or abort (%s)", err, appliedSoFar(res))
+	}
+	if err := smokeStableBeforeRetire(ctx, env, c, opts.Smoke, total, appliedSoFar(res)); err != nil {
+		return res, err
 	}
 	// Check before the cut: the canary and the stable track as planned, and no fewer ready
 	// pods than at the start once the canary is gone.

@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/feastflow/kubectl-feastflow/pkg/traffic"
 	"github.com/feastflow/kubectl-feastflow/pkg/troubleshoot"
 )
 
@@ -45,6 +46,9 @@ type DeployOptions struct {
 	AutoRollback bool
 	// Timeout bounds the wait for the rollout; 0 waits until ctx ends.
 	Timeout time.Duration
+	// Smoke, when it has a path (its own or the Service's annotation), tests the new pods
+	// through pods/proxy once they are Ready, before the deploy reports success.
+	Smoke *traffic.Smoke
 }
 
 // DeployResult is the report of Deploy: the common Result plus the Deployment that was
@@ -67,6 +71,8 @@ type DeployResult struct {
 	// RolledBackTo is the revision it returned to (rolling).
 	RolledBack   bool  `json:"rolledBack,omitempty"`
 	RolledBackTo int64 `json:"rolledBackTo,omitempty"`
+	// Smoke holds the smoke test run on the new pods.
+	Smoke []traffic.SmokeReport `json:"smoke,omitempty"`
 }
 
 // ContainerImage is a container's image in a pod template.
@@ -108,10 +114,15 @@ func Deploy(ctx context.Context, env *Env, c *Component, opts DeployOptions) (*D
 	if len(opts.Images) == 0 {
 		return nil, fmt.Errorf("deploy %s: no --image given", c.Name())
 	}
-	if r := releaserFor(c); r != nil {
-		return r.deploy(ctx, env, c, opts)
+	r := releaserFor(c)
+	if r == nil {
+		return nil, WrongStrategyError(c, deployKinds...)
 	}
-	return nil, WrongStrategyError(c, deployKinds...)
+	res, err := r.deploy(ctx, env, c, opts)
+	if err == nil {
+		err = smokeDeployed(ctx, env, c, opts.Smoke, res)
+	}
+	return res, err
 }
 
 // ImageChange is one container whose image SetImages changed.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 	"github.com/feastflow/kubectl-feastflow/pkg/report"
+	"github.com/feastflow/kubectl-feastflow/pkg/traffic"
 	"github.com/feastflow/kubectl-feastflow/pkg/troubleshoot"
 	"github.com/feastflow/kubectl-feastflow/pkg/window"
 )
@@ -77,6 +78,8 @@ type CanaryWeight struct {
 	ReadyTotal   int  `json:"readyTotal"`
 	// Steps are the canary steps (the Service's annotation or the defaults).
 	Steps []int `json:"steps,omitempty"`
+	// Analysis is the last canary analysis recorded on the Service (canary-step --analysis).
+	Analysis *traffic.AnalysisResult `json:"analysis,omitempty"`
 }
 
 // DeploymentStatus is one Deployment of a component.
@@ -290,6 +293,11 @@ func componentStatus(c *Component, inv *StatusInventory, pods map[string][]*core
 		}
 		if steps, err := CanarySteps(c, nil); err == nil {
 			w.Steps = steps
+		}
+		if a, err := traffic.Recorded(c.Service); err != nil {
+			cs.Warnings = append(cs.Warnings, err.Error())
+		} else {
+			w.Analysis = a
 		}
 		cs.Canary = w
 	}

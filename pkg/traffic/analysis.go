@@ -177,7 +177,12 @@ func (a Analysis) Run(ctx context.Context, svc *corev1.Service, canary, stable [
 	}
 	all := append(append([]PodTarget{}, ct...), st...)
 	a.Progress("analysis: reading %s of %d canary and %d stable pods, again in %s", a.Path, len(ct), len(st), a.Window)
+	access := make(chan error, 1)
+	go func() { access <- CheckAccess(ctx, a.Client, svc.Namespace, "canary analysis", PodProxy) }()
 	first := a.scrape(ctx, all)
+	if err := <-access; err != nil {
+		return nil, err // not a verdict on the canary: nothing is recorded
+	}
 	timer := time.NewTimer(a.Window)
 	select {
 	case <-ctx.Done():
@@ -347,3 +352,17 @@ func firstNonEmpty(a, b string) string {
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// Recorded reads the last analysis recorded on a Service (AnalysisResultAnnotation): nil
+// when there is none, and an error when the annotation does not parse.
+func Recorded(svc *corev1.Service) (*AnalysisResult, error) {
+	raw := svc.Annotations[AnalysisResultAnnotation]
+	if strings.TrimSpace(raw) == "" {
+		return nil, nil
+	}
+	var r AnalysisResult
+	if err := json.Unmarshal([]byte(raw), &r); err != nil {
+		return nil, fmt.Errorf("annotation %s on service %s/%s does not parse: %w", AnalysisResultAnnotation, svc.Namespace, svc.Name, err)
+	}
+	return &r, nil
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 )
@@ -23,6 +24,17 @@ type Smoke struct {
 	Path string
 	// Timeout bounds each GET (DefaultProbeTimeout when zero).
 	Timeout time.Duration
+	// ThroughService says a services/proxy stage follows the pods stage (switch): the
+	// permission for it is checked with the pods' before anything is written.
+	ThroughService bool
+}
+
+// permissions are the proxy subresources this smoke test GETs.
+func (s *Smoke) permissions() []authorizationv1.ResourceAttributes {
+	if s.ThroughService {
+		return []authorizationv1.ResourceAttributes{PodProxy, ServiceProxy}
+	}
+	return []authorizationv1.ResourceAttributes{PodProxy}
 }
 
 // Stages of a smoke test.
@@ -38,6 +50,14 @@ type SmokeReport struct {
 	Path    string        `json:"path"`
 	Passed  bool          `json:"passed"`
 	Results []ProbeResult `json:"results"`
+	// Changed names the pods that changed while the test ran (PodsSettled): a test of
+	// pods that no longer serve does not pass.
+	Changed []string `json:"changed,omitempty"`
+}
+
+// SmokePathFor is the smoke path a Service's annotation asks for ("" for none).
+func SmokePathFor(svc *corev1.Service) string {
+	return strings.TrimSpace(svc.Annotations[SmokePathAnnotation])
 }
 
 // PathFor returns the path to test on svc: the Smoke's own, else the Service's annotation,
@@ -49,7 +69,7 @@ func (s *Smoke) PathFor(svc *corev1.Service) string {
 	if s.Path != "" {
 		return s.Path
 	}
-	return strings.TrimSpace(svc.Annotations[SmokePathAnnotation])
+	return SmokePathFor(svc)
 }
 
 // SmokeError is a failed smoke test: it names every pod that failed, with its answer.
@@ -72,6 +92,10 @@ func (e *SmokeError) Error() string {
 		via = "services/proxy"
 	}
 	var parts []string
+	if len(e.Report.Changed) > 0 {
+		parts = append(parts, fmt.Sprintf("smoke test GET %s on service %s is not conclusive: the pods changed while it ran (%s): re-run once they settle",
+			e.Report.Path, e.Report.Service, strings.Join(e.Report.Changed, ", ")))
+	}
 	if len(failed) > 0 {
 		parts = append(parts, fmt.Sprintf("smoke test GET %s on service %s failed on %d of %d through %s: %s",
 			e.Report.Path, e.Report.Service, len(failed), len(e.Report.Results), via, strings.Join(failed, ", ")))
@@ -96,7 +120,15 @@ func (s *Smoke) Pods(ctx context.Context, svc *corev1.Service, pods []corev1.Pod
 	for _, name := range unresolved {
 		rep.Results = append(rep.Results, ProbeResult{Target: "pod/" + name, Path: path, Outcome: OutcomeError, Body: "the service's targetPort does not resolve on this pod"})
 	}
+	// The permission check runs beside the GETs: no extra round trip. A denied one is
+	// reported as such, whatever the GETs answered.
+	access := make(chan error, 1)
+	go func() { access <- CheckAccess(ctx, s.Client, svc.Namespace, "smoke test", s.permissions()...) }()
 	rep.Results = append(rep.Results, Prober{Client: s.Client, Timeout: s.Timeout}.Pods(ctx, targets, path)...)
+	if err := <-access; err != nil {
+		rep.Passed = false
+		return rep, err
+	}
 	return finish(rep)
 }
 
@@ -137,7 +169,10 @@ func (r *SmokeReport) Describe() string {
 		what = "service/" + r.Service + " through services/proxy"
 	}
 	verdict := "passed"
-	if !r.Passed {
+	switch {
+	case len(r.Changed) > 0:
+		verdict = "NOT CONCLUSIVE (pods changed: " + strings.Join(r.Changed, ", ") + ")"
+	case !r.Passed:
 		verdict = "FAILED"
 	}
 	return fmt.Sprintf("smoke GET %s %s on %s (slowest %dms)", r.Path, verdict, what, slowest)

@@ -473,6 +473,35 @@ func TestDiagnoseWorkloadsAndNodes(t *testing.T) {
 			t.Errorf("findings:%s", dump(r))
 		}
 	})
+	t.Run("stale config by the recorded identity", func(t *testing.T) {
+		// The recorded resourceVersion decides, whatever the clocks say.
+		build := func(recorded string, written time.Time) []runtime.Object {
+			objs := healthyWeb()
+			for _, i := range []int{2, 3} {
+				p := objs[i].(*corev1.Pod)
+				p.Spec.Containers[0].EnvFrom = []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "web-config"}}}}
+				p.Annotations = map[string]string{ConfigVersionsAnnotation: "configmap/web-config=" + recorded}
+			}
+			cm := configMeta("ConfigMap", "web-config", written, "A")
+			cm.ResourceVersion = "6"
+			return append(objs, cm)
+		}
+		started := podStarted(healthyWeb()[2].(*corev1.Pod)).Time
+		// Changed within the same second as the pods' start: the time rule could not tell.
+		r := newFixture(t, build("5", started)...).diagnose(t, Scope{})
+		fd := find(r, "Deployment", "web", CategoryStaleConfig)
+		if fd == nil || fd.Confidence != ConfidenceHigh || !strings.Contains(fd.Cause, "recorded for ConfigMap web-config at resourceVersion 5; it is at 6 now") {
+			t.Fatalf("finding:%s", dump(r))
+		}
+		// The recorded version is the current one: not stale, though written after the start.
+		if r := newFixture(t, build("6", testNow.Add(-10*time.Minute))...).diagnose(t, Scope{}); find(r, "Deployment", "web", CategoryStaleConfig) != nil {
+			t.Errorf("stale by time though the record matches:%s", dump(r))
+		}
+		// Changed since the record, but before these pods started: they read the new data.
+		if r := newFixture(t, build("5", started.Add(-time.Hour))...).diagnose(t, Scope{}); find(r, "Deployment", "web", CategoryStaleConfig) != nil {
+			t.Errorf("stale though the pods started after the change:%s", dump(r))
+		}
+	})
 	t.Run("node NotReady and pressure with the pods affected", func(t *testing.T) {
 		objs := healthyWeb()
 		n := objs[6].(*corev1.Node)

@@ -2,6 +2,7 @@ package troubleshoot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -23,6 +24,7 @@ import (
 	"k8s.io/client-go/metadata"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/report"
+	"github.com/feastflow/kubectl-feastflow/pkg/traffic"
 	"github.com/feastflow/kubectl-feastflow/pkg/window"
 )
 
@@ -198,8 +200,37 @@ func Preflight(ctx context.Context, client kubernetes.Interface, ns, component s
 			r.Checks = append(r.Checks, deploymentChecks(d, svc.Name, live, snap.pdbs, cfg)...)
 		}
 	}
+	if c, ok := trafficAccessCheck(ctx, client, ns, svcs); ok {
+		r.add(c)
+	}
 	r.summarize()
 	return r, nil
+}
+
+// trafficAccessCheck: when a component asks for traffic checks (a smoke path or canary
+// analysis on its Service), the caller must be allowed the proxy subresources they GET,
+// or every release of it is refused — asked with SelfSubjectAccessReviews, as the
+// release permissions are.
+func trafficAccessCheck(ctx context.Context, client kubernetes.Interface, ns string, svcs []*corev1.Service) (Check, bool) {
+	var asking []string
+	for _, svc := range svcs {
+		if traffic.SmokePathFor(svc) != "" || svc.Annotations[traffic.AnalysisAnnotation] != "" {
+			asking = append(asking, "service/"+svc.Name)
+		}
+	}
+	if len(asking) == 0 {
+		return Check{}, false
+	}
+	c := Check{Name: "traffic-rbac", Object: strings.Join(asking, ", ")}
+	err := traffic.CheckAccess(ctx, client, ns, "traffic checks", traffic.PodProxy, traffic.ServiceProxy)
+	var denied *traffic.AccessError
+	if errors.As(err, &denied) {
+		c.Status, c.Fix = CheckFail, "bind the feastflow-release Role (deploy/rbac/release.yaml: get on pods/proxy and services/proxy) in this namespace, or remove the annotations"
+		c.Message = fmt.Sprintf("smoke test or canary analysis configured, but not allowed in namespace %s: %s", ns, strings.Join(denied.Denied, ", "))
+		return c, true
+	}
+	c.Status, c.Message = CheckPass, "smoke test or canary analysis configured; get pods/proxy and services/proxy allowed"
+	return c, true
 }
 
 func (r *PreflightReport) add(c Check) { r.Checks = append(r.Checks, c) }

@@ -115,10 +115,13 @@ type configObject struct {
 	// dataChange is the latest time a manager that owns data keys wrote the object: label
 	// or annotation edits by other managers do not count.
 	dataChange time.Time
+	// version is the object's resourceVersion: its identity, compared with the versions the
+	// plugin recorded on a pod template (ConfigVersionsAnnotation).
+	version string
 }
 
 func readConfigObject(m *metav1.PartialObjectMetadata) configObject {
-	o := configObject{keys: map[string]bool{}, lastChange: m.CreationTimestamp.Time}
+	o := configObject{keys: map[string]bool{}, lastChange: m.CreationTimestamp.Time, version: m.ResourceVersion}
 	for _, mf := range m.ManagedFields {
 		if mf.Time != nil && mf.Time.After(o.lastChange) {
 			o.lastChange = mf.Time.Time

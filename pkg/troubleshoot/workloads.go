@@ -222,16 +222,21 @@ func nodeConditionLines(n *corev1.Node) []string {
 }
 
 // staleConfigRules finds running pods that read a ConfigMap or Secret once at start (env,
-// envFrom, subPath) and started before its data last changed: they still run the old
-// values. The change time comes from managedFields (the latest write of data keys), never
-// from the data itself.
+// envFrom, subPath) and still run its old values. The identity the plugin recorded on the
+// pod's template (ConfigVersionsAnnotation: the objects' resourceVersions at its last
+// deploy or restart) decides when present: a version changed since, and no data write
+// older than the pod's start, means stale. Without a record, the change time from
+// managedFields (the latest write of data keys, never the data itself) is compared with
+// the pod's start, with staleTolerance for the usual "apply all" order.
 func (a *analysis) staleConfigRules(group bool) {
 	type staleGroup struct {
-		owner ObjectRef
-		ref   ConfigRef
-		pods  []string
-		start metav1.Time
-		when  time.Time
+		owner    ObjectRef
+		ref      ConfigRef
+		pods     []string
+		start    metav1.Time
+		when     time.Time
+		recorded string // the version recorded on the template ("" when judged by time)
+		current  string
 	}
 	groups := map[string]*staleGroup{}
 	for i := range a.s.pods {
@@ -243,16 +248,23 @@ func (a *analysis) staleConfigRules(group bool) {
 		if started.IsZero() {
 			continue
 		}
+		record, hasRecord := ParseConfigVersions(p.Annotations[ConfigVersionsAnnotation])
 		for _, r := range PodConfigRefs(&p.Spec) {
 			if !r.Static {
 				continue
 			}
 			obj, found, known := a.config.lookup(p.Namespace, r)
-			if !known || !found || obj.dataChange.IsZero() {
+			if !known || !found {
 				continue
 			}
-			// A write within the same second as the start is the usual "apply all" order.
-			if !obj.dataChange.After(started.Add(time.Second)) {
+			rec, recorded := record[r.Kind+"/"+r.Name]
+			recorded = recorded && hasRecord
+			switch {
+			case recorded && rec == obj.version:
+				continue // the pod's template was written for this very version
+			case recorded && !obj.dataChange.IsZero() && started.After(obj.dataChange.Add(staleTolerance)):
+				continue // changed after the record, but before this pod started: it read the new data
+			case !recorded && (obj.dataChange.IsZero() || !obj.dataChange.After(started.Add(staleTolerance))):
 				continue
 			}
 			owner := ObjectRef{Kind: "Pod", Namespace: p.Namespace, Name: p.Name}
@@ -262,7 +274,10 @@ func (a *analysis) staleConfigRules(group bool) {
 			k := owner.String() + "|" + owner.Namespace + "|" + r.Kind + "/" + r.Name
 			g := groups[k]
 			if g == nil {
-				g = &staleGroup{owner: owner, ref: ConfigRef{Kind: r.Kind, Name: r.Name, Via: r.Via, Container: r.Container}, start: started, when: obj.dataChange}
+				g = &staleGroup{owner: owner, ref: ConfigRef{Kind: r.Kind, Name: r.Name, Via: r.Via, Container: r.Container}, start: started, when: obj.dataChange, current: obj.version}
+				if recorded {
+					g.recorded = rec
+				}
 				groups[k] = g
 			}
 			if !contains(g.pods, p.Name) {
@@ -285,15 +300,60 @@ func (a *analysis) staleConfigRules(group bool) {
 		if g.owner.Kind == "Pod" {
 			restart = fmt.Sprintf("kubectl delete pod %s%s  # if a controller recreates it", g.owner.Name, nsFlag(g.owner.Namespace))
 		}
-		a.add(Finding{
+		f := Finding{
 			Severity: SeverityWarning, Confidence: ConfidenceMedium, Category: CategoryStaleConfig, Object: g.owner, Pods: g.pods,
-			Cause: fmt.Sprintf("%d pod(s) started before %s %s changed (%s ago; pods started %s ago) and read it via %s: they run the old values",
-				len(g.pods), g.ref.Kind, g.ref.Name, term.Age(a.now, g.when), term.Age(a.now, g.start.Time), g.ref.Via),
-			Details: []string{fmt.Sprintf("%s %s data last written %s (managedFields); oldest pod started %s", g.ref.Kind, g.ref.Name,
-				g.when.UTC().Format(timeFormat), g.start.UTC().Format(timeFormat))},
 			Fix: append([]string{restart}, a.restartChangedFix(g.owner)...),
-		})
+		}
+		changed := "changed"
+		if !g.when.IsZero() {
+			changed = fmt.Sprintf("changed (%s ago; pods started %s ago)", term.Age(a.now, g.when), term.Age(a.now, g.start.Time))
+		}
+		if g.recorded != "" {
+			f.Confidence = ConfidenceHigh
+			f.Cause = fmt.Sprintf("%d pod(s) run a template recorded for %s %s at resourceVersion %s; it is at %s now, %s, and they read it via %s: they run the old values",
+				len(g.pods), g.ref.Kind, g.ref.Name, g.recorded, g.current, changed, g.ref.Via)
+			f.Details = []string{fmt.Sprintf("recorded identity (%s on the pod template) %s/%s=%s, current %s", ConfigVersionsAnnotation, strings.ToLower(g.ref.Kind), g.ref.Name, g.recorded, g.current)}
+		} else {
+			f.Cause = fmt.Sprintf("%d pod(s) started before %s %s %s and read it via %s: they run the old values",
+				len(g.pods), g.ref.Kind, g.ref.Name, changed, g.ref.Via)
+			f.Details = []string{fmt.Sprintf("%s %s data last written %s (managedFields); oldest pod started %s; no recorded config versions on the template, so judged by time with a %s tolerance",
+				g.ref.Kind, g.ref.Name, g.when.UTC().Format(timeFormat), g.start.UTC().Format(timeFormat), staleTolerance)}
+		}
+		a.add(f)
 	}
+}
+
+// staleTolerance: without a recorded identity, a data write within this long after a
+// pod's start is taken for the usual "apply all" order, not a change the pod missed
+// (managedFields and start times have one-second resolution).
+const staleTolerance = time.Second
+
+// ConfigVersionsAnnotation on a pod template records the resourceVersions of the
+// ConfigMaps and Secrets it references, as of the plugin's last deploy or restart
+// ("configmap/app-config=4711,secret/db=4712"); the pods carry it too.
+const ConfigVersionsAnnotation = "feastflow.dev/config-versions"
+
+// ParseConfigVersions reads a ConfigVersionsAnnotation value into "Kind/name" →
+// resourceVersion; ok is false when there is none.
+func ParseConfigVersions(s string) (map[string]string, bool) {
+	if strings.TrimSpace(s) == "" {
+		return nil, false
+	}
+	out := map[string]string{}
+	for _, part := range strings.Split(s, ",") {
+		ref, version, found := strings.Cut(strings.TrimSpace(part), "=")
+		kind, name, slash := strings.Cut(ref, "/")
+		if !found || !slash {
+			continue
+		}
+		switch kind {
+		case "configmap":
+			out["ConfigMap/"+name] = version
+		case "secret":
+			out["Secret/"+name] = version
+		}
+	}
+	return out, true
 }
 
 func contains(ss []string, s string) bool {

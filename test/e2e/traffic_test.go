@@ -189,6 +189,14 @@ func TestCanaryAnalysisBlocksErrors(t *testing.T) {
 	if !strings.Contains(rec, `"verdict":"failed"`) {
 		t.Errorf("analysis not recorded on the service: %q", rec)
 	}
+	st := ff(t, h, 0, "status", "payments", "-n", ns)
+	if !regexp.MustCompile(`Canary analysis \(last recorded\):\n  payments: canary analysis failed over 4s: .*error ratio`).MatchString(st.Stdout) {
+		t.Errorf("status does not show the recorded analysis:\n%s", st.Stdout)
+	}
+	st = ff(t, h, 0, "status", "payments", "-n", ns, "-o", "json")
+	if !regexp.MustCompile(`"analysis": \{[^}]*"service": "payments"`).MatchString(st.Stdout) || !strings.Contains(st.Stdout, `"verdict": "failed"`) {
+		t.Errorf("status JSON lacks the analysis:\n%s", st.Stdout)
+	}
 
 	r = h.Feastflow(append([]string{"canary-step", "payments", "-n", ns, "--auto-abort"}, analysisArgs...)...)
 	if r.ExitCode != 1 || !strings.Contains(r.Stderr, "aborted (--auto-abort)") {

@@ -1,0 +1,176 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+
+	"github.com/feastflow/kubectl-feastflow/test/e2e/harness"
+)
+
+// TestDeploySmokeTest: deploy smoke-tests the new pods through pods/proxy once they are
+// Ready. A blue-green idle color whose health path fails: exit 1 naming the pods and codes,
+// no traffic moved. A rolling component with the Service annotation: passed, reported. A
+// canary whose pods fail: promote refused with nothing written; a healthy one is promoted
+// with the canary's and stable's new pods tested.
+func TestDeploySmokeTest(t *testing.T) {
+	h := harness.For(t)
+	ns := h.NewNamespace()
+	h.Apply(ns, deployYAML("orders-amber", 2, map[string]string{"app": "orders", "slot": "amber"}, nil)+"---\n"+
+		deployYAML("orders-teal", 0, map[string]string{"app": "orders", "slot": "teal"}, map[string]string{"sim.feastflow.dev/http-status": "/livez=503"})+"---\n"+
+		serviceYAML("orders", map[string]string{"app": "orders", "slot": "amber"}, map[string]string{"feastflow.dev/color-key": "slot", "feastflow.dev/smoke-path": "/livez"}))
+	h.WaitForRollout(ns, "orders-amber")
+
+	r := h.Feastflow("deploy", "orders", "--image", "registry.example/orders:2.1.0", "-n", ns)
+	if r.ExitCode != 1 {
+		t.Fatalf("deploy of a color failing its smoke test: exit %d\n%s%s", r.ExitCode, r.Stdout, r.Stderr)
+	}
+	teal := h.WaitForPodsReady(ns, "slot=teal", 2)
+	for _, want := range []string{"failed on 2 of 2 through pods/proxy", "pod/" + teal[0].Name + " (503 ", "pod/" + teal[1].Name + " (503 ", "no traffic moved (live color still amber)", "abort orders"} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("failed deploy lacks %q:\n%s", want, r.Stderr)
+		}
+	}
+	if !strings.Contains(r.Stdout, "smoke GET /livez FAILED on 2 pods through pods/proxy") {
+		t.Errorf("result lacks the failed smoke line:\n%s", r.Stdout)
+	}
+	if c := h.MustKubectl("-n", ns, "get", "svc", "orders", "-o", "jsonpath={.spec.selector.slot}"); c != "amber" {
+		t.Fatalf("selector moved to %s", c)
+	}
+
+	// Rolling: the Service's annotation asks for the smoke test; it passes.
+	h.Apply(ns, deployYAML("billing", 2, map[string]string{"app": "billing"}, nil)+"---\n"+
+		serviceYAML("billing", map[string]string{"app": "billing"}, map[string]string{"feastflow.dev/smoke-path": "/livez"}))
+	h.WaitForRollout(ns, "billing")
+	r = ff(t, h, 0, "deploy", "billing", "--image", "registry.example/billing:2.1.0", "-n", ns, "-o", "json")
+	for _, want := range []string{`"smoke": [`, `"stage": "pods"`, `"passed": true`} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("deploy JSON lacks %s:\n%s", want, r.Stdout)
+		}
+	}
+
+	// Canary promote: a canary failing its smoke test is not rolled into stable.
+	cns := canarySetup(t, h, "tickets", nil, map[string]string{"sim.feastflow.dev/http-status": "/livez=500"})
+	stableRV, svcRV := rv(h, cns, "deploy", "tickets-stable"), rv(h, cns, "svc", "tickets")
+	r = h.Feastflow("promote", "tickets", "-n", cns, "--smoke", "/livez", "--yes")
+	if r.ExitCode != 1 || !strings.Contains(r.Stderr, "promote tickets refused, nothing was changed") || !strings.Contains(r.Stderr, "(500 ") {
+		t.Fatalf("promote of a canary failing its smoke test: exit %d\n%s%s", r.ExitCode, r.Stdout, r.Stderr)
+	}
+	if rv(h, cns, "deploy", "tickets-stable") != stableRV || rv(h, cns, "svc", "tickets") != svcRV {
+		t.Errorf("refused promote wrote the stable deployment or the service")
+	}
+	// A healthy canary (the default track label this time: promote keeps it on stable).
+	h.Apply(cns, deployYAML("seats-stable", 3, map[string]string{"svc": "seats", "track": "stable"}, nil)+"---\n"+
+		deployYAML("seats-canary", 1, map[string]string{"svc": "seats", "track": "canary"}, nil)+"---\n"+
+		serviceYAML("seats", map[string]string{"svc": "seats"}, nil))
+	h.WaitForRollout(cns, "seats-stable")
+	h.WaitForRollout(cns, "seats-canary")
+	h.WaitForPodsReady(cns, "svc=seats", 4)
+	r = ff(t, h, 0, "promote", "seats", "-n", cns, "--smoke", "/livez", "--yes")
+	for _, want := range []string{"deployment/seats-canary: smoke GET /livez passed on 1 pods", "deployment/seats-stable: smoke GET /livez passed on 4 pods"} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("promote progress lacks %q:\n%s", want, r.Stderr)
+		}
+	}
+}
+
+// TestDeploySmokePodReplacedMidCheck: a second writer deletes one of the new pods while
+// the smoke test runs (the app answers slowly); the deploy does not pass on a set of pods
+// that no longer serves.
+func TestDeploySmokePodReplacedMidCheck(t *testing.T) {
+	h := harness.For(t)
+	ns := h.NewNamespace()
+	h.Apply(ns, deployYAML("quotes", 2, map[string]string{"app": "quotes"}, map[string]string{"sim.feastflow.dev/http-latency": "10s"})+"---\n"+
+		serviceYAML("quotes", map[string]string{"app": "quotes"}, map[string]string{"feastflow.dev/smoke-path": "/livez"}))
+	h.WaitForRollout(ns, "quotes")
+
+	done := make(chan harness.Result, 1)
+	go func() {
+		done <- h.Feastflow("deploy", "quotes", "--image", "registry.example/quotes:3.0.0", "-n", ns, "--smoke-timeout", "30s")
+	}()
+	// The deploy smoke-tests once the rollout is complete: wait for the same, then delete.
+	harness.WaitFor(context.Background(), h.Deployments(ns), "the rollout to registry.example/quotes:3.0.0 complete", func(ds []*appsv1.Deployment) (bool, error) {
+		for _, d := range ds {
+			if d.Name == "quotes" && d.Spec.Template.Spec.Containers[0].Image == "registry.example/quotes:3.0.0" && d.Status.ObservedGeneration >= d.Generation &&
+				d.Status.UpdatedReplicas == 2 && d.Status.AvailableReplicas == 2 && d.Status.Replicas == 2 {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	var victim string
+	for _, p := range h.WaitForPodsReady(ns, "app=quotes", 2) {
+		if p.Spec.Containers[0].Image == "registry.example/quotes:3.0.0" && p.DeletionTimestamp == nil {
+			victim = p.Name
+		}
+	}
+	h.MustKubectl("-n", ns, "delete", "pod", victim, "--wait=false")
+	r := <-done
+	if r.ExitCode != 1 {
+		t.Fatalf("deploy whose pod was replaced during the smoke test: exit %d\n%s%s", r.ExitCode, r.Stdout, r.Stderr)
+	}
+	if strings.Contains(r.Stderr, "passed") || !strings.Contains(r.Stderr, victim) && !strings.Contains(r.Stderr, "pods changed") && !strings.Contains(r.Stderr, "not conclusive") {
+		t.Errorf("outcome does not say what happened:\n%s", r.Stderr)
+	}
+}
+
+// TestSmokeForbiddenProxyIsNotAFailingApp: a ServiceAccount holding the release role
+// without pods/proxy. switch --smoke refuses naming the denied permission (not a failing
+// pod), writes nothing, and preflight reports the missing permission for the component
+// whose Service asks for a smoke test.
+func TestSmokeForbiddenProxyIsNotAFailingApp(t *testing.T) {
+	h := harness.For(t)
+	ns := h.NewNamespace()
+	h.Apply(ns, deployYAML("fares-amber", 2, map[string]string{"app": "fares", "slot": "amber"}, nil)+"---\n"+
+		deployYAML("fares-teal", 2, map[string]string{"app": "fares", "slot": "teal"}, nil)+"---\n"+
+		serviceYAML("fares", map[string]string{"app": "fares", "slot": "amber"}, map[string]string{"feastflow.dev/color-key": "slot", "feastflow.dev/smoke-path": "/livez"}))
+	h.WaitForRollout(ns, "fares-amber")
+	h.WaitForRollout(ns, "fares-teal")
+	h.WaitForPodsReady(ns, "slot=teal", 2)
+
+	b, err := os.ReadFile(filepath.Join(h.Env.ModuleRoot, "deploy", "rbac", "release.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := strings.ReplaceAll(string(b), "namespace: feastflow", "namespace: "+ns)
+	role = strings.ReplaceAll(role, "resources: [pods/proxy, services/proxy]", "resources: [services/proxy]")
+	role = strings.ReplaceAll(role, "name: feastflow-release\n", "name: no-pod-proxy\n")
+	role = strings.ReplaceAll(role, "  - kind: Group\n    apiGroup: rbac.authorization.k8s.io\n    name: feastflow-releasers", "  - kind: ServiceAccount\n    name: ci-deployer\n    namespace: "+ns)
+	if !strings.Contains(role, "ci-deployer") || strings.Contains(role, "pods/proxy") {
+		t.Fatalf("could not derive the restricted role from deploy/rbac/release.yaml:\n%s", role)
+	}
+	h.MustKubectl("-n", ns, "create", "serviceaccount", "ci-deployer")
+	h.Apply("", role)
+	h.MustKubectl("create", "clusterrolebinding", ns+"-ns-reader", "--clusterrole=view", "--serviceaccount="+ns+":ci-deployer")
+	as := "--as=system:serviceaccount:" + ns + ":ci-deployer"
+
+	before := rv(h, ns, "svc", "fares")
+	r := h.Feastflow("switch", "teal", "fares", "-n", ns, as)
+	if r.ExitCode != 1 {
+		t.Fatalf("switch --smoke without pods/proxy: exit %d\n%s%s", r.ExitCode, r.Stdout, r.Stderr)
+	}
+	for _, want := range []string{"refused, nothing was changed", "smoke test not allowed: forbidden to get pods/proxy", "says nothing about the app"} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("refusal lacks %q:\n%s", want, r.Stderr)
+		}
+	}
+	if strings.Contains(r.Stderr, "failed on") {
+		t.Errorf("a denied proxy was reported as failing pods:\n%s", r.Stderr)
+	}
+	if rv(h, ns, "svc", "fares") != before {
+		t.Errorf("refused switch wrote the service")
+	}
+
+	r = h.Feastflow("preflight", "fares", "-n", ns, as)
+	if r.ExitCode != 3 || !regexp.MustCompile(`FAIL\s+traffic-rbac\s+service/fares\s+.*not allowed in namespace \S+: get pods/proxy`).MatchString(r.Stdout) {
+		t.Errorf("preflight without pods/proxy: exit %d\n%s%s", r.ExitCode, r.Stdout, r.Stderr)
+	}
+	if r := h.Feastflow("preflight", "fares", "-n", ns); !regexp.MustCompile(`PASS\s+traffic-rbac`).MatchString(r.Stdout) {
+		t.Errorf("preflight as admin: exit %d\n%s%s", r.ExitCode, r.Stdout, r.Stderr)
+	}
+}
