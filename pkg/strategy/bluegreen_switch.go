@@ -144,7 +144,11 @@ func switchColor(ctx context.Context, env *Env, opts SwitchOptions, verb string)
 	if err != nil {
 		return nil, withCandidates(ctx, env.Client, err, inv.inv, opts.Keys, BlueGreen)
 	}
-	// The pods and the autoscalers, each only when needed, in parallel.
+	// The pods and the autoscalers, each only when needed, in parallel. Both read the
+	// records: read them here, once, so the goroutines only read the cached copies.
+	for _, c := range comps {
+		_, _ = c.Release() // an error is reported by the preflight that reads it again
+	}
 	var podErr error
 	var wg0 sync.WaitGroup
 	wg0.Add(2)
