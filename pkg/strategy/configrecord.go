@@ -12,13 +12,15 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/troubleshoot"
 )
 
 // ConfigVersionsAnnotation on a pod template records the resourceVersions of the
 // ConfigMaps and Secrets the template references, as of the plugin's last deploy or
 // restart of it: "configmap/app-config=4711,secret/db=4712" (sorted). restart
 // --changed-config compares it with the objects' current versions.
-const ConfigVersionsAnnotation = "feastflow.dev/config-versions"
+const ConfigVersionsAnnotation = troubleshoot.ConfigVersionsAnnotation
 
 // configCache holds the metadata LIST of each kind per namespace, read once per run.
 type configCache struct {
@@ -109,26 +111,16 @@ func (e *Env) configRecord(ctx context.Context, d *appsv1.Deployment) (string, b
 	return strings.Join(parts, ","), true
 }
 
-// parseConfigRecord reads a ConfigVersionsAnnotation value; ok is false when there is none.
+// parseConfigRecord reads a ConfigVersionsAnnotation value (diagnose's StaleConfig reads it
+// with the same parser); ok is false when there is none.
 func parseConfigRecord(s string) (map[objRef]string, bool) {
-	if strings.TrimSpace(s) == "" {
+	versions, ok := troubleshoot.ParseConfigVersions(s)
+	if !ok {
 		return nil, false
 	}
-	out := map[objRef]string{}
-	for _, part := range strings.Split(s, ",") {
-		ref, version, found := strings.Cut(strings.TrimSpace(part), "=")
-		kind, name, slash := strings.Cut(ref, "/")
-		if !found || !slash {
-			continue
-		}
-		switch kind {
-		case "configmap":
-			kind = "ConfigMap"
-		case "secret":
-			kind = "Secret"
-		default:
-			continue
-		}
+	out := make(map[objRef]string, len(versions))
+	for ref, version := range versions {
+		kind, name, _ := strings.Cut(ref, "/")
 		out[objRef{kind, name}] = version
 	}
 	return out, true
