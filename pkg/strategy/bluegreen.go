@@ -416,6 +416,12 @@ func rollbackBlueGreen(ctx context.Context, env *Env, c *Component, opts Rollbac
 		if _, err := WaitForReady(ctx, env, target, replicas, opts.Timeout); err != nil {
 			return &res, fmt.Errorf("%w; %s was scaled up but traffic stays on %s: fix and re-run `kubectl feastflow rollback %s`", err, target.Name, c.LiveColor, c.Name())
 		}
+		// The switch judges its target by the Deployment's status (availabilityProblem),
+		// which the controller updates after the pods turn Ready: wait for that too, or the
+		// switch refuses a target whose pods are all Ready.
+		if _, _, err := waitDeployment(ctx, env, target.Namespace, target.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: target.Generation, Expect: target}); err != nil {
+			return &res, fmt.Errorf("%w; %s was scaled up but traffic stays on %s: fix and re-run `kubectl feastflow rollback %s`", err, target.Name, c.LiveColor, c.Name())
+		}
 	}
 	swOpts := SwitchOptions{Namespace: c.Namespace(), Component: c.Name(), Color: prev, Keys: Keys{ColorKey: c.ColorKey}, Force: opts.Force, VerifyTimeout: opts.VerifyTimeout}
 	if desiredReplicas(target) > 0 && !res.Changed {
