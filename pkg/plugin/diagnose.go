@@ -189,6 +189,7 @@ func (o *diagnoseOptions) run(ctx context.Context) error {
 	}
 	r, err := troubleshoot.Diagnose(ctx, c.Kube, o.scope, troubleshoot.Options{
 		Metadata: c.Metadata, LogLines: o.logLines, MaxLogs: maxLogs, Now: o.now, Progress: rep,
+		Probe: o.probe.options(),
 	})
 	if err != nil {
 		var nf *troubleshoot.NotFoundError
@@ -198,24 +199,20 @@ func (o *diagnoseOptions) run(ctx context.Context) error {
 		}
 		return fmt.Errorf("diagnose: %w", err)
 	}
-	probe, err := o.probe.run(ctx, c, o.scope, r)
-	if err != nil {
-		return err
-	}
 	for _, s := range r.Skipped {
 		warnf(o.streams, "not checked (no permission): %s", term.Escape(s))
 	}
 	color := o.color != nil && o.color()
 	if err := o.out.print(o.streams.Out, r, func(w io.Writer) error {
-		if err := printDiagnose(w, r, term.Palette{Enabled: color}); err != nil || probe == nil {
+		if err := printDiagnose(w, r, term.Palette{Enabled: color}); err != nil || r.Probe == nil {
 			return err
 		}
-		return probe.print(w)
+		return printProbe(w, r.Probe)
 	}); err != nil {
 		return err
 	}
-	if probe != nil && probe.err() != nil {
-		return probe.err()
+	if err := r.Probe.ForbiddenError(); err != nil {
+		return err
 	}
 	if n := r.AtLeast(o.failAt); n > 0 {
 		return problemsFound("%d finding(s) at or above %s (see above; --fail-on sets the level)", n, o.failAt)

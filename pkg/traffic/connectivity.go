@@ -8,7 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -48,18 +47,15 @@ func (p *ServiceProbe) Forbidden() []string {
 	return out
 }
 
-// ProbeService GETs path on svc's first port through services/proxy and, in parallel, on
-// every ready endpoint of its EndpointSlices through pods/proxy (one LIST of the slices).
-func ProbeService(ctx context.Context, client kubernetes.Interface, svc *corev1.Service, path string, timeout time.Duration) (*ServiceProbe, error) {
+// ProbeServiceSlices GETs path on svc's first port through services/proxy and, in
+// parallel, on every ready endpoint of slices (the Service's EndpointSlices, as the caller
+// read them) through pods/proxy.
+func ProbeServiceSlices(ctx context.Context, client kubernetes.Interface, svc *corev1.Service, slices []discoveryv1.EndpointSlice, path string, timeout time.Duration) (*ServiceProbe, error) {
 	if len(svc.Spec.Ports) == 0 {
 		return nil, fmt.Errorf("service %s/%s has no ports to probe", svc.Namespace, svc.Name)
 	}
 	port := svc.Spec.Ports[0]
-	slices, err := client.DiscoveryV1().EndpointSlices(svc.Namespace).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + svc.Name})
-	if err != nil {
-		return nil, fmt.Errorf("list endpointslices of service %s/%s: %w", svc.Namespace, svc.Name, err)
-	}
-	targets := readyEndpoints(slices.Items, port)
+	targets := readyEndpoints(slices, port)
 	p := Prober{Client: client, Timeout: timeout}
 	out := &ServiceProbe{Service: svc.Name, Path: path}
 	done := make(chan struct{})

@@ -60,6 +60,8 @@ type Options struct {
 	Now func() time.Time
 	// Progress receives what diagnose is doing (may be nil).
 	Progress progress.Reporter
+	// Probe, when set, sends real traffic to the one Service in scope (see ProbeOptions).
+	Probe *ProbeOptions
 }
 
 const (
@@ -132,6 +134,7 @@ func Diagnose(ctx context.Context, client kubernetes.Interface, scope Scope, opt
 		return nil, err
 	}
 	a.run(!scope.podsOnly())
+	probe := a.probeRules(scope)
 	findings := fold(a.findings)
 	if rel != nil {
 		findings = rel.filter(findings)
@@ -147,6 +150,7 @@ func Diagnose(ctx context.Context, client kubernetes.Interface, scope Scope, opt
 		Time:     metav1.NewTime(opts.Now().UTC().Truncate(time.Second)),
 		Findings: findings,
 		Skipped:  snap.skipped,
+		Probe:    probe,
 	}
 	sort.Strings(r.Skipped)
 	r.Summary.Pods, r.Summary.Services, r.Summary.Nodes = len(snap.pods), len(snap.services), len(snap.nodes)

@@ -229,6 +229,8 @@ type Report struct {
 	Findings        []Finding   `json:"findings"`
 	// Skipped names what could not be read (RBAC) and therefore was not checked.
 	Skipped []string `json:"skipped,omitempty"`
+	// Probe is the traffic probe's GETs, when one ran (Options.Probe).
+	Probe *Probe `json:"probe,omitempty"`
 }
 
 // Worst returns the highest severity among the findings, or "" when there are none.

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -262,6 +263,34 @@ func TestDiagnoseProbeNamesRefusingPods(t *testing.T) {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("diagnose output lacks %q:\n%s", want, r.Stdout)
 		}
+	}
+
+	// The probe is a finding source like any analyzer: in the JSON report, ranked by impact
+	// (every ready endpoint refusing is an outage: the Service is down), with its GETs.
+	r = h.Feastflow("diagnose", "svc/inventory", "-n", ns, "--probe", "/status", "-o", "json")
+	var rep struct {
+		Summary struct {
+			ServicesDown int `json:"servicesDown"`
+			Outages      int `json:"outages"`
+		} `json:"summary"`
+		Findings []struct {
+			Category string `json:"category"`
+			Impact   string `json:"impact"`
+		} `json:"findings"`
+		Probe struct {
+			Path string `json:"path"`
+			Pods []struct {
+				Target  string `json:"target"`
+				Outcome string `json:"outcome"`
+			} `json:"pods"`
+		} `json:"probe"`
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil || r.ExitCode != 3 {
+		t.Fatalf("diagnose --probe -o json: exit %d, %v\n%s%s", r.ExitCode, err, r.Stdout, r.Stderr)
+	}
+	if len(rep.Findings) == 0 || rep.Findings[0].Category != "TrafficRefused" || rep.Findings[0].Impact != "outage" ||
+		rep.Summary.ServicesDown != 1 || rep.Summary.Outages < 1 || rep.Probe.Path != "/status" || len(rep.Probe.Pods) != 2 || rep.Probe.Pods[0].Outcome != "refused" {
+		t.Errorf("diagnose --probe -o json: %+v\n%s", rep, r.Stdout)
 	}
 
 	// The built-in view role reads everything here but grants no proxy.
