@@ -36,11 +36,7 @@ func realTroubleshootClients(getter genericclioptions.RESTClientGetter) troubles
 		if err != nil {
 			return nil, err
 		}
-		meta, err := metadata.NewForConfig(c.Config)
-		if err != nil {
-			return nil, fmt.Errorf("create metadata client: %w", err)
-		}
-		return &troubleshootClients{Kube: c.Kube, Metadata: meta, Namespace: c.Namespace}, nil
+		return &troubleshootClients{Kube: c.Kube, Metadata: c.Metadata, Namespace: c.Namespace}, nil
 	}
 }
 
