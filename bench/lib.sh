@@ -29,3 +29,22 @@ bench_cluster() {
 	echo "starting a cluster in $STATE" >&2
 	(cd "$ROOT" && go run ./hack/localcluster up --bin "$BIN" --state "$STATE" "$@" >/dev/null)
 }
+
+# Timing and counting helpers of the release benchmarks: times in nanoseconds (now), the
+# median of the numbers on stdin, nanoseconds as milliseconds, a ratio, and the requests in
+# a -v=6 log on stdin.
+now() { date +%s%N; }
+median() { sort -n | awk '{a[NR]=$1} END {printf "%.0f\n", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+ms() { awk -v n="$1" 'BEGIN {printf "%.1f", n/1e6}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
+requests() { grep -c '"Response" verb=' || true; }
+
+# bench_feastflow_app applies examples/feastflow and deploys backend 1.5.0 to its idle
+# color (a blue-green release ready to switch), then warms kubectl's discovery cache, as
+# on a user's machine.
+bench_feastflow_app() {
+	kubectl apply -f "$ROOT/examples/feastflow/" >/dev/null
+	kubectl -n feastflow rollout status deploy/feastflow-backend-blue --timeout=120s >/dev/null
+	kubectl feastflow -n feastflow deploy feastflow-backend --image ghcr.io/feastflow/backend:1.5.0 >/dev/null 2>&1
+	kubectl get --raw /api >/dev/null
+}

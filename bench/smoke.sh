@@ -18,17 +18,8 @@ RUNS=${1:-9}
 . "$ROOT/bench/lib.sh"
 bench_cluster smoke
 
-now() { date +%s%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-ms() { awk -v n="$1" 'BEGIN {printf "%.1f", n/1e6}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
-requests() { grep -c '"Response" verb=' || true; }
-
-kubectl apply -f "$ROOT/examples/feastflow/" >/dev/null
-kubectl -n feastflow rollout status deploy/feastflow-backend-blue --timeout=120s >/dev/null
-kubectl feastflow -n feastflow deploy feastflow-backend --image ghcr.io/feastflow/backend:1.5.0 >/dev/null 2>&1
+bench_feastflow_app
 kubectl -n feastflow annotate pod -l app=feastflow-backend sim.feastflow.dev/http-latency=50ms --overwrite >/dev/null
-kubectl get --raw /api >/dev/null # warm kubectl's discovery cache, as on a user's machine
 
 # 1. switch --smoke vs switch.
 color=green

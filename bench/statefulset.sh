@@ -22,11 +22,6 @@ DELAY=${DELAY:-2}
 . "$ROOT/bench/lib.sh"
 bench_cluster statefulset
 
-now() { date +%s%N; }
-median() { sort -n | awk '{a[NR]=$1} END {printf "%.0f\n", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-ms() { awk -v n="$1" 'BEGIN {printf "%.0f", n/1e6}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
-requests() { grep -c '"Response" verb=' || true; }
 
 sts() { # NAME REPLICAS DELAY
 	kubectl apply -f - >/dev/null <<YAML
