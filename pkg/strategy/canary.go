@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -212,6 +213,34 @@ func newCanaryDeployment(c *Component) (*appsv1.Deployment, error) {
 	return d, nil
 }
 
+// keepStableLabels gives the canary's template, about to become the stable's, the labels
+// that tell the tracks apart as the stable has them: the track key, every label the
+// stable's selector requires (its template must keep matching it) and every label the
+// canary's selector requires (the canary must not select the stable's new pods). When the
+// tracks were recognised by their names, the key that tells them apart may be another than
+// the track key (lane=stable / lane=canary): it is kept too.
+func keepStableLabels(tpl *corev1.PodTemplateSpec, c *Component) {
+	stable := c.Stable.Spec.Template.Labels
+	keys := []string{c.TrackKey}
+	for _, d := range []*appsv1.Deployment{c.Stable, c.Canary} {
+		if d != nil && d.Spec.Selector != nil {
+			for k := range d.Spec.Selector.MatchLabels {
+				keys = append(keys, k)
+			}
+		}
+	}
+	if tpl.Labels == nil {
+		tpl.Labels = map[string]string{}
+	}
+	for _, k := range keys {
+		if v, ok := stable[k]; ok {
+			tpl.Labels[k] = v
+		} else {
+			delete(tpl.Labels, k)
+		}
+	}
+}
+
 func withLabel(in map[string]string, k, v string) map[string]string {
 	out := make(map[string]string, len(in)+1)
 	for key, val := range in {
@@ -258,11 +287,7 @@ func promoteCanary(ctx context.Context, env *Env, c *Component, opts PromoteOpti
 	tpl := c.Canary.Spec.Template.DeepCopy()
 	canaryPlanned := c.Canary.DeepCopy()
 	startReady := readyReplicas(c.Stable) + readyReplicas(c.Canary)
-	if v, ok := c.Stable.Spec.Template.Labels[c.TrackKey]; ok {
-		tpl.Labels[c.TrackKey] = v
-	} else {
-		delete(tpl.Labels, c.TrackKey)
-	}
+	keepStableLabels(tpl, c)
 	delete(tpl.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
 	sameTemplate := EqualIgnoreHash(tpl, &c.Stable.Spec.Template)
 	canaryGone := desiredReplicas(c.Canary) == 0 && !opts.DeleteCanary
