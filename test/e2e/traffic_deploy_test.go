@@ -79,43 +79,59 @@ func TestDeploySmokeTest(t *testing.T) {
 	}
 }
 
-// TestDeploySmokePodReplacedMidCheck: a second writer deletes one of the new pods while
-// the smoke test runs (the app answers slowly); the deploy does not pass on a set of pods
-// that no longer serves.
+// TestDeploySmokePodReplacedMidCheck: a second writer changes the new pods while the smoke
+// test runs (the app answers slowly) — one deletes a pod, another runs `kubectl scale` — and
+// the deploy does not pass on a set of pods that no longer is the one serving.
 func TestDeploySmokePodReplacedMidCheck(t *testing.T) {
 	h := harness.For(t)
-	ns := h.NewNamespace()
-	h.Apply(ns, deployYAML("quotes", 2, map[string]string{"app": "quotes"}, map[string]string{"sim.feastflow.dev/http-latency": "10s"})+"---\n"+
-		serviceYAML("quotes", map[string]string{"app": "quotes"}, map[string]string{"feastflow.dev/smoke-path": "/livez"}))
-	h.WaitForRollout(ns, "quotes")
+	for _, tc := range []struct {
+		name   string
+		writer func(ns string, pods []string) string // returns what the outcome must name
+	}{
+		{"pod deleted", func(ns string, pods []string) string {
+			h.MustKubectl("-n", ns, "delete", "pod", pods[0], "--wait=false")
+			return pods[0]
+		}},
+		{"kubectl scale", func(ns string, _ []string) string {
+			h.MustKubectl("-n", ns, "scale", "deploy/quotes", "--replicas=3")
+			return " new"
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := h.NewNamespace()
+			h.Apply(ns, deployYAML("quotes", 2, map[string]string{"app": "quotes"}, map[string]string{"sim.feastflow.dev/http-latency": "10s"})+"---\n"+
+				serviceYAML("quotes", map[string]string{"app": "quotes"}, map[string]string{"feastflow.dev/smoke-path": "/livez"}))
+			h.WaitForRollout(ns, "quotes")
 
-	done := make(chan harness.Result, 1)
-	go func() {
-		done <- h.Feastflow("deploy", "quotes", "--image", "registry.example/quotes:3.0.0", "-n", ns, "--smoke-timeout", "30s")
-	}()
-	// The deploy smoke-tests once the rollout is complete: wait for the same, then delete.
-	harness.WaitFor(context.Background(), h.Deployments(ns), "the rollout to registry.example/quotes:3.0.0 complete", func(ds []*appsv1.Deployment) (bool, error) {
-		for _, d := range ds {
-			if d.Name == "quotes" && d.Spec.Template.Spec.Containers[0].Image == "registry.example/quotes:3.0.0" && d.Status.ObservedGeneration >= d.Generation &&
-				d.Status.UpdatedReplicas == 2 && d.Status.AvailableReplicas == 2 && d.Status.Replicas == 2 {
-				return true, nil
+			done := make(chan harness.Result, 1)
+			go func() {
+				done <- h.Feastflow("deploy", "quotes", "--image", "registry.example/quotes:3.0.0", "-n", ns, "--smoke-timeout", "30s")
+			}()
+			// The deploy smoke-tests once the rollout is complete: wait for the same, then write.
+			harness.WaitFor(context.Background(), h.Deployments(ns), "the rollout to registry.example/quotes:3.0.0 complete", func(ds []*appsv1.Deployment) (bool, error) {
+				for _, d := range ds {
+					if d.Name == "quotes" && d.Spec.Template.Spec.Containers[0].Image == "registry.example/quotes:3.0.0" && d.Status.ObservedGeneration >= d.Generation &&
+						d.Status.UpdatedReplicas == 2 && d.Status.AvailableReplicas == 2 && d.Status.Replicas == 2 {
+						return true, nil
+					}
+				}
+				return false, nil
+			})
+			var fresh []string
+			for _, p := range h.WaitForPodsReady(ns, "app=quotes", 2) {
+				if p.Spec.Containers[0].Image == "registry.example/quotes:3.0.0" && p.DeletionTimestamp == nil {
+					fresh = append(fresh, p.Name)
+				}
 			}
-		}
-		return false, nil
-	})
-	var victim string
-	for _, p := range h.WaitForPodsReady(ns, "app=quotes", 2) {
-		if p.Spec.Containers[0].Image == "registry.example/quotes:3.0.0" && p.DeletionTimestamp == nil {
-			victim = p.Name
-		}
-	}
-	h.MustKubectl("-n", ns, "delete", "pod", victim, "--wait=false")
-	r := <-done
-	if r.ExitCode != 1 {
-		t.Fatalf("deploy whose pod was replaced during the smoke test: exit %d\n%s%s", r.ExitCode, r.Stdout, r.Stderr)
-	}
-	if strings.Contains(r.Stderr, "passed") || !strings.Contains(r.Stderr, victim) && !strings.Contains(r.Stderr, "pods changed") && !strings.Contains(r.Stderr, "not conclusive") {
-		t.Errorf("outcome does not say what happened:\n%s", r.Stderr)
+			named := tc.writer(ns, fresh)
+			r := <-done
+			if r.ExitCode != 1 {
+				t.Fatalf("deploy whose pods changed during the smoke test: exit %d\n%s%s", r.ExitCode, r.Stdout, r.Stderr)
+			}
+			if strings.Contains(r.Stderr, "smoke GET /livez passed") || !strings.Contains(r.Stderr, "not conclusive") || !strings.Contains(r.Stderr, named) {
+				t.Errorf("outcome does not say what happened (want %q named):\n%s", named, r.Stderr)
+			}
+		})
 	}
 }
 
@@ -164,6 +180,23 @@ func TestSmokeForbiddenProxyIsNotAFailingApp(t *testing.T) {
 	}
 	if rv(h, ns, "svc", "fares") != before {
 		t.Errorf("refused switch wrote the service")
+	}
+
+	// A canary's promote --smoke under the same identity: refused naming the permission,
+	// nothing written (the smoke test of the canary's pods runs before any write).
+	h.Apply(ns, deployYAML("fees-stable", 2, map[string]string{"app": "fees", "track": "stable"}, nil)+"---\n"+
+		deployYAML("fees-canary", 1, map[string]string{"app": "fees", "track": "canary"}, nil)+"---\n"+
+		serviceYAML("fees", map[string]string{"app": "fees"}, nil))
+	h.WaitForRollout(ns, "fees-stable")
+	h.WaitForRollout(ns, "fees-canary")
+	h.WaitForPodsReady(ns, "app=fees", 3)
+	stableRV, svcRV := rv(h, ns, "deploy", "fees-stable"), rv(h, ns, "svc", "fees")
+	r = h.Feastflow("promote", "fees", "-n", ns, "--smoke", "/livez", "--yes", as)
+	if r.ExitCode != 1 || !strings.Contains(r.Stderr, "promote fees refused, nothing was changed") || !strings.Contains(r.Stderr, "forbidden to get pods/proxy") || strings.Contains(r.Stderr, "failed on") {
+		t.Errorf("promote --smoke without pods/proxy: exit %d\n%s%s", r.ExitCode, r.Stdout, r.Stderr)
+	}
+	if rv(h, ns, "deploy", "fees-stable") != stableRV || rv(h, ns, "svc", "fees") != svcRV {
+		t.Errorf("refused promote wrote the stable deployment or the service")
 	}
 
 	r = h.Feastflow("preflight", "fares", "-n", ns, as)
