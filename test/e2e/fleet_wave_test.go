@@ -165,4 +165,24 @@ func TestFleetReleaseWaves(t *testing.T) {
 	if r.ExitCode != 0 || live(1) != "blue" || live(2) != "blue" {
 		t.Errorf("rollback wave: exit %d, live %s\n%s%s", r.ExitCode, lives(), r.Stdout, r.Stderr)
 	}
+
+	// A second writer in one context of a wave: both switch to green, then someone sets a
+	// new image on us-1's live green. The promote wave promotes eu-2 and stops at us-1,
+	// which refuses naming the change: its blue keeps its replicas, green stays live.
+	r = h.FeastflowWith(kc, "switch", "green", "checkout", "--contexts", "eu-2,us-1", "--wave-size", "2")
+	if r.ExitCode != 0 || live(1) != "green" || live(2) != "green" {
+		t.Fatalf("switch wave: exit %d, live %s\n%s%s", r.ExitCode, lives(), r.Stdout, r.Stderr)
+	}
+	h.MustKubectl("--kubeconfig", kubeconfigs[2], "-n", ns, "set", "image", "deploy/checkout-green", "app=registry.example/checkout:2.2")
+	r = h.FeastflowWith(kc, "promote", "checkout", "--contexts", "eu-2,us-1", "--yes", "--scale-down-delay", "0s")
+	t.Logf("promote wave with a second writer in us-1:\n%s%s", r.Stdout, r.Stderr)
+	if r.ExitCode != 1 || !hasRow(r.Stdout, "eu-2", "1", "done", "ok") || !hasRow(r.Stdout, "us-1", "2", "failed") || !strings.Contains(r.Stdout+r.Stderr, "pod template changed") {
+		t.Errorf("promote wave with a second writer: exit %d", r.ExitCode)
+	}
+	blue := func(i int) string {
+		return h.MustKubectl("--kubeconfig", kubeconfigs[i], "-n", ns, "get", "deploy", "checkout-blue", "-o", "jsonpath={.spec.replicas}")
+	}
+	if blue(1) != "0" || blue(2) != "2" || live(2) != "green" {
+		t.Errorf("after the promote wave: eu-2 blue %s replicas (want 0), us-1 blue %s (want 2), us-1 live %s (want green)", blue(1), blue(2), live(2))
+	}
 }
