@@ -56,6 +56,7 @@ func DeployDaemonSet(ctx context.Context, env *Env, c *Component, opts DeployOpt
 			rec.FromRevision = cur.Name
 		}
 		op := env.Writer.Operation("deploy", rec.FromImages, images)
+		before := recordBefore(c)
 		if err := recordWorkloadState(ctx, env, c, rec, op); err != nil {
 			return nil, err
 		}
@@ -65,7 +66,7 @@ func DeployDaemonSet(ctx context.Context, env *Env, c *Component, opts DeployOpt
 		env.report("%s: %s → %s", ref, from, images)
 		cause := changeCause(fmt.Sprintf("deploy %s --image %s", c.Name(), images), op)
 		if err := patchDaemonSet(ctx, env, d, imageOps(&want.Spec.Template, changes), map[string]string{ChangeCauseAnnotation: cause}, op, "Deployed"); err != nil {
-			return nil, fmt.Errorf("%w (the release is recorded on service/%s: re-run deploy)", err, c.Name())
+			return nil, firstWriteFailed(ctx, env, c, before, err, "re-run deploy")
 		}
 		st = rec
 	}

@@ -130,6 +130,7 @@ func DeployStatefulSet(ctx context.Context, env *Env, c *Component, opts Workloa
 	if opts.Canary {
 		st.Weight, st.Partition = 0, replicas
 	}
+	before := recordBefore(c)
 	if err := r.record(ctx, st, st.FromImages, images); err != nil {
 		return nil, err
 	}
@@ -150,7 +151,7 @@ func DeployStatefulSet(ctx context.Context, env *Env, c *Component, opts Workloa
 		}
 		env.report("%s: %s → %s staged with partition %d (nothing moves yet)", r.ref(), st.FromImages, images, replicas)
 		if err := patchStatefulSet(ctx, env, s, ops, map[string]string{ChangeCauseAnnotation: cause}, op, "Deployed"); err != nil {
-			return nil, fmt.Errorf("%w (the release is recorded on service/%s: re-run deploy or abort)", err, c.Name())
+			return nil, firstWriteFailed(ctx, env, c, before, err, "re-run deploy or abort")
 		}
 	}
 	if opts.Canary {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
@@ -162,4 +163,48 @@ func writeWorkloadState(ctx context.Context, env *Env, c *Component, st *workloa
 		return &ConflictError{Object: ce.Object + " (its release record " + ReleaseAnnotation + ")", Err: ce.Err}
 	}
 	return err
+}
+
+// recordedBefore is the part of the Service a release operation's first record replaced:
+// its release record and last operation as they were (absent: ""), kept to take them back
+// when the operation's first write to the workload is refused.
+type recordedBefore struct{ release, last string }
+
+func recordBefore(c *Component) recordedBefore {
+	return recordedBefore{release: c.Service.Annotations[ReleaseAnnotation], last: c.Service.Annotations[audit.LastOperationAnnotation]}
+}
+
+// firstWriteFailed ends an operation whose first write to the workload failed after its
+// record was written. When the API server refused the write outright (forbidden, invalid,
+// not found, conflict), nothing of the operation happened: the record is taken back (the
+// previous release record and last operation, preconditioned on the Service as this run
+// wrote it), so that status and the next verb never see an operation that did not happen.
+// Any other error (a timeout, a lost connection) may hide a write that landed: the record
+// stays, and rerun says how to continue.
+func firstWriteFailed(ctx context.Context, env *Env, c *Component, before recordedBefore, err error, rerun string) error {
+	if !refusedOutright(err) || !env.Writer.Live() {
+		return fmt.Errorf("%w (the release is recorded on service/%s: %s)", err, c.Name(), rerun)
+	}
+	value := func(s string) any {
+		if s == "" {
+			return nil
+		}
+		return s
+	}
+	patch, merr := json.Marshal(map[string]any{"metadata": map[string]any{
+		"resourceVersion": c.Service.ResourceVersion,
+		"annotations":     map[string]any{ReleaseAnnotation: value(before.release), audit.LastOperationAnnotation: value(before.last)},
+	}})
+	if merr != nil {
+		return fmt.Errorf("%w; encode the record's restore: %v", err, merr)
+	}
+	if _, perr := env.Client.CoreV1().Services(c.Namespace()).Patch(ctx, c.Name(), types.MergePatchType, patch, env.Writer.PatchOptions()); perr != nil {
+		return fmt.Errorf("%w; nothing changed on the workload, but the release record written before it could not be taken back (%v): it names an operation that did not happen; re-run when the cause is fixed", err, perr)
+	}
+	return fmt.Errorf("%w; nothing changed (the release record was restored)", err)
+}
+
+// refusedOutright reports an API answer that says the write was not applied.
+func refusedOutright(err error) bool {
+	return apierrors.IsForbidden(err) || apierrors.IsInvalid(err) || apierrors.IsNotFound(err) || apierrors.IsConflict(err) || apierrors.IsBadRequest(err) || apierrors.IsUnauthorized(err)
 }

@@ -97,3 +97,74 @@ func TestStatusAllWorkloads(t *testing.T) {
 		}
 	}
 }
+
+// A user who may read StatefulSets and DaemonSets but not patch them: deploy and rollback
+// are refused by the API server at the workload's patch. Each exits 1 naming the denied
+// patch; the workload's template, the Service's selector and its release record and last
+// operation are as before (deploy records the release before its first write and takes the
+// record back when that write is refused: status never shows an operation that did not
+// happen).
+func TestWorkloadVerbsDeniedPatch(t *testing.T) {
+	h := harness.For(t)
+	for _, tc := range []struct {
+		kind, svc, name, container, resource string
+		setup                                func() string
+	}{
+		{"ds", dsSvc, dsName, "agent", "daemonsets", func() string { return dsSetup(t, h) }},
+		{"sts", stsSvc, stsName, "store", "statefulsets", func() string { return stsSetup(t, h, 2, "0s") }},
+	} {
+		t.Run(tc.resource, func(t *testing.T) {
+			ns := tc.setup()
+			h.Apply(ns, `apiVersion: v1
+kind: ServiceAccount
+metadata: {name: reader}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: reader}
+rules:
+  - {apiGroups: [""], resources: [services, pods, events], verbs: [get, list, watch, patch, create]}
+  - {apiGroups: [""], resources: [namespaces], verbs: [get]}
+  - {apiGroups: [apps], resources: [deployments, replicasets, controllerrevisions, statefulsets, daemonsets], verbs: [get, list, watch]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: reader}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}
+subjects: [{kind: ServiceAccount, name: reader}]
+`)
+			as := "--as=system:serviceaccount:" + ns + ":reader"
+			// A second revision, so that there is one to roll back to.
+			h.MustKubectl("-n", ns, "set", "image", tc.kind+"/"+tc.name, tc.container+"=registry.local/next:1.1")
+			h.MustKubectl("-n", ns, "rollout", "status", tc.kind+"/"+tc.name, "--timeout=2m")
+			annotations := func() string {
+				return h.MustKubectl("-n", ns, "get", "svc", tc.svc, "-o", "jsonpath={.spec.selector} {.metadata.annotations}")
+			}
+			template := func() string {
+				return h.MustKubectl("-n", ns, "get", tc.kind, tc.name, "-o", "jsonpath={.spec.template.spec.containers[0].image} {.metadata.generation}")
+			}
+			svcBefore, before := annotations(), template()
+			for _, args := range [][]string{
+				{"deploy", tc.svc, "--image", "registry.local/other:9"},
+				{"rollback", tc.svc},
+			} {
+				r := h.Feastflow(append(args, "-n", ns, as)...)
+				if r.ExitCode != 1 || !strings.Contains(strings.ToLower(r.Stderr), "forbidden") || !strings.Contains(r.Stderr, "patch "+tc.resource) {
+					t.Errorf("%v with %s read-only: exit %d, want 1 naming the denied patch\n%s%s", args, tc.resource, r.ExitCode, r.Stdout, r.Stderr)
+				}
+				if args[0] == "deploy" && !strings.Contains(r.Stderr, "nothing changed (the release record was restored)") {
+					t.Errorf("the refused deploy does not say its record was taken back:\n%s", r.Stderr)
+				}
+				if got := template(); got != before {
+					t.Errorf("%v: the %s changed to %q (was %q)", args, tc.kind, got, before)
+				}
+			}
+			if got := annotations(); got != svcBefore {
+				t.Errorf("the Service's selector, release record or last operation changed:\nbefore %s\nafter  %s", svcBefore, got)
+			}
+			if r := h.Feastflow("status", tc.svc, "-n", ns); r.ExitCode != 0 || strings.Contains(r.Stdout, "registry.local/other:9") {
+				t.Errorf("status after the denied verbs: exit %d\n%s%s", r.ExitCode, r.Stdout, r.Stderr)
+			}
+		})
+	}
+}
