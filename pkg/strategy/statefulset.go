@@ -28,6 +28,9 @@ type stsRelease struct {
 	c   *Component
 	s   *appsv1.StatefulSet
 	st  *workloadState
+	// updated are the pods on the update revision from the partition up as the last wait
+	// saw them Ready (nil before a wait): the baseline that follows a wait reads them.
+	updated []corev1.Pod
 }
 
 func newSTSRelease(env *Env, c *Component) (*stsRelease, error) {
@@ -276,6 +279,10 @@ func (r *stsRelease) waitUpdated(ctx context.Context, partition int32, timeout t
 	obj, err := w.run(ctx)
 	if set, ok := obj.(*appsv1.StatefulSet); ok && err == nil {
 		*r.s = *set
+		r.updated = make([]corev1.Pod, 0, len(w.watched))
+		for _, p := range w.watched {
+			r.updated = append(r.updated, *p)
+		}
 	}
 	return err
 }

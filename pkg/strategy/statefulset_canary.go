@@ -166,11 +166,15 @@ func (r *stsRelease) updatedPods(ctx context.Context) ([]corev1.Pod, error) {
 	return out, nil
 }
 
-// baseline stores the updated pods' restart counts and now as the health baseline.
+// baseline stores the updated pods' restart counts and now as the health baseline: the
+// pods the wait just saw Ready when there was one (no second LIST), else one LIST.
 func (r *stsRelease) baseline(ctx context.Context, st *workloadState) error {
-	pods, err := r.updatedPods(ctx)
-	if err != nil {
-		return err
+	pods := r.updated
+	if pods == nil {
+		var err error
+		if pods, err = r.updatedPods(ctx); err != nil {
+			return err
+		}
 	}
 	st.Since = r.env.now().UTC().Truncate(time.Second)
 	st.Restarts = map[string]int32{}

@@ -81,6 +81,10 @@ type workloadWait struct {
 	// changed describes a second writer's change (old: the object as written by this run).
 	changed func(obj runtime.Object) string
 	timeout time.Duration
+
+	// watched are the pods check listed when the wait ended done: the caller's next read
+	// of them (a health baseline) comes from the wait's own watch, not another LIST.
+	watched []*corev1.Pod
 }
 
 // run waits; it writes nothing.
@@ -190,6 +194,7 @@ func (w *workloadWait) run(ctx context.Context) (runtime.Object, error) {
 			last = msg
 		}
 		if done {
+			w.watched = watched
 			return cur, nil
 		}
 		for _, p := range watched {
