@@ -36,7 +36,7 @@ func TestCanaryPromoteWithTracksToldApartByAnotherKey(t *testing.T) {
 	if got := strings.TrimSpace(h.MustKubectl("-n", ns, "get", "deploy/ledger-canary", "-o", "jsonpath={.spec.replicas}")); got != "0" {
 		t.Errorf("canary replicas after promote = %s", got)
 	}
-	if min := rec.MinReady(); min < 4 {
-		t.Errorf("ready endpoints fell to %d during promote (started at 4)", min)
+	if low := rec.MinReady(); low < 4 {
+		t.Errorf("ready endpoints fell to %d during promote (started at 4)", low)
 	}
 }
