@@ -37,6 +37,75 @@ func trimPod(o *corev1.Pod) {
 		clear(p.Sources[len(kept):])
 		p.Sources = kept
 	}
+	if quietPod(o) {
+		compactQuietPod(o)
+	}
+}
+
+// quietPod reports a pod with nothing to say: scheduled, running and Ready, no init
+// containers, every container started, running and ready without a restart, nothing
+// ClassifyPod finds. At scale nearly every pod is one; the analyzers read from it only
+// what compactQuietPod keeps. Any other pod is kept whole for the rules that explain it.
+func quietPod(p *corev1.Pod) bool {
+	if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning || p.Spec.NodeName == "" ||
+		len(p.Spec.SchedulingGates) > 0 || len(p.Spec.InitContainers) > 0 || len(p.Status.InitContainerStatuses) > 0 ||
+		len(p.Status.ContainerStatuses) != len(p.Spec.Containers) {
+		return false
+	}
+	ready := podCondition(p, corev1.PodReady)
+	if ready == nil || ready.Status != corev1.ConditionTrue {
+		return false
+	}
+	for i := range p.Status.ContainerStatuses {
+		st := &p.Status.ContainerStatuses[i]
+		if !st.Ready || st.Started == nil || !*st.Started || st.RestartCount != 0 || st.State.Running == nil ||
+			st.State.Waiting != nil || st.State.Terminated != nil || st.LastTerminationState != (corev1.ContainerState{}) ||
+			specContainer(p, st.Name, false) == nil {
+			return false
+		}
+	}
+	return ClassifyPod(p) == nil
+}
+
+// compactQuietPod keeps of a quiet pod what the rules read of healthy pods: its metadata
+// (names, labels, owners, the config-versions annotation), node, service account, image
+// pull secrets, volumes (claims and config sources) and, per container, name, image, ports,
+// config references (env, envFrom, subPath mounts) and requests (node usage sums); its
+// phase, conditions, start time and each container's ready/started/running-since. Dropped:
+// tolerations, affinity, probes, security contexts, commands, the other mounts, limits,
+// IPs, images' IDs and container IDs — read only of pods that have something to report.
+func compactQuietPod(o *corev1.Pod) {
+	containers := make([]corev1.Container, len(o.Spec.Containers))
+	for i := range o.Spec.Containers {
+		c := &o.Spec.Containers[i]
+		var mounts []corev1.VolumeMount
+		for _, m := range c.VolumeMounts {
+			if m.SubPath != "" || m.SubPathExpr != "" {
+				mounts = append(mounts, m)
+			}
+		}
+		containers[i] = corev1.Container{
+			Name: c.Name, Image: c.Image, Ports: c.Ports, EnvFrom: c.EnvFrom, Env: c.Env, VolumeMounts: mounts,
+			Resources: corev1.ResourceRequirements{Requests: c.Resources.Requests},
+		}
+	}
+	statuses := make([]corev1.ContainerStatus, len(o.Status.ContainerStatuses))
+	for i := range o.Status.ContainerStatuses {
+		st := &o.Status.ContainerStatuses[i]
+		statuses[i] = corev1.ContainerStatus{
+			Name: st.Name, Ready: st.Ready, Started: st.Started, RestartCount: st.RestartCount,
+			State: corev1.ContainerState{Running: st.State.Running},
+		}
+	}
+	o.Spec = corev1.PodSpec{
+		Volumes: o.Spec.Volumes, Containers: containers, NodeName: o.Spec.NodeName,
+		ServiceAccountName: o.Spec.ServiceAccountName, ImagePullSecrets: o.Spec.ImagePullSecrets,
+		Overhead: o.Spec.Overhead, Resources: o.Spec.Resources,
+	}
+	o.Status = corev1.PodStatus{
+		Phase: o.Status.Phase, Conditions: o.Status.Conditions, StartTime: o.Status.StartTime,
+		ContainerStatuses: statuses,
+	}
 }
 
 // trimEvent keeps the involved object's kind, namespace, name and field path (the index
