@@ -1,6 +1,7 @@
 package troubleshoot
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -185,5 +186,26 @@ func TestCompactQuietPod(t *testing.T) {
 	trimPod(restarted)
 	if restarted.Spec.Tolerations == nil {
 		t.Error("a restarted pod was compacted")
+	}
+}
+
+// Quiet pods of one ReplicaSet share their label map, owner references and strings.
+func TestSharerSharesQuietPods(t *testing.T) {
+	objs := healthyWeb()
+	a, b := objs[2].(*corev1.Pod).DeepCopy(), objs[3].(*corev1.Pod).DeepCopy()
+	s := newSharer()
+	trimPodSharing(a, s)
+	trimPodSharing(b, s)
+	if reflect.ValueOf(a.Labels).UnsafePointer() != reflect.ValueOf(b.Labels).UnsafePointer() || &a.OwnerReferences[0] != &b.OwnerReferences[0] {
+		t.Error("labels or owners not shared")
+	}
+	if a.Labels["app"] != "web" || a.Name == b.Name || a.Spec.Containers[0].Image != b.Spec.Containers[0].Image {
+		t.Errorf("shared wrongly: %+v %+v", a.ObjectMeta, b.ObjectMeta)
+	}
+	c := objs[3].(*corev1.Pod).DeepCopy()
+	c.Labels = map[string]string{"app": "web", "extra": "1"}
+	trimPodSharing(c, s)
+	if c.Labels["extra"] != "1" {
+		t.Errorf("different labels shared: %v", c.Labels)
 	}
 }
