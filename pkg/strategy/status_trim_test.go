@@ -7,7 +7,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 )
 
 // Trimming pods as their pages arrive changes nothing status shows: the same inventory,
@@ -15,7 +14,7 @@ import (
 // ready pod keeps only what status reads of it.
 func TestTrimPodChangesNoStatus(t *testing.T) {
 	labels := map[string]string{"app": "web"}
-	owner := []metav1.OwnerReference{{Kind: "ReplicaSet", Name: "web-5f", UID: "uid-rs", Controller: ptr.To(true)}}
+	owner := []metav1.OwnerReference{{Kind: "ReplicaSet", Name: "web-5f", UID: "uid-rs", Controller: ptrTo(true)}}
 	base := func(name string) corev1.Pod {
 		return corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: fxNS, Labels: labels, OwnerReferences: owner, UID: "uid-" + "name",
@@ -26,7 +25,7 @@ func TestTrimPodChangesNoStatus(t *testing.T) {
 				Tolerations: []corev1.Toleration{{Key: "node.kubernetes.io/not-ready", Operator: corev1.TolerationOpExists}}},
 			Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.0.0.1",
 				Conditions:        []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionTrue}, {Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(fxNow)}},
-				ContainerStatuses: []corev1.ContainerStatus{{Name: "app", Ready: true, Started: ptr.To(true), Image: "web:1", ImageID: "sha256:1", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}},
+				ContainerStatuses: []corev1.ContainerStatus{{Name: "app", Ready: true, Started: ptrTo(true), Image: "web:1", ImageID: "sha256:1", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}},
 		}
 	}
 	ready := base("web-5f-a")
@@ -39,7 +38,7 @@ func TestTrimPodChangesNoStatus(t *testing.T) {
 	pending.Spec.NodeName, pending.Status.Phase, pending.Status.ContainerStatuses = "", corev1.PodPending, nil
 	pending.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable, Message: "0/3 nodes are available"}}
 	terminating := base("web-5f-d")
-	terminating.DeletionTimestamp = ptr.To(metav1.NewTime(fxNow))
+	terminating.DeletionTimestamp = ptrTo(metav1.NewTime(fxNow))
 	notReady := base("web-5f-e") // running, no failure, readiness probe not passing yet
 	notReady.Status.Conditions[1].Status = corev1.ConditionFalse
 	notReady.Status.ContainerStatuses[0].Ready = false

@@ -93,7 +93,8 @@ func tightGC() func() {
 	return func() {
 		gc.Lock()
 		defer gc.Unlock()
-		if gc.holders--; gc.holders == 0 {
+		gc.holders--
+		if gc.holders == 0 {
 			debug.SetGCPercent(gc.saved)
 		}
 	}
