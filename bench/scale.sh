@@ -111,7 +111,13 @@ COMPONENTS=$(components_rss)
 # Every kind diagnose -A reads (pkg/troubleshoot snapshot.go and snapshot_more.go).
 DIAG_KINDS=pods,events,nodes,services,endpointslices,persistentvolumeclaims,persistentvolumes,storageclasses,replicasets,deployments,poddisruptionbudgets,resourcequotas,serviceaccounts,configmaps,secrets,statefulsets,daemonsets,jobs,cronjobs,horizontalpodautoscalers,ingresses,ingressclasses,networkpolicies
 NDIAG=$(tr ',' '\n' <<<"$DIAG_KINDS" | wc -l)
-STATUS_KINDS=services,deployments,pods,horizontalpodautoscalers,namespaces
+# Every kind status -A reads (pkg/strategy/status_all.go): ControllerRevisions and nodes
+# only when a DaemonSet exists, as status does.
+STATUS_KINDS=services,deployments,statefulsets,daemonsets,pods,horizontalpodautoscalers,namespaces
+if [ -n "$("$K" get daemonsets -A -o name --chunk-size=1 2>/dev/null | head -1)" ]; then
+  STATUS_KINDS=$STATUS_KINDS,controllerrevisions,nodes
+fi
+NSTATUS=$(tr ',' '\n' <<<"$STATUS_KINDS" | wc -l)
 
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" "$TMP/$2.out"; }
 
@@ -206,7 +212,7 @@ printf '%-9s %9s %10s %s\n' TOOL WALL PEAK-RSS REQUESTS
 DREQ=$(requests "$TMP/diag.log"); DLOGS=$(logreqs "$TMP/diag.log")
 row dfloor dfloor "$(field requests dfloor) (kinds $NDIAG, items $(field items dfloor), protobuf $(( $(field bytes dfloor) / 1048576 ))Mi)"
 row diagnose dfloor "$DREQ = $((DREQ - DLOGS)) LISTs + $DLOGS previous logs (findings $(grep -c '"severity":' "$TMP/diag.json" || true))"
-row sfloor sfloor "$(field requests sfloor) (kinds 5, items $(field items sfloor), protobuf $(( $(field bytes sfloor) / 1048576 ))Mi)"
+row sfloor sfloor "$(field requests sfloor) (kinds $NSTATUS, items $(field items sfloor), protobuf $(( $(field bytes sfloor) / 1048576 ))Mi)"
 row status sfloor "$(requests "$TMP/status.log")"
 [ -s "$TMP/kubectl.t" ] && row kubectl dfloor "$(requests "$TMP/kubectl.log")"
 popeye_s=""

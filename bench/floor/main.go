@@ -181,6 +181,10 @@ func lister(kube kubernetes.Interface, meta metadata.Interface, kind string) (li
 		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			return apps.StatefulSets("").List(ctx, o)
 		}, nil
+	case "controllerrevisions":
+		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return apps.ControllerRevisions("").List(ctx, o)
+		}, nil
 	case "daemonsets":
 		return func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			return apps.DaemonSets("").List(ctx, o)

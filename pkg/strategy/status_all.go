@@ -51,7 +51,6 @@ type statusReads struct {
 
 func trimService(o *corev1.Service)                       { pages.TrimMeta(&o.ObjectMeta) }
 func trimDeployment(o *appsv1.Deployment)                 { pages.TrimMeta(&o.ObjectMeta) }
-func trimPod(o *corev1.Pod)                               { pages.TrimMeta(&o.ObjectMeta) }
 func trimHPA(o *autoscalingv2.HorizontalPodAutoscaler)    { pages.TrimMeta(&o.ObjectMeta) }
 func trimNamespace(o *corev1.Namespace)                   { pages.TrimMeta(&o.ObjectMeta) }
 func serviceItems(l *corev1.ServiceList) []corev1.Service { return l.Items }
@@ -71,6 +70,34 @@ func trimRevision(o *appsv1.ControllerRevision) {
 	pages.TrimMeta(&o.ObjectMeta)
 	o.Data = runtime.RawExtension{}
 }
+
+// trimPod keeps what status reads of a pod. A ready pod with nothing wrong (ClassifyPod finds
+// nothing: at scale, nearly every pod) is cut, as its page arrives, to what status reads of
+// it: its identity, labels and owners (grouping by selector, ReplicaSet and controller), its
+// node (DaemonSet pools), phase and Ready condition (counted ready, never listed). A pod
+// that is not ready, terminating or failing is kept whole (apart from managedFields): its
+// row says why, from its containers' states and conditions.
+func trimPod(o *corev1.Pod) {
+	pages.TrimMeta(&o.ObjectMeta)
+	if o.DeletionTimestamp != nil || podNotReadyReason(o) != "" {
+		return
+	}
+	var ready corev1.PodCondition
+	for _, c := range o.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			ready = corev1.PodCondition{Type: c.Type, Status: c.Status}
+		}
+	}
+	*o = corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: o.Name, Namespace: o.Namespace, UID: o.UID, Labels: o.Labels,
+			OwnerReferences: o.OwnerReferences, CreationTimestamp: o.CreationTimestamp,
+		},
+		Spec:   corev1.PodSpec{NodeName: o.Spec.NodeName},
+		Status: corev1.PodStatus{Phase: o.Status.Phase, Conditions: []corev1.PodCondition{ready}},
+	}
+}
+
 func trimNode(o *corev1.Node) {
 	pages.TrimMeta(&o.ObjectMeta)
 	o.Status.Images = nil

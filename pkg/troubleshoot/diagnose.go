@@ -98,6 +98,7 @@ func (e *NotFoundError) Error() string {
 // severity, confidence and name. It writes nothing. When a LIST the scope needs was refused
 // it fails with a *ForbiddenError instead of reporting on what it could not see.
 func Diagnose(ctx context.Context, client kubernetes.Interface, scope Scope, opts Options) (*Report, error) {
+	defer tightGC()()
 	if opts.LogLines <= 0 {
 		opts.LogLines = defaultLogLines
 	}

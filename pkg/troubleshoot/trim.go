@@ -1,6 +1,10 @@
 package troubleshoot
 
 import (
+	"fmt"
+	"sort"
+	"strings"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -21,7 +25,10 @@ import (
 // one, kube-api-access-*; only its ConfigMap and Secret sources are references a rule
 // checks). An analyzer that needs a trimmed field must keep it here (trim_test.go).
 
-func trimPod(o *corev1.Pod) {
+func trimPod(o *corev1.Pod) { trimPodSharing(o, nil) }
+
+// trimPodSharing is trimPod with the quiet pods' common parts shared through s (nil: not).
+func trimPodSharing(o *corev1.Pod, s *sharer) {
 	pages.TrimMeta(&o.ObjectMeta)
 	for i := range o.Spec.Volumes {
 		p := o.Spec.Volumes[i].Projected
@@ -37,6 +44,154 @@ func trimPod(o *corev1.Pod) {
 		clear(p.Sources[len(kept):])
 		p.Sources = kept
 	}
+	if quietPod(o) {
+		compactQuietPod(o)
+		if s != nil {
+			s.pod(o)
+		}
+	}
+}
+
+// quietPod reports a pod with nothing to say: scheduled, running and Ready, no init
+// containers, every container started, running and ready without a restart, nothing
+// ClassifyPod finds. At scale nearly every pod is one; the analyzers read from it only
+// what compactQuietPod keeps. Any other pod is kept whole for the rules that explain it.
+func quietPod(p *corev1.Pod) bool {
+	if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning || p.Spec.NodeName == "" ||
+		len(p.Spec.SchedulingGates) > 0 || len(p.Spec.InitContainers) > 0 || len(p.Status.InitContainerStatuses) > 0 ||
+		len(p.Status.ContainerStatuses) != len(p.Spec.Containers) {
+		return false
+	}
+	ready := podCondition(p, corev1.PodReady)
+	if ready == nil || ready.Status != corev1.ConditionTrue {
+		return false
+	}
+	for i := range p.Status.ContainerStatuses {
+		st := &p.Status.ContainerStatuses[i]
+		if !st.Ready || st.Started == nil || !*st.Started || st.RestartCount != 0 || st.State.Running == nil ||
+			st.State.Waiting != nil || st.State.Terminated != nil || st.LastTerminationState != (corev1.ContainerState{}) ||
+			specContainer(p, st.Name, false) == nil {
+			return false
+		}
+	}
+	return ClassifyPod(p) == nil
+}
+
+// compactQuietPod keeps of a quiet pod what the rules read of healthy pods: its metadata
+// (names, labels, owners, the config-versions annotation), node, service account, image
+// pull secrets, the volumes a rule reads of it (claims; config volumes mounted with a
+// subPath, the only config a running pod never re-reads) and, per container, name, image,
+// ports, config references (env, envFrom, subPath mounts) and requests (node usage sums);
+// its phase, Ready condition, start time and each container's ready/started/running-since.
+// Dropped: tolerations, affinity, probes, security contexts, commands, the other mounts and
+// volumes, limits, the other conditions, IPs, images' IDs and container IDs — read only of
+// pods that have something to report.
+func compactQuietPod(o *corev1.Pod) {
+	subPath := map[string]bool{}
+	containers := make([]corev1.Container, len(o.Spec.Containers))
+	for i := range o.Spec.Containers {
+		c := &o.Spec.Containers[i]
+		var mounts []corev1.VolumeMount
+		for _, m := range c.VolumeMounts {
+			if m.SubPath != "" || m.SubPathExpr != "" {
+				mounts = append(mounts, m)
+				subPath[m.Name] = true
+			}
+		}
+		containers[i] = corev1.Container{
+			Name: c.Name, Image: c.Image, Ports: c.Ports, EnvFrom: c.EnvFrom, Env: c.Env, VolumeMounts: mounts,
+			Resources: corev1.ResourceRequirements{Requests: c.Resources.Requests},
+		}
+	}
+	var volumes []corev1.Volume
+	for i := range o.Spec.Volumes {
+		if v := &o.Spec.Volumes[i]; v.PersistentVolumeClaim != nil || subPath[v.Name] {
+			volumes = append(volumes, *v)
+		}
+	}
+	statuses := make([]corev1.ContainerStatus, len(o.Status.ContainerStatuses))
+	for i := range o.Status.ContainerStatuses {
+		st := &o.Status.ContainerStatuses[i]
+		statuses[i] = corev1.ContainerStatus{
+			Name: st.Name, Ready: st.Ready, Started: st.Started, RestartCount: st.RestartCount,
+			State: corev1.ContainerState{Running: st.State.Running},
+		}
+	}
+	ready := *podCondition(o, corev1.PodReady) // quietPod: there is one, True
+	o.Spec = corev1.PodSpec{
+		Volumes: volumes, Containers: containers, NodeName: o.Spec.NodeName,
+		ServiceAccountName: o.Spec.ServiceAccountName, ImagePullSecrets: o.Spec.ImagePullSecrets,
+		Overhead: o.Spec.Overhead, Resources: o.Spec.Resources,
+	}
+	o.Status = corev1.PodStatus{
+		Phase: o.Status.Phase, StartTime: o.Status.StartTime, ContainerStatuses: statuses,
+		Conditions: []corev1.PodCondition{{Type: ready.Type, Status: ready.Status, LastTransitionTime: ready.LastTransitionTime}},
+	}
+}
+
+// sharer lets the quiet pods of one read share what they have in common instead of one
+// decoded copy each: strings (namespace, node, image and container names), label maps (the
+// pods of a ReplicaSet carry the same labels) and owner references. Nothing mutates a
+// snapshot's pods, so sharing is safe. One sharer serves one LIST's goroutine.
+type sharer struct {
+	strings map[string]string
+	labels  map[string]map[string]string
+	owners  map[string][]metav1.OwnerReference
+}
+
+func newSharer() *sharer {
+	return &sharer{strings: map[string]string{}, labels: map[string]map[string]string{}, owners: map[string][]metav1.OwnerReference{}}
+}
+
+func (s *sharer) str(v string) string {
+	if u, ok := s.strings[v]; ok {
+		return u
+	}
+	s.strings[v] = v
+	return v
+}
+
+// pod shares a compacted quiet pod's common parts.
+func (s *sharer) pod(o *corev1.Pod) {
+	o.Namespace, o.GenerateName = s.str(o.Namespace), s.str(o.GenerateName)
+	o.Spec.NodeName, o.Spec.ServiceAccountName = s.str(o.Spec.NodeName), s.str(o.Spec.ServiceAccountName)
+	if len(o.Labels) > 0 {
+		keys := make([]string, 0, len(o.Labels))
+		for k := range o.Labels {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var b strings.Builder
+		for _, k := range keys {
+			b.WriteString(k + "\x00" + o.Labels[k] + "\x00")
+		}
+		if m, ok := s.labels[b.String()]; ok {
+			o.Labels = m
+		} else {
+			s.labels[b.String()] = o.Labels
+		}
+	}
+	if len(o.OwnerReferences) == 1 {
+		r := &o.OwnerReferences[0]
+		k := string(r.UID) + "\x00" + r.APIVersion + "\x00" + r.Kind + "\x00" + r.Name + "\x00" + fmt.Sprint(r.Controller != nil && *r.Controller, r.BlockOwnerDeletion != nil && *r.BlockOwnerDeletion)
+		if rs, ok := s.owners[k]; ok {
+			o.OwnerReferences = rs
+		} else {
+			s.owners[k] = o.OwnerReferences
+		}
+	}
+	for i := range o.Spec.Containers {
+		c := &o.Spec.Containers[i]
+		c.Name, c.Image = s.str(c.Name), s.str(c.Image)
+	}
+	for i := range o.Status.ContainerStatuses {
+		o.Status.ContainerStatuses[i].Name = s.str(o.Status.ContainerStatuses[i].Name)
+	}
+	for i := range o.Status.Conditions {
+		c := &o.Status.Conditions[i]
+		c.Type, c.Status = corev1.PodConditionType(s.str(string(c.Type))), corev1.ConditionStatus(s.str(string(c.Status)))
+	}
+	o.Status.Phase = corev1.PodPhase(s.str(string(o.Status.Phase)))
 }
 
 // trimEvent keeps the involved object's kind, namespace, name and field path (the index
