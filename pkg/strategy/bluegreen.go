@@ -383,6 +383,7 @@ func rollbackBlueGreen(ctx context.Context, env *Env, c *Component, opts Rollbac
 			return nil, fmt.Errorf("rollback of %s refused, nothing changed: the previous color %s no longer runs the release that was live: %s; switch to it explicitly with `kubectl feastflow switch %s %s`, or pass --force", c.Name(), prev, d, prev, c.Name())
 		}
 	}
+	var readyHash map[string]string
 	if desiredReplicas(target) == 0 {
 		if _, err := CheckWindow(ctx, env, c.Namespace()); err != nil {
 			return nil, err
@@ -413,17 +414,14 @@ func rollbackBlueGreen(ctx context.Context, env *Env, c *Component, opts Rollbac
 		res.Changes = append(res.Changes, *ch)
 		res.Changed = true
 		env.report("scaled %s up to %d replicas to roll back to it; waiting for %d ready pods", target.Name, replicas, replicas)
-		if _, err := WaitForReady(ctx, env, target, replicas, opts.Timeout); err != nil {
+		hash, err := WaitForReady(ctx, env, target, replicas, opts.Timeout)
+		if err != nil {
 			return &res, fmt.Errorf("%w; %s was scaled up but traffic stays on %s: fix and re-run `kubectl feastflow rollback %s`", err, target.Name, c.LiveColor, c.Name())
 		}
-		// The switch judges its target by the Deployment's status (availabilityProblem),
-		// which the controller updates after the pods turn Ready: wait for that too, or the
-		// switch refuses a target whose pods are all Ready.
-		if _, _, err := waitDeployment(ctx, env, target.Namespace, target.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: target.Generation, Expect: target}); err != nil {
-			return &res, fmt.Errorf("%w; %s was scaled up but traffic stays on %s: fix and re-run `kubectl feastflow rollback %s`", err, target.Name, c.LiveColor, c.Name())
-		}
+		// The switch counts these pods when the Deployment's status lags behind them.
+		readyHash = map[string]string{target.Name: hash}
 	}
-	swOpts := SwitchOptions{Namespace: c.Namespace(), Component: c.Name(), Color: prev, Keys: Keys{ColorKey: c.ColorKey}, Force: opts.Force, VerifyTimeout: opts.VerifyTimeout}
+	swOpts := SwitchOptions{Namespace: c.Namespace(), Component: c.Name(), Color: prev, Keys: Keys{ColorKey: c.ColorKey}, Force: opts.Force, VerifyTimeout: opts.VerifyTimeout, readyHash: readyHash}
 	if desiredReplicas(target) > 0 && !res.Changed {
 		swOpts.held = c // nothing changed since it was read: plan the switch on it
 	}

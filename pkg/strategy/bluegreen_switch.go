@@ -56,6 +56,10 @@ type SwitchOptions struct {
 	// held is the component as the caller read it (promote, rollback): the switch plans on
 	// it instead of reading the Service and the Deployments again.
 	held *Component
+	// readyHash, by Deployment name, is the pod-template-hash of the target's current
+	// template when the caller just waited for its pods (rollback after scaling up): the
+	// preflight counts those pods when the Deployment's status lags behind them.
+	readyHash map[string]string
 }
 
 // SwitchResult is the report of Switch.
@@ -304,6 +308,9 @@ type switchInventory struct {
 	hpas       []autoscalingv2.HorizontalPodAutoscaler
 	hpasListed bool
 	hpaErr     error // the LIST failed: the switch goes on and warns after it
+	// hashes, by Deployment name, is the pod-template-hash of a target's current template,
+	// found when its status lags (see currentHash).
+	hashes map[string]string
 }
 
 // loadSwitch reads the Service (or all Services), the Deployments and the namespace in
@@ -449,8 +456,19 @@ func listTargetPods(ctx context.Context, env *Env, s *switchInventory, comps []*
 		if err != nil || rerr != nil || value == c.LiveColor && (rec.Live == "" || rec.Live == value) {
 			continue // preflight reports it; a no-op needs no pods
 		}
-		if opts.Smoke.PathFor(c.Service) != "" || availabilityProblem(c, target) != "" {
+		why, lagging := availabilityProblem(c, target)
+		if opts.Smoke.PathFor(c.Service) != "" || why != "" {
 			sels = append(sels, labels.SelectorFromSet(switchedSelector(c, value)).String())
+		}
+		if lagging {
+			hash, err := currentHash(ctx, env, c, rec, target, value, opts)
+			if err != nil {
+				return err
+			}
+			if s.hashes == nil {
+				s.hashes = map[string]string{}
+			}
+			s.hashes[target.Name] = hash
 		}
 	}
 	if len(sels) == 0 {
@@ -466,6 +484,20 @@ func listTargetPods(ctx context.Context, env *Env, s *switchInventory, comps []*
 	}
 	s.pods, s.podsListed = list.Items, true
 	return nil
+}
+
+// currentHash is the pod-template-hash of target's current template, for a target whose
+// status lags behind its pods: the one the caller waited for, else the release record's
+// when it holds this template, else that of the Deployment's new ReplicaSet (one LIST;
+// "" when the controller has not made it yet).
+func currentHash(ctx context.Context, env *Env, c *Component, rec *Release, target *appsv1.Deployment, value string, opts SwitchOptions) (string, error) {
+	if h := opts.readyHash[target.Name]; h != "" {
+		return h, nil
+	}
+	if w, ok := rec.Workloads[value]; ok && w.PodTemplateHash != "" && w.UID == target.UID && w.Template == templateDigest(&target.Spec.Template) {
+		return w.PodTemplateHash, nil
+	}
+	return newReplicaSetHash(ctx, env.Client, target)
 }
 
 // listSwitchAutoscalers lists the namespace's HorizontalPodAutoscalers (one LIST) when a
@@ -575,12 +607,13 @@ func preflightSwitch(env *Env, c *Component, opts SwitchOptions, s *switchInvent
 		}
 	}
 	desired := desiredReplicas(target)
-	if why := availabilityProblem(c, target); why != "" {
-		problems = append(problems, why)
-	}
+	why, lagging := availabilityProblem(c, target)
 	sel := labels.SelectorFromSet(switchedSelector(c, value))
 	p.selector = sel
 	if !s.podsListed {
+		if why != "" {
+			problems = append(problems, why)
+		}
 		// The Deployment is fully available (listTargetPods lists the pods otherwise): its
 		// pods run its template, so the template answers for them.
 		p.expect = targetPods{deployment: target.Name, count: int(desired)}
@@ -599,6 +632,9 @@ func preflightSwitch(env *Env, c *Component, opts SwitchOptions, s *switchInvent
 			continue
 		}
 		p.pods = append(p.pods, *pod)
+	}
+	if why != "" && !(lagging && podsCaughtUp(p.pods, s.hashes[target.Name], desired)) {
+		problems = append(problems, why)
 	}
 	var notReady []string
 	for i := range p.pods {
@@ -629,22 +665,41 @@ func preflightSwitch(env *Env, c *Component, opts SwitchOptions, s *switchInvent
 
 // availabilityProblem is why a switch's target Deployment cannot take traffic yet, from
 // its status, or "" when its latest spec is observed and all of its desired pods (at least
-// one) are updated, ready and available, with no other pods.
-func availabilityProblem(c *Component, target *appsv1.Deployment) string {
+// one) are updated, ready and available, with no other pods. lagging is set when the
+// status alone is short (not yet observed, or counts below the desired replicas): the
+// controller updates it after the pods turn Ready, so the pods themselves may answer
+// (podsCaughtUp) — the waits end on those pods, and the switch must agree with them.
+func availabilityProblem(c *Component, target *appsv1.Deployment) (why string, lagging bool) {
 	name := fmt.Sprintf("%s: deployment %s", c.Name(), target.Name)
 	desired := desiredReplicas(target)
 	st := target.Status
 	switch {
 	case target.DeletionTimestamp != nil:
-		return name + " is being deleted"
+		return name + " is being deleted", false
 	case desired < 1:
-		return fmt.Sprintf("%s has 0 replicas: deploy it first (`kubectl feastflow deploy %s --image ...`) or scale it up", name, c.Name())
+		return fmt.Sprintf("%s has 0 replicas: deploy it first (`kubectl feastflow deploy %s --image ...`) or scale it up", name, c.Name()), false
 	case st.ObservedGeneration < target.Generation:
-		return fmt.Sprintf("%s: its latest spec (generation %d) is not yet observed by the controller (observed %d): wait for the rollout (`kubectl rollout status deploy/%s`)", name, target.Generation, st.ObservedGeneration, target.Name)
+		return fmt.Sprintf("%s: its latest spec (generation %d) is not yet observed by the controller (observed %d): wait for the rollout (`kubectl rollout status deploy/%s`)", name, target.Generation, st.ObservedGeneration, target.Name), true
 	case st.UpdatedReplicas != desired || st.ReadyReplicas != desired || st.AvailableReplicas != desired || st.Replicas != desired:
-		return fmt.Sprintf("%s is not fully available: desired %d, updated %d, ready %d, available %d, total %d: wait for it (`kubectl feastflow status %s`) or fix it (`kubectl feastflow diagnose deploy/%s`)", name, desired, st.UpdatedReplicas, st.ReadyReplicas, st.AvailableReplicas, st.Replicas, c.Name(), target.Name)
+		return fmt.Sprintf("%s is not fully available: desired %d, updated %d, ready %d, available %d, total %d: wait for it (`kubectl feastflow status %s`) or fix it (`kubectl feastflow diagnose deploy/%s`)", name, desired, st.UpdatedReplicas, st.ReadyReplicas, st.AvailableReplicas, st.Replicas, c.Name(), target.Name), true
 	}
-	return ""
+	return "", false
+}
+
+// podsCaughtUp reports whether the pods a switch will select show the target available
+// although its status does not yet: every one (not being deleted) is of the current
+// template's pod-template-hash and Ready, and there are at least the desired replicas.
+// A pod of another template (a rollout in progress) keeps the status's verdict.
+func podsCaughtUp(pods []corev1.Pod, hash string, desired int32) bool {
+	if hash == "" || len(pods) < int(desired) {
+		return false
+	}
+	for i := range pods {
+		if pods[i].Labels[appsv1.DefaultDeploymentUniqueLabelKey] != hash || podNotReadyReason(&pods[i]) != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // targetPortProblems names each Service port whose targetPort the pod (or a pod template
