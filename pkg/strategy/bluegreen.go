@@ -20,14 +20,14 @@ const (
 	verbRollback = "rollback"
 )
 
-// promoteBlueGreen finishes the release the record names: it switches to the pending
+// promote finishes the release the record names: it switches to the pending
 // color when the record says one was deployed and not switched to, then, after the
 // scale-down delay (counted from the recorded switch), re-reads the Service and both
 // colors and scales the old color (the record's previous one) to 0. Which color is old is
 // never inferred from the Deployments: a label, a scale or a new image on either color does
 // not change it. When the live color's pod template changed since the switch, promote
 // refuses (unless Force): the release switched to is no longer what serves.
-func promoteBlueGreen(ctx context.Context, env *Env, c *Component, opts PromoteOptions) (*Result, error) {
+func (blueGreen) promote(ctx context.Context, env *Env, c *Component, opts PromoteOptions) (*Result, error) {
 	res := newResult("PromoteResult", c, "promote", env)
 	rec, err := blueGreenRecord(c, verbPromote)
 	if err != nil {
@@ -258,15 +258,10 @@ func operationInProgressError(c *Component, rec *Release) error {
 	return fmt.Errorf("component %s: a %s to %s started %s%s is recorded in progress (annotation %s on service/%s): wait for it, or, if it was interrupted, complete it with `kubectl feastflow %s %s`", c.Name(), op.Verb, op.Target, op.Start.Format(time.RFC3339), by, ReleaseAnnotation, c.Name(), op.Verb, c.Name())
 }
 
-// lastServiceManager names who last wrote the Service's selector (managedFields).
-func lastServiceManager(svc *corev1.Service) string {
-	return lastManagerOf(svc.ManagedFields, "f:selector")
-}
-
-// abortBlueGreen scales the pending release (the color the record says was deployed and
+// abort scales the pending release (the color the record says was deployed and
 // not switched to) back to 0, after re-reading that the Service does not select it and
 // that nobody changed it since it was read.
-func abortBlueGreen(ctx context.Context, env *Env, c *Component, opts AbortOptions) (*Result, error) {
+func (blueGreen) abort(ctx context.Context, env *Env, c *Component, opts AbortOptions) (*Result, error) {
 	res := newResult("AbortResult", c, "abort", env)
 	rec, err := blueGreenRecord(c, "abort")
 	if err != nil {
@@ -347,12 +342,12 @@ func abortBlueGreen(ctx context.Context, env *Env, c *Component, opts AbortOptio
 	return &res, nil
 }
 
-// rollbackBlueGreen switches back to the previous color the record names, scaling it up
+// rollback switches back to the previous color the record names, scaling it up
 // first (to the live color's replicas) and waiting for that many Ready pods of its
 // template when it was scaled down. Re-running it after success does nothing: the record
 // then says rolled-back with the live color. It refuses (unless Force) when the previous
 // color's template changed since it was live: that would not be a rollback.
-func rollbackBlueGreen(ctx context.Context, env *Env, c *Component, opts RollbackOptions) (*Result, error) {
+func (blueGreen) rollback(ctx context.Context, env *Env, c *Component, opts RollbackOptions) (*Result, error) {
 	res := newResult("RollbackResult", c, "rollback", env)
 	rec, err := blueGreenRecord(c, verbRollback)
 	if err != nil {

@@ -2,8 +2,6 @@ package strategy
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -12,12 +10,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
-	"github.com/feastflow/kubectl-feastflow/pkg/report"
 )
 
-// deployBlueGreen updates the idle color's images, scales it to the live color's replicas
+// deploy updates the idle color's images, scales it to the live color's replicas
 // and waits until it is fully available. The Service is not touched: no traffic moves.
-func deployBlueGreen(ctx context.Context, env *Env, c *Component, opts DeployOptions) (*DeployResult, error) {
+func (blueGreen) deploy(ctx context.Context, env *Env, c *Component, opts DeployOptions) (*DeployResult, error) {
 	color, target, err := idleColor(c, opts.Color)
 	if err != nil {
 		return nil, err
@@ -175,24 +172,6 @@ func idleColor(c *Component, want string) (string, *appsv1.Deployment, error) {
 	return "", nil, fmt.Errorf("component %s has %d idle colors (%s): pick one with --color", c.Name(), len(idle), strings.Join(idle, ", "))
 }
 
-// patchDeployment sends a patch with the writer's options; in a client dry run it sends
-// nothing and returns nil.
-func (e *Env) patchDeployment(ctx context.Context, d *appsv1.Deployment, pt types.PatchType, patch any) (*appsv1.Deployment, error) {
-	if e.Writer.Client() {
-		return nil, nil
-	}
-	patch = e.revisionPatch(ctx, d, patch) // change cause and config versions of a new revision
-	body, err := json.Marshal(patch)
-	if err != nil {
-		return nil, fmt.Errorf("encode patch of deployment %s/%s: %w", d.Namespace, d.Name, err)
-	}
-	out, err := e.Client.AppsV1().Deployments(d.Namespace).Patch(ctx, d.Name, pt, body, e.Writer.PatchOptions())
-	if err != nil {
-		return nil, writeError("patch", "deployment", d.Namespace, d.Name, err)
-	}
-	return out, nil
-}
-
 // undoDeploy restores the images and replicas a failed blue-green deploy changed.
 func (e *Env) undoDeploy(ctx context.Context, before *appsv1.Deployment, changes []ImageChange, replicas int32) error {
 	undo := make([]ImageChange, len(changes))
@@ -215,43 +194,4 @@ func (e *Env) undoDeploy(ctx context.Context, before *appsv1.Deployment, changes
 		e.warn(e.Writer.Event(ctx, e.Client, audit.Ref("Deployment", "apps/v1", out), corev1.EventTypeWarning, "DeployRolledBack", op))
 	}
 	return nil
-}
-
-func imageField(ch ImageChange) string {
-	if ch.Init {
-		return fmt.Sprintf("spec.template.spec.initContainers[%s].image", ch.Container)
-	}
-	return fmt.Sprintf("spec.template.spec.containers[%s].image", ch.Container)
-}
-
-// imagesText is "backend=img:1, db-migrations(init)=img:1", or just the image when there is one.
-func imagesText(images []ContainerImage) string {
-	var app []ContainerImage
-	for _, im := range images {
-		if !im.Init {
-			app = append(app, im)
-		}
-	}
-	if len(app) == 1 {
-		return app[0].Image
-	}
-	parts := make([]string, 0, len(app))
-	for _, im := range app {
-		parts = append(parts, im.Container+"="+im.Image)
-	}
-	return strings.Join(parts, ",")
-}
-
-func newResult(kind string, c *Component, op string, env *Env) Result {
-	tm := report.TypeMeta(kind)
-	return Result{
-		APIVersion: tm.APIVersion, Kind: tm.Kind, Component: c.Name(), Namespace: c.Namespace(),
-		Strategy: c.Strategy, Operation: op, DryRun: env.dryRunText(), Changes: []Change{},
-	}
-}
-
-func asRolloutFailed(err error) (*RolloutFailedError, bool) {
-	var rf *RolloutFailedError
-	ok := errors.As(err, &rf)
-	return rf, ok
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 	"github.com/feastflow/kubectl-feastflow/pkg/report"
 	"github.com/feastflow/kubectl-feastflow/pkg/traffic"
-	"github.com/feastflow/kubectl-feastflow/pkg/troubleshoot"
 )
 
 // DefaultVerifyTimeout bounds the wait for the EndpointSlice controller after a switch.
@@ -434,13 +433,6 @@ func notBlueGreenError(c *Component, keys Keys) error {
 		c.Namespace(), c.Name(), orNoneText(labels.FormatLabels(c.Service.Spec.Selector)), key, key, ColorKeyAnnotation, c.Strategy)}
 }
 
-func orNoneText(s string) string {
-	if s == "" || s == "<none>" {
-		return "(empty)"
-	}
-	return s
-}
-
 // listTargetPods lists the pods the switched selectors will select, only when a switch
 // needs them: for the smoke test (it calls each pod), or to name the pods that are not
 // ready when a target Deployment's status says it is not fully available. A switch to a
@@ -461,7 +453,7 @@ func listTargetPods(ctx context.Context, env *Env, s *switchInventory, comps []*
 			sels = append(sels, labels.SelectorFromSet(switchedSelector(c, value)).String())
 		}
 		if lagging {
-			hash, err := currentHash(ctx, env, c, rec, target, value, opts)
+			hash, err := currentHash(ctx, env, rec, target, value, opts)
 			if err != nil {
 				return err
 			}
@@ -490,7 +482,7 @@ func listTargetPods(ctx context.Context, env *Env, s *switchInventory, comps []*
 // status lags behind its pods: the one the caller waited for, else the release record's
 // when it holds this template, else that of the Deployment's new ReplicaSet (one LIST;
 // "" when the controller has not made it yet).
-func currentHash(ctx context.Context, env *Env, c *Component, rec *Release, target *appsv1.Deployment, value string, opts SwitchOptions) (string, error) {
+func currentHash(ctx context.Context, env *Env, rec *Release, target *appsv1.Deployment, value string, opts SwitchOptions) (string, error) {
 	if h := opts.readyHash[target.Name]; h != "" {
 		return h, nil
 	}
@@ -633,7 +625,7 @@ func preflightSwitch(env *Env, c *Component, opts SwitchOptions, s *switchInvent
 		}
 		p.pods = append(p.pods, *pod)
 	}
-	if why != "" && !(lagging && podsCaughtUp(p.pods, s.hashes[target.Name], desired)) {
+	if caughtUp := lagging && podsCaughtUp(p.pods, s.hashes[target.Name], desired); why != "" && !caughtUp {
 		problems = append(problems, why)
 	}
 	var notReady []string
@@ -713,37 +705,6 @@ func targetPortProblems(c *Component, what string, pod *corev1.Pod, deployment s
 		}
 	}
 	return problems
-}
-
-// podNotReadyReason is "" for a Ready pod whose init containers all completed, else why not.
-func podNotReadyReason(pod *corev1.Pod) string {
-	if f := troubleshoot.ClassifyPod(pod); f != nil {
-		return string(f.Category)
-	}
-	for _, st := range pod.Status.InitContainerStatuses {
-		if st.State.Terminated != nil && st.State.Terminated.ExitCode == 0 {
-			continue
-		}
-		if st.State.Running != nil && st.Started != nil && *st.Started {
-			continue // a sidecar (restartable init container) that runs
-		}
-		return fmt.Sprintf("init container %s not completed", st.Name)
-	}
-	if pod.Status.Phase != corev1.PodRunning {
-		return string(pod.Status.Phase)
-	}
-	for _, cond := range pod.Status.Conditions {
-		if cond.Type == corev1.PodReady {
-			if cond.Status == corev1.ConditionTrue {
-				return ""
-			}
-			if cond.Reason != "" {
-				return "not ready: " + cond.Reason
-			}
-			return "not ready"
-		}
-	}
-	return "not ready"
 }
 
 // targetPortResolves reports whether a Service port's targetPort lands on the pod: a name
