@@ -7,6 +7,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
@@ -140,6 +141,7 @@ func (blueGreen) deploy(ctx context.Context, env *Env, c *Component, opts Deploy
 	done.Operation = nil
 	done.recordWorkload(env, color, written, w.hash)
 	if began {
+		seeAutoscalers(ctx, env, c, done)
 		if err := finishRelease(ctx, env, c, done, started); err != nil {
 			return res, err
 		}
@@ -194,4 +196,16 @@ func (e *Env) undoDeploy(ctx context.Context, before *appsv1.Deployment, changes
 		e.warn(e.Writer.Event(ctx, e.Client, audit.Ref("Deployment", "apps/v1", out), corev1.EventTypeWarning, "DeployRolledBack", op))
 	}
 	return nil
+}
+
+// seeAutoscalers records in rec which HorizontalPodAutoscalers scale c's colors now (one
+// LIST), so that the switch to the release just deployed knows of an HPA someone created
+// with kubectl since the last switch (on the live color, it must move it) without a LIST
+// of its own. A failed LIST leaves what the record saw: the switch decides as before.
+func seeAutoscalers(ctx context.Context, env *Env, c *Component, rec *Release) {
+	list, err := env.Client.AutoscalingV2().HorizontalPodAutoscalers(c.Namespace()).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return
+	}
+	rec.Autoscalers = autoscalerSightOf(env, c, list.Items, "", "")
 }

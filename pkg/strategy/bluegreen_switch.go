@@ -496,8 +496,9 @@ func currentHash(ctx context.Context, env *Env, rec *Release, target *appsv1.Dep
 // switch may have one to move: the release record never saw them, or saw one scale the
 // color traffic leaves. A record that saw none (the last switch or deploy listed them)
 // saves the request; autoscale resets what the record saw, so an HPA it creates is found.
-// An HPA created with kubectl after the last switch is moved only once the record is
-// reset (`kubectl feastflow autoscale`): docs/release-state.md says so.
+// A blue-green deploy lists them again when it finishes (deployAutoscalers), so that an HPA
+// created with kubectl after the last switch is seen by the switch to the release it
+// deployed; docs/release-state.md says what is still not seen.
 //
 // A failed LIST (e.g. no right to list autoscalers) does not stop the switch, as moving an
 // autoscaler never did: it is kept in s.hpaErr and becomes the switch's warning.
@@ -539,23 +540,29 @@ func (p *switchPlan) targetHash() string {
 // autoscalerSight is what the switch saw of the component's autoscalers, after it moved
 // those of the color traffic leaves to the target.
 func (p *switchPlan) autoscalerSight(env *Env, from string) *AutoscalerSight {
+	return autoscalerSightOf(env, p.c, p.hpas, from, p.value)
+}
+
+// autoscalerSightOf is which of hpas scale which of c's colors, with those of color from
+// counted on color to (the switch moves them; from "" for none).
+func autoscalerSightOf(env *Env, c *Component, hpas []autoscalingv2.HorizontalPodAutoscaler, from, to string) *AutoscalerSight {
 	sight := &AutoscalerSight{At: env.now().UTC().Truncate(time.Second)}
-	for i := range p.hpas {
-		ref := p.hpas[i].Spec.ScaleTargetRef
+	for i := range hpas {
+		ref := hpas[i].Spec.ScaleTargetRef
 		if ref.Kind != "Deployment" {
 			continue
 		}
-		for color, d := range p.c.Colors {
+		for color, d := range c.Colors {
 			if d.Name != ref.Name {
 				continue
 			}
-			if color == from {
-				color = p.value
+			if from != "" && color == from {
+				color = to
 			}
 			if sight.ByColor == nil {
 				sight.ByColor = map[string]string{}
 			}
-			sight.ByColor[color] = p.hpas[i].Name
+			sight.ByColor[color] = hpas[i].Name
 		}
 	}
 	return sight

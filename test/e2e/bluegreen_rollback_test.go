@@ -61,3 +61,22 @@ func TestBlueGreenRollbackFromZero(t *testing.T) {
 		t.Errorf("second rollback: %s", r.Stdout)
 	}
 }
+
+// An HPA created with kubectl (a second writer) on the live color after the switch: the
+// next release's deploy sees it, and the promote that switches to that release moves it to
+// the new color before it scales the old one to 0.
+func TestBlueGreenForeignAutoscalerFollowsPromote(t *testing.T) {
+	h := harness.For(t)
+	ns := lgSetup(t, h)
+	run(t, h, 0, "deploy", lgSvc, "-n", ns, "--image", "registry.example/books:2.0")
+	run(t, h, 0, "switch", "teal", lgSvc, "-n", ns)
+	h.MustKubectl("-n", ns, "autoscale", "deploy", lgTeal, "--min", "2", "--max", "4", "--cpu-percent", "80")
+	run(t, h, 0, "deploy", lgSvc, "-n", ns, "--image", "registry.example/books:3.0")
+	r := run(t, h, 0, "promote", lgSvc, "-n", ns, "--scale-down-delay", "0s", "--yes")
+	if target := h.MustKubectl("-n", ns, "get", "hpa", lgTeal, "-o", "jsonpath={.spec.scaleTargetRef.name}"); target != lgAmber {
+		t.Errorf("the HPA made with kubectl scales %s after the promote to amber, want %s\nstdout:\n%s\nstderr:\n%s", target, lgAmber, r.Stdout, r.Stderr)
+	}
+	if live, teal := lgLive(h, ns), lgReplicas(h, ns, lgTeal); live != "amber" || teal != "0" {
+		t.Errorf("after promote: live %s, teal %s replicas", live, teal)
+	}
+}
