@@ -417,9 +417,10 @@ func (blueGreen) rollback(ctx context.Context, env *Env, c *Component, opts Roll
 		readyHash = map[string]string{target.Name: hash}
 	}
 	swOpts := SwitchOptions{Namespace: c.Namespace(), Component: c.Name(), Color: prev, Keys: Keys{ColorKey: c.ColorKey}, Force: opts.Force, VerifyTimeout: opts.VerifyTimeout, readyHash: readyHash}
-	if desiredReplicas(target) > 0 && !res.Changed {
-		swOpts.held = c // nothing changed since it was read: plan the switch on it
-	}
+	// Plan the switch on the component as held: as read, or as this run wrote it (the
+	// record, the target's replicas); the target's status is older than its pods, which
+	// the switch then lists and counts by the hash the wait ended on (readyHash).
+	swOpts.held = c
 	sw, err := switchColor(ctx, env, swOpts, verbRollback)
 	if sw != nil {
 		for _, sc := range sw.Components {
