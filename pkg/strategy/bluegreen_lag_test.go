@@ -44,13 +44,7 @@ func TestPodsCaughtUp(t *testing.T) {
 // A blue-green deploy records the autoscalers it sees, so that the switch to the release
 // it deployed moves an HPA made with kubectl on the live color since the last switch.
 func TestDeployBlueGreenSeesAutoscalers(t *testing.T) {
-	hpa := &autoscalingv2.HorizontalPodAutoscaler{
-		ObjectMeta: metav1.ObjectMeta{Name: "made-by-kubectl", Namespace: bgNS, ResourceVersion: "3"},
-		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
-			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "api-blue"},
-			MaxReplicas:    5,
-		},
-	}
+	hpa := bgHPA("made-by-kubectl", "api-blue")
 	env, cs, _ := bgEnv(t, append(bgComponent("api", "blue", nil), bgNamespace(nil), hpa)...)
 	bgAutoReady(cs)
 	if _, err := Deploy(context.Background(), env, loadBG(t, env, "api"), DeployOptions{Images: []ImageSpec{{Image: "img:3"}}, Timeout: 5 * time.Second}); err != nil {
@@ -67,5 +61,16 @@ func TestDeployBlueGreenSeesAutoscalers(t *testing.T) {
 	obj, err := cs.Tracker().Get(autoscalingv2.SchemeGroupVersion.WithResource("horizontalpodautoscalers"), bgNS, "made-by-kubectl")
 	if err != nil || obj.(*autoscalingv2.HorizontalPodAutoscaler).Spec.ScaleTargetRef.Name != "api-green" {
 		t.Fatalf("the HPA did not follow the switch: %v (%v)", obj, err)
+	}
+}
+
+// bgHPA is an autoscaler named name that scales deployment target.
+func bgHPA(name, target string) *autoscalingv2.HorizontalPodAutoscaler {
+	return &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: bgNS, ResourceVersion: "3"},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: target},
+			MaxReplicas:    5,
+		},
 	}
 }
