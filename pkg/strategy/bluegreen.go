@@ -20,14 +20,14 @@ const (
 	verbRollback = "rollback"
 )
 
-// promoteBlueGreen finishes the release the record names: it switches to the pending
+// promote finishes the release the record names: it switches to the pending
 // color when the record says one was deployed and not switched to, then, after the
 // scale-down delay (counted from the recorded switch), re-reads the Service and both
 // colors and scales the old color (the record's previous one) to 0. Which color is old is
 // never inferred from the Deployments: a label, a scale or a new image on either color does
 // not change it. When the live color's pod template changed since the switch, promote
 // refuses (unless Force): the release switched to is no longer what serves.
-func promoteBlueGreen(ctx context.Context, env *Env, c *Component, opts PromoteOptions) (*Result, error) {
+func (blueGreen) promote(ctx context.Context, env *Env, c *Component, opts PromoteOptions) (*Result, error) {
 	res := newResult("PromoteResult", c, "promote", env)
 	rec, err := blueGreenRecord(c, verbPromote)
 	if err != nil {
@@ -258,15 +258,10 @@ func operationInProgressError(c *Component, rec *Release) error {
 	return fmt.Errorf("component %s: a %s to %s started %s%s is recorded in progress (annotation %s on service/%s): wait for it, or, if it was interrupted, complete it with `kubectl feastflow %s %s`", c.Name(), op.Verb, op.Target, op.Start.Format(time.RFC3339), by, ReleaseAnnotation, c.Name(), op.Verb, c.Name())
 }
 
-// lastServiceManager names who last wrote the Service's selector (managedFields).
-func lastServiceManager(svc *corev1.Service) string {
-	return lastManagerOf(svc.ManagedFields, "f:selector")
-}
-
-// abortBlueGreen scales the pending release (the color the record says was deployed and
+// abort scales the pending release (the color the record says was deployed and
 // not switched to) back to 0, after re-reading that the Service does not select it and
 // that nobody changed it since it was read.
-func abortBlueGreen(ctx context.Context, env *Env, c *Component, opts AbortOptions) (*Result, error) {
+func (blueGreen) abort(ctx context.Context, env *Env, c *Component, opts AbortOptions) (*Result, error) {
 	res := newResult("AbortResult", c, "abort", env)
 	rec, err := blueGreenRecord(c, "abort")
 	if err != nil {
@@ -347,12 +342,12 @@ func abortBlueGreen(ctx context.Context, env *Env, c *Component, opts AbortOptio
 	return &res, nil
 }
 
-// rollbackBlueGreen switches back to the previous color the record names, scaling it up
+// rollback switches back to the previous color the record names, scaling it up
 // first (to the live color's replicas) and waiting for that many Ready pods of its
 // template when it was scaled down. Re-running it after success does nothing: the record
 // then says rolled-back with the live color. It refuses (unless Force) when the previous
 // color's template changed since it was live: that would not be a rollback.
-func rollbackBlueGreen(ctx context.Context, env *Env, c *Component, opts RollbackOptions) (*Result, error) {
+func (blueGreen) rollback(ctx context.Context, env *Env, c *Component, opts RollbackOptions) (*Result, error) {
 	res := newResult("RollbackResult", c, "rollback", env)
 	rec, err := blueGreenRecord(c, verbRollback)
 	if err != nil {
@@ -383,6 +378,7 @@ func rollbackBlueGreen(ctx context.Context, env *Env, c *Component, opts Rollbac
 			return nil, fmt.Errorf("rollback of %s refused, nothing changed: the previous color %s no longer runs the release that was live: %s; switch to it explicitly with `kubectl feastflow switch %s %s`, or pass --force", c.Name(), prev, d, prev, c.Name())
 		}
 	}
+	var readyHash map[string]string
 	if desiredReplicas(target) == 0 {
 		if _, err := CheckWindow(ctx, env, c.Namespace()); err != nil {
 			return nil, err
@@ -413,20 +409,18 @@ func rollbackBlueGreen(ctx context.Context, env *Env, c *Component, opts Rollbac
 		res.Changes = append(res.Changes, *ch)
 		res.Changed = true
 		env.report("scaled %s up to %d replicas to roll back to it; waiting for %d ready pods", target.Name, replicas, replicas)
-		if _, err := WaitForReady(ctx, env, target, replicas, opts.Timeout); err != nil {
+		hash, err := WaitForReady(ctx, env, target, replicas, opts.Timeout)
+		if err != nil {
 			return &res, fmt.Errorf("%w; %s was scaled up but traffic stays on %s: fix and re-run `kubectl feastflow rollback %s`", err, target.Name, c.LiveColor, c.Name())
 		}
-		// The switch judges its target by the Deployment's status (availabilityProblem),
-		// which the controller updates after the pods turn Ready: wait for that too, or the
-		// switch refuses a target whose pods are all Ready.
-		if _, _, err := waitDeployment(ctx, env, target.Namespace, target.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: target.Generation, Expect: target}); err != nil {
-			return &res, fmt.Errorf("%w; %s was scaled up but traffic stays on %s: fix and re-run `kubectl feastflow rollback %s`", err, target.Name, c.LiveColor, c.Name())
-		}
+		// The switch counts these pods when the Deployment's status lags behind them.
+		readyHash = map[string]string{target.Name: hash}
 	}
-	swOpts := SwitchOptions{Namespace: c.Namespace(), Component: c.Name(), Color: prev, Keys: Keys{ColorKey: c.ColorKey}, Force: opts.Force, VerifyTimeout: opts.VerifyTimeout}
-	if desiredReplicas(target) > 0 && !res.Changed {
-		swOpts.held = c // nothing changed since it was read: plan the switch on it
-	}
+	swOpts := SwitchOptions{Namespace: c.Namespace(), Component: c.Name(), Color: prev, Keys: Keys{ColorKey: c.ColorKey}, Force: opts.Force, VerifyTimeout: opts.VerifyTimeout, readyHash: readyHash}
+	// Plan the switch on the component as held: as read, or as this run wrote it (the
+	// record, the target's replicas); the target's status is older than its pods, which
+	// the switch then lists and counts by the hash the wait ended on (readyHash).
+	swOpts.held = c
 	sw, err := switchColor(ctx, env, swOpts, verbRollback)
 	if sw != nil {
 		for _, sc := range sw.Components {

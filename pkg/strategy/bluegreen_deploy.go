@@ -2,22 +2,20 @@ package strategy
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
-	"github.com/feastflow/kubectl-feastflow/pkg/report"
 )
 
-// deployBlueGreen updates the idle color's images, scales it to the live color's replicas
+// deploy updates the idle color's images, scales it to the live color's replicas
 // and waits until it is fully available. The Service is not touched: no traffic moves.
-func deployBlueGreen(ctx context.Context, env *Env, c *Component, opts DeployOptions) (*DeployResult, error) {
+func (blueGreen) deploy(ctx context.Context, env *Env, c *Component, opts DeployOptions) (*DeployResult, error) {
 	color, target, err := idleColor(c, opts.Color)
 	if err != nil {
 		return nil, err
@@ -143,6 +141,7 @@ func deployBlueGreen(ctx context.Context, env *Env, c *Component, opts DeployOpt
 	done.Operation = nil
 	done.recordWorkload(env, color, written, w.hash)
 	if began {
+		seeAutoscalers(ctx, env, c, done)
 		if err := finishRelease(ctx, env, c, done, started); err != nil {
 			return res, err
 		}
@@ -175,24 +174,6 @@ func idleColor(c *Component, want string) (string, *appsv1.Deployment, error) {
 	return "", nil, fmt.Errorf("component %s has %d idle colors (%s): pick one with --color", c.Name(), len(idle), strings.Join(idle, ", "))
 }
 
-// patchDeployment sends a patch with the writer's options; in a client dry run it sends
-// nothing and returns nil.
-func (e *Env) patchDeployment(ctx context.Context, d *appsv1.Deployment, pt types.PatchType, patch any) (*appsv1.Deployment, error) {
-	if e.Writer.Client() {
-		return nil, nil
-	}
-	patch = e.revisionPatch(ctx, d, patch) // change cause and config versions of a new revision
-	body, err := json.Marshal(patch)
-	if err != nil {
-		return nil, fmt.Errorf("encode patch of deployment %s/%s: %w", d.Namespace, d.Name, err)
-	}
-	out, err := e.Client.AppsV1().Deployments(d.Namespace).Patch(ctx, d.Name, pt, body, e.Writer.PatchOptions())
-	if err != nil {
-		return nil, writeError("patch", "deployment", d.Namespace, d.Name, err)
-	}
-	return out, nil
-}
-
 // undoDeploy restores the images and replicas a failed blue-green deploy changed.
 func (e *Env) undoDeploy(ctx context.Context, before *appsv1.Deployment, changes []ImageChange, replicas int32) error {
 	undo := make([]ImageChange, len(changes))
@@ -217,41 +198,14 @@ func (e *Env) undoDeploy(ctx context.Context, before *appsv1.Deployment, changes
 	return nil
 }
 
-func imageField(ch ImageChange) string {
-	if ch.Init {
-		return fmt.Sprintf("spec.template.spec.initContainers[%s].image", ch.Container)
+// seeAutoscalers records in rec which HorizontalPodAutoscalers scale c's colors now (one
+// LIST), so that the switch to the release just deployed knows of an HPA someone created
+// with kubectl since the last switch (on the live color, it must move it) without a LIST
+// of its own. A failed LIST leaves what the record saw: the switch decides as before.
+func seeAutoscalers(ctx context.Context, env *Env, c *Component, rec *Release) {
+	list, err := env.Client.AutoscalingV2().HorizontalPodAutoscalers(c.Namespace()).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return
 	}
-	return fmt.Sprintf("spec.template.spec.containers[%s].image", ch.Container)
-}
-
-// imagesText is "backend=img:1, db-migrations(init)=img:1", or just the image when there is one.
-func imagesText(images []ContainerImage) string {
-	var app []ContainerImage
-	for _, im := range images {
-		if !im.Init {
-			app = append(app, im)
-		}
-	}
-	if len(app) == 1 {
-		return app[0].Image
-	}
-	parts := make([]string, 0, len(app))
-	for _, im := range app {
-		parts = append(parts, im.Container+"="+im.Image)
-	}
-	return strings.Join(parts, ",")
-}
-
-func newResult(kind string, c *Component, op string, env *Env) Result {
-	tm := report.TypeMeta(kind)
-	return Result{
-		APIVersion: tm.APIVersion, Kind: tm.Kind, Component: c.Name(), Namespace: c.Namespace(),
-		Strategy: c.Strategy, Operation: op, DryRun: env.dryRunText(), Changes: []Change{},
-	}
-}
-
-func asRolloutFailed(err error) (*RolloutFailedError, bool) {
-	var rf *RolloutFailedError
-	ok := errors.As(err, &rf)
-	return rf, ok
+	rec.Autoscalers = autoscalerSightOf(env, c, list.Items, "", "")
 }

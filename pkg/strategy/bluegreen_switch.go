@@ -21,7 +21,6 @@ import (
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 	"github.com/feastflow/kubectl-feastflow/pkg/report"
 	"github.com/feastflow/kubectl-feastflow/pkg/traffic"
-	"github.com/feastflow/kubectl-feastflow/pkg/troubleshoot"
 )
 
 // DefaultVerifyTimeout bounds the wait for the EndpointSlice controller after a switch.
@@ -56,6 +55,10 @@ type SwitchOptions struct {
 	// held is the component as the caller read it (promote, rollback): the switch plans on
 	// it instead of reading the Service and the Deployments again.
 	held *Component
+	// readyHash, by Deployment name, is the pod-template-hash of the target's current
+	// template when the caller just waited for its pods (rollback after scaling up): the
+	// preflight counts those pods when the Deployment's status lags behind them.
+	readyHash map[string]string
 }
 
 // SwitchResult is the report of Switch.
@@ -304,6 +307,9 @@ type switchInventory struct {
 	hpas       []autoscalingv2.HorizontalPodAutoscaler
 	hpasListed bool
 	hpaErr     error // the LIST failed: the switch goes on and warns after it
+	// hashes, by Deployment name, is the pod-template-hash of a target's current template,
+	// found when its status lags (see currentHash).
+	hashes map[string]string
 }
 
 // loadSwitch reads the Service (or all Services), the Deployments and the namespace in
@@ -427,13 +433,6 @@ func notBlueGreenError(c *Component, keys Keys) error {
 		c.Namespace(), c.Name(), orNoneText(labels.FormatLabels(c.Service.Spec.Selector)), key, key, ColorKeyAnnotation, c.Strategy)}
 }
 
-func orNoneText(s string) string {
-	if s == "" || s == "<none>" {
-		return "(empty)"
-	}
-	return s
-}
-
 // listTargetPods lists the pods the switched selectors will select, only when a switch
 // needs them: for the smoke test (it calls each pod), or to name the pods that are not
 // ready when a target Deployment's status says it is not fully available. A switch to a
@@ -449,8 +448,19 @@ func listTargetPods(ctx context.Context, env *Env, s *switchInventory, comps []*
 		if err != nil || rerr != nil || value == c.LiveColor && (rec.Live == "" || rec.Live == value) {
 			continue // preflight reports it; a no-op needs no pods
 		}
-		if opts.Smoke.PathFor(c.Service) != "" || availabilityProblem(c, target) != "" {
+		why, lagging := availabilityProblem(c, target)
+		if opts.Smoke.PathFor(c.Service) != "" || why != "" {
 			sels = append(sels, labels.SelectorFromSet(switchedSelector(c, value)).String())
+		}
+		if lagging {
+			hash, err := currentHash(ctx, env, rec, target, value, opts)
+			if err != nil {
+				return err
+			}
+			if s.hashes == nil {
+				s.hashes = map[string]string{}
+			}
+			s.hashes[target.Name] = hash
 		}
 	}
 	if len(sels) == 0 {
@@ -468,12 +478,27 @@ func listTargetPods(ctx context.Context, env *Env, s *switchInventory, comps []*
 	return nil
 }
 
+// currentHash is the pod-template-hash of target's current template, for a target whose
+// status lags behind its pods: the one the caller waited for, else the release record's
+// when it holds this template, else that of the Deployment's new ReplicaSet (one LIST;
+// "" when the controller has not made it yet).
+func currentHash(ctx context.Context, env *Env, rec *Release, target *appsv1.Deployment, value string, opts SwitchOptions) (string, error) {
+	if h := opts.readyHash[target.Name]; h != "" {
+		return h, nil
+	}
+	if w, ok := rec.Workloads[value]; ok && w.PodTemplateHash != "" && w.UID == target.UID && w.Template == templateDigest(&target.Spec.Template) {
+		return w.PodTemplateHash, nil
+	}
+	return newReplicaSetHash(ctx, env.Client, target)
+}
+
 // listSwitchAutoscalers lists the namespace's HorizontalPodAutoscalers (one LIST) when a
 // switch may have one to move: the release record never saw them, or saw one scale the
 // color traffic leaves. A record that saw none (the last switch or deploy listed them)
 // saves the request; autoscale resets what the record saw, so an HPA it creates is found.
-// An HPA created with kubectl after the last switch is moved only once the record is
-// reset (`kubectl feastflow autoscale`): docs/release-state.md says so.
+// A blue-green deploy lists them again when it finishes (deployAutoscalers), so that an HPA
+// created with kubectl after the last switch is seen by the switch to the release it
+// deployed; docs/release-state.md says what is still not seen.
 //
 // A failed LIST (e.g. no right to list autoscalers) does not stop the switch, as moving an
 // autoscaler never did: it is kept in s.hpaErr and becomes the switch's warning.
@@ -515,23 +540,29 @@ func (p *switchPlan) targetHash() string {
 // autoscalerSight is what the switch saw of the component's autoscalers, after it moved
 // those of the color traffic leaves to the target.
 func (p *switchPlan) autoscalerSight(env *Env, from string) *AutoscalerSight {
+	return autoscalerSightOf(env, p.c, p.hpas, from, p.value)
+}
+
+// autoscalerSightOf is which of hpas scale which of c's colors, with those of color from
+// counted on color to (the switch moves them; from "" for none).
+func autoscalerSightOf(env *Env, c *Component, hpas []autoscalingv2.HorizontalPodAutoscaler, from, to string) *AutoscalerSight {
 	sight := &AutoscalerSight{At: env.now().UTC().Truncate(time.Second)}
-	for i := range p.hpas {
-		ref := p.hpas[i].Spec.ScaleTargetRef
+	for i := range hpas {
+		ref := hpas[i].Spec.ScaleTargetRef
 		if ref.Kind != "Deployment" {
 			continue
 		}
-		for color, d := range p.c.Colors {
+		for color, d := range c.Colors {
 			if d.Name != ref.Name {
 				continue
 			}
-			if color == from {
-				color = p.value
+			if from != "" && color == from {
+				color = to
 			}
 			if sight.ByColor == nil {
 				sight.ByColor = map[string]string{}
 			}
-			sight.ByColor[color] = p.hpas[i].Name
+			sight.ByColor[color] = hpas[i].Name
 		}
 	}
 	return sight
@@ -575,12 +606,13 @@ func preflightSwitch(env *Env, c *Component, opts SwitchOptions, s *switchInvent
 		}
 	}
 	desired := desiredReplicas(target)
-	if why := availabilityProblem(c, target); why != "" {
-		problems = append(problems, why)
-	}
+	why, lagging := availabilityProblem(c, target)
 	sel := labels.SelectorFromSet(switchedSelector(c, value))
 	p.selector = sel
 	if !s.podsListed {
+		if why != "" {
+			problems = append(problems, why)
+		}
 		// The Deployment is fully available (listTargetPods lists the pods otherwise): its
 		// pods run its template, so the template answers for them.
 		p.expect = targetPods{deployment: target.Name, count: int(desired)}
@@ -599,6 +631,9 @@ func preflightSwitch(env *Env, c *Component, opts SwitchOptions, s *switchInvent
 			continue
 		}
 		p.pods = append(p.pods, *pod)
+	}
+	if caughtUp := lagging && podsCaughtUp(p.pods, s.hashes[target.Name], desired); why != "" && !caughtUp {
+		problems = append(problems, why)
 	}
 	var notReady []string
 	for i := range p.pods {
@@ -629,22 +664,41 @@ func preflightSwitch(env *Env, c *Component, opts SwitchOptions, s *switchInvent
 
 // availabilityProblem is why a switch's target Deployment cannot take traffic yet, from
 // its status, or "" when its latest spec is observed and all of its desired pods (at least
-// one) are updated, ready and available, with no other pods.
-func availabilityProblem(c *Component, target *appsv1.Deployment) string {
+// one) are updated, ready and available, with no other pods. lagging is set when the
+// status alone is short (not yet observed, or counts below the desired replicas): the
+// controller updates it after the pods turn Ready, so the pods themselves may answer
+// (podsCaughtUp) — the waits end on those pods, and the switch must agree with them.
+func availabilityProblem(c *Component, target *appsv1.Deployment) (why string, lagging bool) {
 	name := fmt.Sprintf("%s: deployment %s", c.Name(), target.Name)
 	desired := desiredReplicas(target)
 	st := target.Status
 	switch {
 	case target.DeletionTimestamp != nil:
-		return name + " is being deleted"
+		return name + " is being deleted", false
 	case desired < 1:
-		return fmt.Sprintf("%s has 0 replicas: deploy it first (`kubectl feastflow deploy %s --image ...`) or scale it up", name, c.Name())
+		return fmt.Sprintf("%s has 0 replicas: deploy it first (`kubectl feastflow deploy %s --image ...`) or scale it up", name, c.Name()), false
 	case st.ObservedGeneration < target.Generation:
-		return fmt.Sprintf("%s: its latest spec (generation %d) is not yet observed by the controller (observed %d): wait for the rollout (`kubectl rollout status deploy/%s`)", name, target.Generation, st.ObservedGeneration, target.Name)
+		return fmt.Sprintf("%s: its latest spec (generation %d) is not yet observed by the controller (observed %d): wait for the rollout (`kubectl rollout status deploy/%s`)", name, target.Generation, st.ObservedGeneration, target.Name), true
 	case st.UpdatedReplicas != desired || st.ReadyReplicas != desired || st.AvailableReplicas != desired || st.Replicas != desired:
-		return fmt.Sprintf("%s is not fully available: desired %d, updated %d, ready %d, available %d, total %d: wait for it (`kubectl feastflow status %s`) or fix it (`kubectl feastflow diagnose deploy/%s`)", name, desired, st.UpdatedReplicas, st.ReadyReplicas, st.AvailableReplicas, st.Replicas, c.Name(), target.Name)
+		return fmt.Sprintf("%s is not fully available: desired %d, updated %d, ready %d, available %d, total %d: wait for it (`kubectl feastflow status %s`) or fix it (`kubectl feastflow diagnose deploy/%s`)", name, desired, st.UpdatedReplicas, st.ReadyReplicas, st.AvailableReplicas, st.Replicas, c.Name(), target.Name), true
 	}
-	return ""
+	return "", false
+}
+
+// podsCaughtUp reports whether the pods a switch will select show the target available
+// although its status does not yet: every one (not being deleted) is of the current
+// template's pod-template-hash and Ready, and there are at least the desired replicas.
+// A pod of another template (a rollout in progress) keeps the status's verdict.
+func podsCaughtUp(pods []corev1.Pod, hash string, desired int32) bool {
+	if hash == "" || len(pods) < int(desired) {
+		return false
+	}
+	for i := range pods {
+		if pods[i].Labels[appsv1.DefaultDeploymentUniqueLabelKey] != hash || podNotReadyReason(&pods[i]) != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // targetPortProblems names each Service port whose targetPort the pod (or a pod template
@@ -658,37 +712,6 @@ func targetPortProblems(c *Component, what string, pod *corev1.Pod, deployment s
 		}
 	}
 	return problems
-}
-
-// podNotReadyReason is "" for a Ready pod whose init containers all completed, else why not.
-func podNotReadyReason(pod *corev1.Pod) string {
-	if f := troubleshoot.ClassifyPod(pod); f != nil {
-		return string(f.Category)
-	}
-	for _, st := range pod.Status.InitContainerStatuses {
-		if st.State.Terminated != nil && st.State.Terminated.ExitCode == 0 {
-			continue
-		}
-		if st.State.Running != nil && st.Started != nil && *st.Started {
-			continue // a sidecar (restartable init container) that runs
-		}
-		return fmt.Sprintf("init container %s not completed", st.Name)
-	}
-	if pod.Status.Phase != corev1.PodRunning {
-		return string(pod.Status.Phase)
-	}
-	for _, cond := range pod.Status.Conditions {
-		if cond.Type == corev1.PodReady {
-			if cond.Status == corev1.ConditionTrue {
-				return ""
-			}
-			if cond.Reason != "" {
-				return "not ready: " + cond.Reason
-			}
-			return "not ready"
-		}
-	}
-	return "not ready"
 }
 
 // targetPortResolves reports whether a Service port's targetPort lands on the pod: a name

@@ -137,13 +137,7 @@ func TestSwitchRequestsWithTheRecord(t *testing.T) {
 }
 
 func TestSwitchMovesTheAutoscaler(t *testing.T) {
-	hpa := &autoscalingv2.HorizontalPodAutoscaler{
-		ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: bgNS, ResourceVersion: "3"},
-		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
-			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "api-blue"},
-			MaxReplicas:    5,
-		},
-	}
+	hpa := bgHPA("api", "api-blue")
 	env, cs, _ := bgEnv(t, append(bgComponent("api", "blue", nil), bgNamespace(nil), hpa)...)
 	res, err := Switch(context.Background(), env, switchOpts("api", "green"))
 	if err != nil {

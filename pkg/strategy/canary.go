@@ -3,8 +3,6 @@ package strategy
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -16,12 +14,12 @@ import (
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 )
 
-// deployCanary rolls new images out as a canary: it creates the canary Deployment from
+// deploy rolls new images out as a canary: it creates the canary Deployment from
 // the stable one's pod template (track label canary, the new images, name
 // <component>-canary) or updates the existing one, and brings it to the first step when it
 // has no pods, the way canary-step does (canary up, wait Ready, stable down). A canary
 // that already has pods keeps its weight and rolls to the new images.
-func deployCanary(ctx context.Context, env *Env, c *Component, opts DeployOptions) (*DeployResult, error) {
+func (canary) deploy(ctx context.Context, env *Env, c *Component, opts DeployOptions) (*DeployResult, error) {
 	if c.Stable == nil {
 		return nil, fmt.Errorf("component %s has no stable deployment", c.Name())
 	}
@@ -171,7 +169,7 @@ func canaryDeployFailed(ctx context.Context, env *Env, c *Component, res *Deploy
 		return fmt.Errorf("%w; the stable track still has its pods: fix the image and deploy again, or `kubectl feastflow abort %s` to retire the canary", err, c.Name())
 	}
 	env.report("canary failed: aborting (--auto-rollback)")
-	if _, aerr := abortCanary(ctx, env, c, AbortOptions{Timeout: opts.Timeout}); aerr != nil {
+	if _, aerr := (canary{}).abort(ctx, env, c, AbortOptions{Timeout: opts.Timeout}); aerr != nil {
 		return fmt.Errorf("%w; auto-rollback (abort) failed too: %v", err, aerr)
 	}
 	res.RolledBack = true
@@ -258,10 +256,10 @@ func stepInProgressError(c *Component, st *canaryState) error {
 	return fmt.Errorf("component %s: a %s to %d %% was interrupted (annotation %s on service/%s): complete it with `kubectl feastflow %s %s`, or `kubectl feastflow abort %s`", c.Name(), st.Verb, st.Weight, CanaryStateAnnotation, c.Name(), verb, c.Name(), c.Name())
 }
 
-// promoteCanary finishes a canary release: the stable Deployment takes the canary's pod
+// promote finishes a canary release: the stable Deployment takes the canary's pod
 // template (its own track label kept) and the full capacity, rolling with maxUnavailable
 // 0; once it is complete the canary is scaled to 0 (deleted with DeleteCanary).
-func promoteCanary(ctx context.Context, env *Env, c *Component, opts PromoteOptions) (*Result, error) {
+func (canary) promote(ctx context.Context, env *Env, c *Component, opts PromoteOptions) (*Result, error) {
 	res := newRolloutResult("PromoteResult", "promote", c, env)
 	if c.Canary == nil {
 		res.Message = fmt.Sprintf("%s has no canary deployment: nothing to promote", c.Name())
@@ -412,37 +410,9 @@ func promoteCanary(ctx context.Context, env *Env, c *Component, opts PromoteOpti
 	return res, nil
 }
 
-// annotationOps are JSON-patch operations that set annotations on d (creating the map when
-// it has none); "/" in keys is escaped as JSON pointers require.
-func annotationOps(d *appsv1.Deployment, set map[string]string) []map[string]any {
-	if len(d.Annotations) == 0 {
-		return []map[string]any{{"op": "add", "path": "/metadata/annotations", "value": set}}
-	}
-	var ops []map[string]any
-	for _, k := range slices.Sorted(maps.Keys(set)) {
-		ops = append(ops, map[string]any{"op": "add", "path": "/metadata/annotations/" + jsonPointerEscape(k), "value": set[k]})
-	}
-	return ops
-}
-
-func jsonPointerEscape(s string) string {
-	out := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '~':
-			out = append(out, '~', '0')
-		case '/':
-			out = append(out, '~', '1')
-		default:
-			out = append(out, s[i])
-		}
-	}
-	return string(out)
-}
-
-// abortCanary retires a canary: the stable track goes back to the full capacity first
+// abort retires a canary: the stable track goes back to the full capacity first
 // (and its pods are waited for), then the canary goes to 0.
-func abortCanary(ctx context.Context, env *Env, c *Component, opts AbortOptions) (*Result, error) {
+func (canary) abort(ctx context.Context, env *Env, c *Component, opts AbortOptions) (*Result, error) {
 	res := newRolloutResult("AbortResult", "abort", c, env)
 	if c.Canary == nil {
 		res.Message = fmt.Sprintf("%s has no canary deployment: nothing to abort", c.Name())

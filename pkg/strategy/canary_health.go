@@ -123,17 +123,6 @@ func listDeploymentPods(ctx context.Context, env *Env, d *appsv1.Deployment) ([]
 	return list.Items, nil
 }
 
-func podRestarts(p *corev1.Pod) int32 {
-	var n int32
-	for i := range p.Status.InitContainerStatuses {
-		n += p.Status.InitContainerStatuses[i].RestartCount
-	}
-	for i := range p.Status.ContainerStatuses {
-		n += p.Status.ContainerStatuses[i].RestartCount
-	}
-	return n
-}
-
 // lastTermination says why a restarted container last ended, e.g. " (last exit: OOMKilled, code 137)".
 func lastTermination(p *corev1.Pod) string {
 	for i := range p.Status.ContainerStatuses {
@@ -156,22 +145,4 @@ func eventTime(ev *corev1.Event) time.Time {
 		return ev.EventTime.Time
 	}
 	return ev.CreationTimestamp.Time
-}
-
-func joinMax(items []string, n int) string {
-	if len(items) <= n {
-		return joinComma(items)
-	}
-	return fmt.Sprintf("%s and %d more", joinComma(items[:n]), len(items)-n)
-}
-
-func joinComma(items []string) string {
-	out := ""
-	for i, s := range items {
-		if i > 0 {
-			out += ", "
-		}
-		out += s
-	}
-	return out
 }

@@ -459,14 +459,6 @@ func applyCanaryPlan(ctx context.Context, env *Env, c *Component, res *Result, p
 	return nil
 }
 
-// readyReplicas is the Deployment's ready pods (0 for none).
-func readyReplicas(d *appsv1.Deployment) int32 {
-	if d == nil {
-		return 0
-	}
-	return d.Status.ReadyReplicas
-}
-
 // finishCanaryStep marks the recorded step done (the weight set, its place in the steps,
 // each track's identity and template) and stores the health baseline for the next step:
 // the canary pods' restart counts now, and now as the time after which Warning events count.

@@ -136,11 +136,8 @@ func (c *Component) IdleColors() []string {
 // ServingDeployment is the Deployment that takes traffic: the live color, the stable track
 // or the single Deployment.
 func (c *Component) ServingDeployment() *appsv1.Deployment {
-	switch c.Strategy {
-	case BlueGreen:
-		return c.Colors[c.LiveColor]
-	case Canary:
-		return c.Stable
+	if r := releaserFor(c); r != nil {
+		return r.serving(c)
 	}
 	return c.Deployment
 }

@@ -29,15 +29,8 @@ func smokeDeployed(ctx context.Context, env *Env, c *Component, smoke *traffic.S
 	}
 	res.Ready = false
 	left := fmt.Sprintf("nothing was changed by this deploy: deployment/%s already ran %s", res.Deployment, imagesText(res.Images))
-	if res.Changed {
-		switch c.Strategy {
-		case BlueGreen:
-			left = fmt.Sprintf("deployment/%s (%s) runs %s and no traffic moved (live color still %s): fix and deploy again, or `kubectl feastflow abort %s` to scale it to 0", res.Deployment, res.Color, imagesText(res.Images), c.LiveColor, c.Name())
-		case Canary:
-			left = fmt.Sprintf("canary deployment/%s runs %s and takes its share of traffic: `kubectl feastflow abort %s` retires it", res.Deployment, imagesText(res.Images), c.Name())
-		default:
-			left = fmt.Sprintf("deployment/%s was rolled to %s and serves traffic: `kubectl feastflow rollback %s` returns to the previous revision", res.Deployment, imagesText(res.Images), c.Name())
-		}
+	if r := releaserFor(c); r != nil && res.Changed {
+		left = r.smokeLeft(c, res)
 	}
 	res.Message = "deploy done, but the smoke test failed: " + left
 	return fmt.Errorf("%w; %s", err, left)

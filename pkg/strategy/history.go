@@ -107,20 +107,8 @@ func revisionCause(rs *appsv1.ReplicaSet) string {
 }
 
 func roleOf(c *Component, d *appsv1.Deployment) string {
-	switch c.Strategy {
-	case BlueGreen:
-		color := d.Spec.Template.Labels[c.ColorKey]
-		if color == c.LiveColor {
-			return color + " (live)"
-		}
-		return color
-	case Canary:
-		if d == c.Stable {
-			return TrackStable
-		}
-		if d == c.Canary {
-			return TrackCanary
-		}
+	if r := releaserFor(c); r != nil {
+		return r.role(c, d)
 	}
 	return ""
 }

@@ -8,12 +8,12 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 	"github.com/feastflow/kubectl-feastflow/pkg/progress"
+	"github.com/feastflow/kubectl-feastflow/pkg/report"
 	"github.com/feastflow/kubectl-feastflow/pkg/traffic"
 )
 
@@ -240,4 +240,12 @@ func isTestFailure(err error) bool {
 	}
 	d := status.Status().Details
 	return d == nil || len(d.Causes) == 0
+}
+
+func newResult(kind string, c *Component, op string, env *Env) Result {
+	tm := report.TypeMeta(kind)
+	return Result{
+		APIVersion: tm.APIVersion, Kind: tm.Kind, Component: c.Name(), Namespace: c.Namespace(),
+		Strategy: c.Strategy, Operation: op, DryRun: env.dryRunText(), Changes: []Change{},
+	}
 }

@@ -191,59 +191,9 @@ func migrateRelease(c *Component) *Release {
 			r.MigratedFrom = append(r.MigratedFrom, k)
 		}
 	}
-	switch c.Strategy {
-	case BlueGreen:
-		r.Live, r.Previous = c.LiveColor, ann[PreviousColorAnnotation]
-		switched := r.Last != nil && r.Last.To == c.LiveColor && (r.Last.Verb == verbSwitch || r.Last.Verb == verbPromote || r.Last.Verb == verbRollback)
-		if switched {
-			t := r.Last.Time
-			r.SwitchedAt = &t
-		}
-		for _, color := range c.IdleColors() {
-			if desiredReplicas(c.Colors[color]) > 0 && (!switched || color != r.Previous) && r.Pending == "" {
-				r.Pending = color
-			}
-		}
-		prevUp := r.Previous != "" && c.Colors[r.Previous] != nil && desiredReplicas(c.Colors[r.Previous]) > 0
-		switch {
-		case r.Pending != "":
-			r.Phase = PhaseDeployed
-		case switched && prevUp && r.Last.Verb == verbRollback:
-			r.Phase = PhaseRolledBack
-		case switched && prevUp:
-			r.Phase = PhaseSwitched
-		default:
-			r.Phase = PhasePromoted
-		}
-	case Canary:
-		r.Phase = PhaseCanary
-		if raw, ok := ann[CanaryWeightAnnotation]; ok {
-			if w, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(raw, "%"))); err == nil && w >= 0 && w <= 100 {
-				r.Weight = &w
-			}
-		}
-		if st := legacyCanaryState(ann); st != nil {
-			w := st.Weight
-			if st.Phase == canaryPhaseStepping {
-				r.Operation = &ReleaseOperation{Verb: st.Verb, Target: fmt.Sprintf("%d%%", st.Weight), FromWeight: st.From, Weight: st.Weight, Total: st.Total, Stable: st.Stable, Canary: st.Canary, Forced: st.Forced}
-				if r.Weight == nil {
-					r.Weight = &st.From
-				}
-			} else if r.Weight == nil {
-				r.Weight = &w
-			}
-			if !st.Since.IsZero() || len(st.Restarts) > 0 {
-				r.Health = &CanaryBaseline{Since: st.Since, Restarts: st.Restarts}
-			}
-		}
-		if r.Weight == nil {
-			w := specWeight(c)
-			r.Weight = &w
-		}
-		if *r.Weight == 0 && r.Operation == nil {
-			r.Phase = PhasePromoted
-		}
-	default:
+	if rel := releaserFor(c); rel != nil {
+		rel.migrate(c, r)
+	} else {
 		r.Phase = PhaseDeployed
 	}
 	return r
@@ -636,4 +586,9 @@ func scaleGuarded(ctx context.Context, env *Env, d *appsv1.Deployment, replicas 
 	}
 	d.Spec.Replicas = &replicas
 	return ch, nil
+}
+
+// lastServiceManager names who last wrote the Service's selector (managedFields).
+func lastServiceManager(svc *corev1.Service) string {
+	return lastManagerOf(svc.ManagedFields, "f:selector")
 }

@@ -17,16 +17,12 @@ import (
 	"github.com/feastflow/kubectl-feastflow/pkg/audit"
 )
 
-// ChangeCauseAnnotation is the annotation `kubectl rollout history` shows as CHANGE-CAUSE;
-// deploy sets it so that the history says which feastflow command made each revision.
-const ChangeCauseAnnotation = polymorphichelpers.ChangeCauseAnnotation
-
-// deployRolling sets the images of a rolling (or recreate) component's Deployment with a
+// deploy sets the images of a rolling (or recreate) component's Deployment with a
 // strategic merge patch (containers merge by name), then waits with fail-fast. With
 // AutoRollback a failed rollout is undone, like `kubectl rollout undo --to-revision`, to
 // the last revision that was available before the deploy (not blindly the previous
 // template, which may itself be a failed deploy), and that rollout is waited for too.
-func deployRolling(ctx context.Context, env *Env, c *Component, opts DeployOptions) (*DeployResult, error) {
+func (rolling) deploy(ctx context.Context, env *Env, c *Component, opts DeployOptions) (*DeployResult, error) {
 	d := c.Deployment
 	want := d.DeepCopy()
 	changes, err := SetImages(d.Name, &want.Spec.Template, opts.Images)
@@ -90,7 +86,7 @@ func deployRolling(ctx context.Context, env *Env, c *Component, opts DeployOptio
 			return res, fmt.Errorf("%w; not rolled back: no revision of deployment %s was available before this deploy (its rollout was not complete and no older ReplicaSet had available pods): fix the image and deploy again", err, d.Name)
 		}
 		env.report("rollout failed: rolling deployment/%s back to revision %d (%s), the last one that was available (--auto-rollback)", d.Name, good.revision, good.images)
-		rb, rerr := rollbackRolling(ctx, env, c, RollbackOptions{ToRevision: good.revision, Timeout: opts.Timeout})
+		rb, rerr := rolling{}.rollback(ctx, env, c, RollbackOptions{ToRevision: good.revision, Timeout: opts.Timeout})
 		if rerr != nil {
 			return res, fmt.Errorf("%w; auto-rollback to revision %d failed too: %v", err, good.revision, rerr)
 		}
@@ -108,13 +104,13 @@ func deployRolling(ctx context.Context, env *Env, c *Component, opts DeployOptio
 	return res, nil
 }
 
-// rollbackRolling returns a rolling Deployment to a revision (0: the previous one) with
+// rollback returns a rolling Deployment to a revision (0: the previous one) with
 // k8s.io/kubectl's DeploymentRollbacker, the code behind `kubectl rollout undo`: same
 // revision choice, same refusal of a paused Deployment, same no-op when the template
 // already matches. The client it is given adds what the plugin promises on every write:
 // the field manager, dry run, a resourceVersion precondition and the last-operation
 // annotation in the same patch. Then it waits for the rollout.
-func rollbackRolling(ctx context.Context, env *Env, c *Component, opts RollbackOptions) (*Result, error) {
+func (rolling) rollback(ctx context.Context, env *Env, c *Component, opts RollbackOptions) (*Result, error) {
 	d := c.Deployment
 	res := newRolloutResult("RollbackResult", "rollback", c, env)
 	if opts.ToRevision < 0 {
@@ -175,17 +171,4 @@ func rollbackRolling(ctx context.Context, env *Env, c *Component, opts RollbackO
 	}
 	res.Message = fmt.Sprintf("deployment %s rolled back from revision %d to revision %d (%s), all available", d.Name, fromRev, toRev, client.targetImages)
 	return res, nil
-}
-
-// changeCause is the kubernetes.io/change-cause of a revision the plugin makes: the
-// command, who ran it and why.
-func changeCause(command string, op audit.Operation) string {
-	cause := "kubectl feastflow " + command
-	if op.User != "" {
-		cause += " by " + op.User
-	}
-	if op.Reason != "" {
-		cause += ": " + op.Reason
-	}
-	return cause
 }

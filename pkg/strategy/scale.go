@@ -23,6 +23,12 @@ type ScaleOptions struct {
 	Replicas int32
 }
 
+// scaleTarget is one Deployment Scale sets and its replicas.
+type scaleTarget struct {
+	d        *appsv1.Deployment
+	replicas int32
+}
+
 // Scale sets a component's capacity, strategy-aware: rolling and recreate scale their
 // Deployment; blue-green scales the live color and every idle color that is up (so a
 // switch never lands on a smaller fleet); canary scales the total and keeps the weight.
@@ -32,56 +38,18 @@ func Scale(ctx context.Context, env *Env, c *Component, opts ScaleOptions) (*Res
 		return nil, fmt.Errorf("invalid replicas %d: must be 0 or more", opts.Replicas)
 	}
 	res := newRolloutResult("ScaleResult", "scale", c, env)
-	type target struct {
-		d        *appsv1.Deployment
-		replicas int32
+	r := releaserFor(c)
+	if r == nil {
+		return nil, WrongStrategyError(c, scaleKinds...)
 	}
-	var targets []target
-	switch c.Strategy {
-	case Rolling, Recreate:
-		targets = append(targets, target{c.Deployment, opts.Replicas})
-	case BlueGreen:
-		live := c.Colors[c.LiveColor]
-		if live == nil {
-			return nil, fmt.Errorf("component %s: no deployment carries the live color %s=%s: fix the service selector or deploy that color first", c.Name(), c.ColorKey, c.LiveColor)
-		}
-		targets = append(targets, target{live, opts.Replicas})
-		for _, color := range c.IdleColors() {
-			if d := c.Colors[color]; desiredReplicas(d) > 0 {
-				targets = append(targets, target{d, opts.Replicas})
-			}
-		}
-	case Canary:
-		st, err := readCanaryState(c)
-		if err != nil {
-			return nil, err
-		}
-		if st.Phase == canaryPhaseStepping {
-			return nil, fmt.Errorf("component %s: a canary step to %d %% is in progress (annotation %s): complete it with `kubectl feastflow canary-step %s` (or abort) before scaling", c.Name(), st.Weight, ReleaseAnnotation, c.Name())
-		}
-		weight := setWeight(c)
-		plan, err := planCanary(opts.Replicas, weight)
-		if err != nil {
-			return nil, fmt.Errorf("component %s: %w", c.Name(), err)
-		}
-		// Grow first: the side that gains pods is patched before the side that loses them.
-		if c.Canary != nil && plan.Canary > desiredReplicas(c.Canary) {
-			targets = append(targets, target{c.Canary, plan.Canary}, target{c.Stable, plan.Stable})
-		} else {
-			targets = append(targets, target{c.Stable, plan.Stable})
-			if c.Canary != nil {
-				targets = append(targets, target{c.Canary, plan.Canary})
-			}
-		}
-		if plan.Note != "" {
-			res.Message = plan.Note
-		}
-	default:
-		return nil, WrongStrategyError(c, Rolling, Recreate, BlueGreen, Canary)
+	targets, note, err := r.scaleTargets(c, opts.Replicas)
+	if err != nil {
+		return nil, err
 	}
+	res.Message = note
 
 	var deps []*appsv1.Deployment
-	var changing []target
+	var changing []scaleTarget
 	for _, t := range targets {
 		if desiredReplicas(t.d) != t.replicas {
 			changing = append(changing, t)

@@ -260,46 +260,8 @@ func componentStatus(c *Component, inv *StatusInventory, pods map[string][]*core
 			cs.Warnings = append(cs.Warnings, releaseWarnings(c, rec)...)
 		}
 	}
-	switch c.Strategy {
-	case BlueGreen:
-		cs.ColorKey, cs.LiveColor, cs.IdleColors = c.ColorKey, c.LiveColor, c.IdleColors()
-		if rec != nil {
-			cs.PreviousColor = rec.Previous
-		}
-		for k, d := range c.Colors {
-			color[d.Name] = k
-			role[d.Name] = "idle"
-			if k == c.LiveColor {
-				role[d.Name] = "live"
-			}
-		}
-	case Canary:
-		w := &CanaryWeight{}
-		if rec != nil && rec.Weight != nil {
-			n := *rec.Weight
-			w.SetWeight = &n
-		}
-		if c.Stable != nil {
-			role[c.Stable.Name] = TrackStable
-			w.ReadyTotal += int(c.Stable.Status.ReadyReplicas)
-		}
-		if c.Canary != nil {
-			role[c.Canary.Name] = TrackCanary
-			w.ReadyCanary = int(c.Canary.Status.ReadyReplicas)
-			w.ReadyTotal += w.ReadyCanary
-		}
-		if w.ReadyTotal > 0 {
-			w.ActualWeight = (w.ReadyCanary*100 + w.ReadyTotal/2) / w.ReadyTotal
-		}
-		if steps, err := CanarySteps(c, nil); err == nil {
-			w.Steps = steps
-		}
-		if a, err := traffic.Recorded(c.Service); err != nil {
-			cs.Warnings = append(cs.Warnings, err.Error())
-		} else {
-			w.Analysis = a
-		}
-		cs.Canary = w
+	if r := releaserFor(c); r != nil {
+		r.describe(c, rec, &cs, role, color)
 	}
 	for _, d := range c.Deployments {
 		cs.Deployments = append(cs.Deployments, deploymentStatus(d, role[d.Name], color[d.Name], pods[d.Name], inv.HPAs))

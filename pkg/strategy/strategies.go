@@ -1,18 +1,38 @@
 package strategy
 
-import "context"
+import (
+	"context"
 
-// releaser is what one release strategy does for the release verbs that act on a
-// component: one implementation per strategy (blue-green, canary, rolling and recreate),
-// chosen by releaserFor from the strategy the component was recognised as, in place of a
-// switch on Component.Strategy in every verb (the shape of kubectl's polymorphichelpers).
-// A verb a strategy does not have returns the wrong-strategy error naming the strategies
-// that have it.
+	appsv1 "k8s.io/api/apps/v1"
+)
+
+// releaser is what one release strategy does for the verbs that act on a component: one
+// implementation per strategy (blueGreen in bluegreen*.go, canary in canary*.go, rolling
+// in rolling*.go for RollingUpdate and Recreate), chosen by releaserFor from the strategy
+// the component was recognised as, in place of a switch on Component.Strategy in every
+// verb (the shape of kubectl's polymorphichelpers). A verb a strategy does not have
+// returns the wrong-strategy error naming the strategies that have it.
 type releaser interface {
 	deploy(ctx context.Context, env *Env, c *Component, opts DeployOptions) (*DeployResult, error)
 	promote(ctx context.Context, env *Env, c *Component, opts PromoteOptions) (*Result, error)
 	abort(ctx context.Context, env *Env, c *Component, opts AbortOptions) (*Result, error)
 	rollback(ctx context.Context, env *Env, c *Component, opts RollbackOptions) (*Result, error)
+
+	// serving is the Deployment that takes traffic (nil when there is none).
+	serving(c *Component) *appsv1.Deployment
+	// scaleTargets is what Scale sets to give c the replicas, in the order to patch
+	// them, and a note for the result ("" when none).
+	scaleTargets(c *Component, replicas int32) (targets []scaleTarget, note string, err error)
+	// role is what d is to c in history ("blue (live)", "stable"; "" for a single Deployment).
+	role(c *Component, d *appsv1.Deployment) string
+	// describe fills the strategy's part of c's status from its release record (nil when
+	// unreadable): colors or tracks, and the role and color of each Deployment by name.
+	describe(c *Component, rec *Release, cs *ComponentStatus, role, color map[string]string)
+	// migrate sets the strategy's part of a record built from older annotations.
+	migrate(c *Component, r *Release)
+	// smokeLeft says what a deploy that changed c left behind when its smoke test failed,
+	// and how to undo it.
+	smokeLeft(c *Component, res *DeployResult) string
 }
 
 // releaserFor is the strategy of c, or nil when c has none the release verbs know.
@@ -34,61 +54,5 @@ var (
 	abortKinds    = []Kind{BlueGreen, Canary}
 	deployKinds   = []Kind{Rolling, Recreate, BlueGreen, Canary}
 	rollbackKinds = []Kind{Rolling, Recreate, BlueGreen, Canary}
+	scaleKinds    = []Kind{Rolling, Recreate, BlueGreen, Canary}
 )
-
-// blueGreen: two colors behind one Service selector.
-type blueGreen struct{}
-
-func (blueGreen) deploy(ctx context.Context, env *Env, c *Component, opts DeployOptions) (*DeployResult, error) {
-	return deployBlueGreen(ctx, env, c, opts)
-}
-
-func (blueGreen) promote(ctx context.Context, env *Env, c *Component, opts PromoteOptions) (*Result, error) {
-	return promoteBlueGreen(ctx, env, c, opts)
-}
-
-func (blueGreen) abort(ctx context.Context, env *Env, c *Component, opts AbortOptions) (*Result, error) {
-	return abortBlueGreen(ctx, env, c, opts)
-}
-
-func (blueGreen) rollback(ctx context.Context, env *Env, c *Component, opts RollbackOptions) (*Result, error) {
-	return rollbackBlueGreen(ctx, env, c, opts)
-}
-
-// canary: a stable and a canary track behind one Service; rollback is abort.
-type canary struct{}
-
-func (canary) deploy(ctx context.Context, env *Env, c *Component, opts DeployOptions) (*DeployResult, error) {
-	return deployCanary(ctx, env, c, opts)
-}
-
-func (canary) promote(ctx context.Context, env *Env, c *Component, opts PromoteOptions) (*Result, error) {
-	return promoteCanary(ctx, env, c, opts)
-}
-
-func (canary) abort(ctx context.Context, env *Env, c *Component, opts AbortOptions) (*Result, error) {
-	return abortCanary(ctx, env, c, opts)
-}
-
-func (canary) rollback(ctx context.Context, env *Env, c *Component, opts RollbackOptions) (*Result, error) {
-	return abortCanary(ctx, env, c, AbortOptions{Timeout: opts.Timeout})
-}
-
-// rolling: one Deployment (RollingUpdate or Recreate); nothing to promote or abort.
-type rolling struct{}
-
-func (rolling) deploy(ctx context.Context, env *Env, c *Component, opts DeployOptions) (*DeployResult, error) {
-	return deployRolling(ctx, env, c, opts)
-}
-
-func (rolling) promote(_ context.Context, _ *Env, c *Component, _ PromoteOptions) (*Result, error) {
-	return nil, WrongStrategyError(c, promoteKinds...)
-}
-
-func (rolling) abort(_ context.Context, _ *Env, c *Component, _ AbortOptions) (*Result, error) {
-	return nil, WrongStrategyError(c, abortKinds...)
-}
-
-func (rolling) rollback(ctx context.Context, env *Env, c *Component, opts RollbackOptions) (*Result, error) {
-	return rollbackRolling(ctx, env, c, opts)
-}

@@ -385,3 +385,9 @@ func EqualIgnoreHash(a, b *corev1.PodTemplateSpec) bool {
 	}
 	return apiequality.Semantic.DeepEqual(a1, b1)
 }
+
+func asRolloutFailed(err error) (*RolloutFailedError, bool) {
+	var rf *RolloutFailedError
+	ok := errors.As(err, &rf)
+	return rf, ok
+}

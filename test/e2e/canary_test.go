@@ -202,6 +202,18 @@ func TestCanaryStepInterrupted(t *testing.T) {
 // stderr shows a line containing trigger, and returns the exit code and stderr.
 func cnInterrupt(t *testing.T, h *harness.H, sig syscall.Signal, trigger string, args ...string) (int, string) {
 	t.Helper()
+	return cnRunUntil(t, h, trigger, func(cmd *exec.Cmd) {
+		if err := cmd.Process.Signal(sig); err != nil {
+			t.Fatalf("signal %s: %v", sig, err)
+		}
+	}, args...)
+}
+
+// cnRunUntil runs the plugin through kubectl, calls at(cmd) once its stderr shows a line
+// containing trigger (a signal, or a second writer), and waits for it to end; it returns
+// the exit code (128+signal when a signal ended it) and stderr.
+func cnRunUntil(t *testing.T, h *harness.H, trigger string, at func(*exec.Cmd), args ...string) (int, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, h.Env.Kubectl, append([]string{"feastflow"}, args...)...)
@@ -215,19 +227,17 @@ func cnInterrupt(t *testing.T, h *harness.H, sig syscall.Signal, trigger string,
 		t.Fatal(err)
 	}
 	var lines []string
-	sent := false
+	done := false
 	sc := bufio.NewScanner(errPipe)
 	for sc.Scan() {
 		lines = append(lines, sc.Text())
-		if !sent && strings.Contains(sc.Text(), trigger) {
-			if err := cmd.Process.Signal(sig); err != nil {
-				t.Fatalf("signal %s: %v", sig, err)
-			}
-			sent = true
+		if !done && strings.Contains(sc.Text(), trigger) {
+			at(cmd)
+			done = true
 		}
 	}
 	err = cmd.Wait()
-	if !sent {
+	if !done {
 		t.Fatalf("the plugin ended before %q (err %v):\n%s", trigger, err, strings.Join(lines, "\n"))
 	}
 	code := cmd.ProcessState.ExitCode()

@@ -1,13 +1,9 @@
 package e2e
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -350,33 +346,7 @@ func TestStatefulSetBadInput(t *testing.T) {
 // returns the exit code and stderr.
 func cnInterruptNone(t *testing.T, h *harness.H, trigger string, during func(), args ...string) (int, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, h.Env.Kubectl, append([]string{"feastflow"}, args...)...)
-	path := strings.Join([]string{pluginBinDir(t, h), filepath.Dir(h.Env.Kubectl), os.Getenv("PATH")}, string(os.PathListSeparator))
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+h.Env.Kubeconfig, "PATH="+path, "NO_COLOR=1")
-	errPipe, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	done := false
-	sc := bufio.NewScanner(errPipe)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if !done && strings.Contains(sc.Text(), trigger) {
-			during()
-			done = true
-		}
-	}
-	_ = cmd.Wait()
-	if !done {
-		t.Fatalf("the plugin ended before %q:\n%s", trigger, strings.Join(lines, "\n"))
-	}
-	return cmd.ProcessState.ExitCode(), strings.Join(lines, "\n")
+	return cnRunUntil(t, h, trigger, func(*exec.Cmd) { during() }, args...)
 }
 
 // examples/feastflow-stateful: postgres as a StatefulSet (one bound PVC per replica) and a
