@@ -69,6 +69,8 @@ type nodeDrainer struct {
 	recorded *DrainState
 	// want is what the replacements must reach: recorded, or counted before the first eviction.
 	want map[string]WantReady
+	// flight is the node's place among the nodes in flight (WaitReady only).
+	flight *replNode
 }
 
 func newNodeDrainer(s *drainShared, np *NodePlan, cordon string, recorded *DrainState, want map[string]WantReady) *nodeDrainer {
@@ -99,6 +101,12 @@ func (d *nodeDrainer) report(format string, args ...any) {
 
 func (d *nodeDrainer) run(ctx context.Context) NodeDrain {
 	start := time.Now()
+	if d.repl != nil {
+		// In flight from before the first eviction: the pods it loses are discounted from
+		// the other nodes' replacement targets until its own replacements are Ready.
+		d.flight = d.repl.join(d.np, d.report)
+		defer d.repl.leave(d.flight)
+	}
 	out := d.drain(ctx)
 	out.Seconds = time.Since(start).Round(time.Millisecond).Seconds()
 	return out
