@@ -65,6 +65,7 @@ type nodeDrainer struct {
 	gone     chan goneEvent
 	inFlight sync.WaitGroup
 	waiting  bool // the "waiting for pods to terminate" line was printed
+	busy     bool // the "conflicted on its poddisruptionbudget" line was printed
 	// recorded is the drain state an earlier run left on the node (nil: none).
 	recorded *DrainState
 	// want is what the replacements must reach: recorded, or counted before the first eviction.
@@ -375,6 +376,13 @@ func (d *nodeDrainer) handle(ctx context.Context, r evictResult) {
 		}
 	case evictGone:
 		st.phase = podGone
+	case evictBusy:
+		if !d.busy {
+			d.busy = true
+			d.report("eviction of %s conflicted on its poddisruptionbudget's status (many evictions and the disruption controller at once): sending it again", key)
+		}
+		st.phase = podToEvict
+		d.launch(ctx, []types.UID{r.uid})
 	case evictBlocked:
 		st.phase = podBlocked
 		st.err = r.err
