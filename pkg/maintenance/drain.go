@@ -201,6 +201,7 @@ func Drain(ctx context.Context, client kubernetes.Interface, opts DrainOptions, 
 	shared := &drainShared{
 		client: client, w: w, rep: rep, inv: inv,
 		evictor:   newEvictor(ctx, client, w),
+		lanes:     lanesFor(w),
 		pdbs:      newPDBWatcher(pdbCtx, client, inv),
 		pdbIndex:  newPDBIndex(inv.pdbs),
 		opts:      opts.PlanOptions,
@@ -303,12 +304,23 @@ type drainShared struct {
 	evictor  *evictor
 	pdbs     *pdbWatcher
 	pdbIndex *pdbIndex
+	// lanes paces evictions per PodDisruptionBudget (nil: not paced, in a server dry run).
+	lanes *pdbLanes
 	// repl follows the replacements of every node (WaitReady only, else nil).
 	repl      *replacements
 	opts      PlanOptions
 	waitReady bool
 	// confirmCordon re-reads each node before and after its drain (see uncordoned).
 	confirmCordon bool
+}
+
+// lanesFor paces live evictions per PodDisruptionBudget; a server dry run writes no PDB
+// status, so its evictions do not conflict and go out at once.
+func lanesFor(w *audit.Writer) *pdbLanes {
+	if !w.Live() {
+		return nil
+	}
+	return newPDBLanes()
 }
 
 func cordonedSoFar(nodes []NodeDrain) []string {

@@ -322,20 +322,24 @@ func (d *nodeDrainer) toEvict() []types.UID {
 	return uids
 }
 
-// launch sends the evictions in parallel; the client's rate limiter (QPS/burst) paces them.
+// launch sends the evictions in parallel, at most evictionLaneWidth at a time under one
+// PodDisruptionBudget (see pdbLanes); the client's rate limiter (QPS/burst) paces them.
 func (d *nodeDrainer) launch(ctx context.Context, uids []types.UID) {
 	for _, uid := range uids {
 		st := d.pods[uid]
 		st.phase = podInFlight
-		pod := st.pp.pod
+		pod, pdbs := st.pp.pod, st.pp.PDBs
 		d.inFlight.Add(1)
 		go func() {
 			defer d.inFlight.Done()
-			if ctx.Err() != nil {
+			release, err := d.lanes.acquire(ctx, pdbs)
+			if err != nil || ctx.Err() != nil {
+				release()
 				d.results <- evictResult{uid: pod.UID, outcome: evictFailed, err: ctx.Err()}
 				return
 			}
 			outcome, err := d.evictor.evict(pod)
+			release()
 			d.results <- evictResult{uid: pod.UID, outcome: outcome, err: err}
 		}()
 	}

@@ -111,3 +111,39 @@ func TestReplacementsLeavingNodeDiscountsNothing(t *testing.T) {
 		t.Fatalf("err = %v, want the target of 2 (B's loss no longer discounted)", err)
 	}
 }
+
+// At most evictionLaneWidth evictions under one PodDisruptionBudget are in flight; another
+// PDB's lane is not held up, and a place given back is taken by the next one.
+func TestPDBLanesPaceEvictionsPerPDB(t *testing.T) {
+	l := newPDBLanes()
+	var held []func()
+	for i := 0; i < evictionLaneWidth; i++ {
+		rel, err := l.acquire(context.Background(), []string{"ns/a"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, rel)
+	}
+	relB, err := l.acquire(context.Background(), []string{"ns/b"})
+	if err != nil {
+		t.Fatalf("another PDB's lane: %v", err)
+	}
+	relB()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := l.acquire(ctx, []string{"ns/a"}); err == nil {
+		t.Fatalf("eviction %d under ns/a went out with %d in flight", evictionLaneWidth+1, evictionLaneWidth)
+	}
+	held[0]()
+	rel, err := l.acquire(context.Background(), []string{"ns/a"})
+	if err != nil {
+		t.Fatalf("after a release: %v", err)
+	}
+	rel()
+	var none *pdbLanes
+	rel, err = none.acquire(context.Background(), []string{"ns/a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel()
+}
