@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 )
 
 // podFollower watches the pods of the node; deletions of pods the drain waits for are sent
@@ -24,18 +25,8 @@ func (d *nodeDrainer) podFollower(ctx context.Context) *follower[*corev1.Pod] {
 		}
 	}
 	return &follower[*corev1.Pod]{
-		opts: metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("spec.nodeName", d.np.Name).String()},
-		list: func(ctx context.Context, o metav1.ListOptions) ([]*corev1.Pod, string, error) {
-			l, err := pods.List(ctx, o)
-			if err != nil {
-				return nil, "", err
-			}
-			out := make([]*corev1.Pod, len(l.Items))
-			for i := range l.Items {
-				out[i] = &l.Items[i]
-			}
-			return out, l.ResourceVersion, nil
-		},
+		opts:  metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("spec.nodeName", d.np.Name).String()},
+		list:  listPods(pods),
 		watch: pods.Watch,
 		onList: func(items []*corev1.Pod) bool {
 			present := map[types.UID]bool{}
@@ -59,6 +50,21 @@ func (d *nodeDrainer) podFollower(ctx context.Context) *follower[*corev1.Pod] {
 			}
 			return false
 		},
+	}
+}
+
+// listPods is a follower's list of pods: one LIST, its items as pointers.
+func listPods(pods typedcorev1.PodInterface) func(context.Context, metav1.ListOptions) ([]*corev1.Pod, string, error) {
+	return func(ctx context.Context, o metav1.ListOptions) ([]*corev1.Pod, string, error) {
+		l, err := pods.List(ctx, o)
+		if err != nil {
+			return nil, "", err
+		}
+		out := make([]*corev1.Pod, len(l.Items))
+		for i := range l.Items {
+			out[i] = &l.Items[i]
+		}
+		return out, l.ResourceVersion, nil
 	}
 }
 

@@ -85,17 +85,7 @@ func (r *replacements) start(ctx context.Context) error {
 	opened := make(chan struct{})
 	var once sync.Once
 	f := &follower[*corev1.Pod]{
-		list: func(ctx context.Context, o metav1.ListOptions) ([]*corev1.Pod, string, error) {
-			l, err := pods.List(ctx, o)
-			if err != nil {
-				return nil, "", err
-			}
-			out := make([]*corev1.Pod, len(l.Items))
-			for i := range l.Items {
-				out[i] = &l.Items[i]
-			}
-			return out, l.ResourceVersion, nil
-		},
+		list: listPods(pods),
 		watch: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			w, err := pods.Watch(ctx, o)
 			if err == nil {
