@@ -201,12 +201,20 @@ func Drain(ctx context.Context, client kubernetes.Interface, opts DrainOptions, 
 	shared := &drainShared{
 		client: client, w: w, rep: rep, inv: inv,
 		evictor:   newEvictor(ctx, client, w),
+		lanes:     lanesFor(w),
 		pdbs:      newPDBWatcher(pdbCtx, client, inv),
 		pdbIndex:  newPDBIndex(inv.pdbs),
 		opts:      opts.PlanOptions,
 		waitReady: opts.WaitReady,
 		// A roll through several nodes takes time: each node's cordon is confirmed.
 		confirmCordon: len(plan.Nodes) > 1,
+	}
+	if opts.WaitReady && w.Live() {
+		// One pod watch for the whole drain, open before the first eviction.
+		shared.repl = newReplacements(client, inv, want)
+		if err := shared.repl.start(pdbCtx); err != nil && ctx.Err() == nil {
+			return res, fmt.Errorf("replacements not followed: %w; no pod was evicted, the nodes stay cordoned", err)
+		}
 	}
 	r := &roll{sem: make(chan struct{}, opts.MaxUnavailableNodes), pause: opts.PauseBetween, rep: rep}
 	var wg sync.WaitGroup
@@ -289,17 +297,30 @@ func (r *roll) done(ctx context.Context, out *NodeDrain, last bool) {
 
 // drainShared is what the node drainers of one Drain share.
 type drainShared struct {
-	client    kubernetes.Interface
-	w         *audit.Writer
-	rep       progress.Reporter
-	inv       *inventory
-	evictor   *evictor
-	pdbs      *pdbWatcher
-	pdbIndex  *pdbIndex
+	client   kubernetes.Interface
+	w        *audit.Writer
+	rep      progress.Reporter
+	inv      *inventory
+	evictor  *evictor
+	pdbs     *pdbWatcher
+	pdbIndex *pdbIndex
+	// lanes paces evictions per PodDisruptionBudget (nil: not paced, in a server dry run).
+	lanes *pdbLanes
+	// repl follows the replacements of every node (WaitReady only, else nil).
+	repl      *replacements
 	opts      PlanOptions
 	waitReady bool
 	// confirmCordon re-reads each node before and after its drain (see uncordoned).
 	confirmCordon bool
+}
+
+// lanesFor paces live evictions per PodDisruptionBudget; a server dry run writes no PDB
+// status, so its evictions do not conflict and go out at once.
+func lanesFor(w *audit.Writer) *pdbLanes {
+	if !w.Live() {
+		return nil
+	}
+	return newPDBLanes()
 }
 
 func cordonedSoFar(nodes []NodeDrain) []string {

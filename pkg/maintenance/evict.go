@@ -24,6 +24,7 @@ const (
 	evicted      evictOutcome = iota // accepted: the pod is being deleted
 	evictGone                        // the pod no longer exists
 	evictBlocked                     // 429: a PodDisruptionBudget allows no disruption now
+	evictBusy                        // the PDB's status kept changing under the API server's retries: send again
 	evictFailed                      // refused for good (RBAC, two PDBs, ...)
 )
 
@@ -73,6 +74,12 @@ func (e *evictor) evict(pod *corev1.Pod) (evictOutcome, error) {
 		return evictGone, nil
 	case apierrors.IsTooManyRequests(err):
 		return evictBlocked, err
+	case apierrors.IsConflict(err), apierrors.IsTimeout(err) && strings.Contains(err.Error(), "due to conflicts"):
+		// The API server admits an eviction by updating the PDB's status; it retries a
+		// conflicting update 20 times, 500 ms apart, then answers 409 (or, on older servers,
+		// 504 "couldn't update PodDisruptionBudget ... due to conflicts"). Nothing was
+		// evicted: the pod is sent again, never failed for it.
+		return evictBusy, err
 	case apierrors.IsForbidden(err) && apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
 		// The namespace is being deleted: its pods go anyway; wait for them like for evicted ones.
 		return evicted, nil

@@ -65,10 +65,13 @@ type nodeDrainer struct {
 	gone     chan goneEvent
 	inFlight sync.WaitGroup
 	waiting  bool // the "waiting for pods to terminate" line was printed
+	busy     bool // the "conflicted on its poddisruptionbudget" line was printed
 	// recorded is the drain state an earlier run left on the node (nil: none).
 	recorded *DrainState
 	// want is what the replacements must reach: recorded, or counted before the first eviction.
 	want map[string]WantReady
+	// flight is the node's place among the nodes in flight (WaitReady only).
+	flight *replNode
 }
 
 func newNodeDrainer(s *drainShared, np *NodePlan, cordon string, recorded *DrainState, want map[string]WantReady) *nodeDrainer {
@@ -99,6 +102,12 @@ func (d *nodeDrainer) report(format string, args ...any) {
 
 func (d *nodeDrainer) run(ctx context.Context) NodeDrain {
 	start := time.Now()
+	if d.repl != nil {
+		// In flight from before the first eviction: the pods it loses are discounted from
+		// the other nodes' replacement targets until its own replacements are Ready.
+		d.flight = d.repl.join(d.np, d.report)
+		defer d.repl.leave(d.flight)
+	}
 	out := d.drain(ctx)
 	out.Seconds = time.Since(start).Round(time.Millisecond).Seconds()
 	return out
@@ -313,20 +322,24 @@ func (d *nodeDrainer) toEvict() []types.UID {
 	return uids
 }
 
-// launch sends the evictions in parallel; the client's rate limiter (QPS/burst) paces them.
+// launch sends the evictions in parallel, at most evictionLaneWidth at a time under one
+// PodDisruptionBudget (see pdbLanes); the client's rate limiter (QPS/burst) paces them.
 func (d *nodeDrainer) launch(ctx context.Context, uids []types.UID) {
 	for _, uid := range uids {
 		st := d.pods[uid]
 		st.phase = podInFlight
-		pod := st.pp.pod
+		pod, pdbs := st.pp.pod, st.pp.PDBs
 		d.inFlight.Add(1)
 		go func() {
 			defer d.inFlight.Done()
-			if ctx.Err() != nil {
+			release, err := d.lanes.acquire(ctx, pdbs)
+			if err != nil || ctx.Err() != nil {
+				release()
 				d.results <- evictResult{uid: pod.UID, outcome: evictFailed, err: ctx.Err()}
 				return
 			}
 			outcome, err := d.evictor.evict(pod)
+			release()
 			d.results <- evictResult{uid: pod.UID, outcome: outcome, err: err}
 		}()
 	}
@@ -367,6 +380,13 @@ func (d *nodeDrainer) handle(ctx context.Context, r evictResult) {
 		}
 	case evictGone:
 		st.phase = podGone
+	case evictBusy:
+		if !d.busy {
+			d.busy = true
+			d.report("eviction of %s conflicted on its poddisruptionbudget's status (many evictions and the disruption controller at once): sending it again", key)
+		}
+		st.phase = podToEvict
+		d.launch(ctx, []types.UID{r.uid})
 	case evictBlocked:
 		st.phase = podBlocked
 		st.err = r.err

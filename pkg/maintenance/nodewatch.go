@@ -3,15 +3,13 @@ package maintenance
 import (
 	"context"
 	"fmt"
-	"sort"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/kubectl/pkg/util/podutils"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 )
 
 // podFollower watches the pods of the node; deletions of pods the drain waits for are sent
@@ -27,18 +25,8 @@ func (d *nodeDrainer) podFollower(ctx context.Context) *follower[*corev1.Pod] {
 		}
 	}
 	return &follower[*corev1.Pod]{
-		opts: metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("spec.nodeName", d.np.Name).String()},
-		list: func(ctx context.Context, o metav1.ListOptions) ([]*corev1.Pod, string, error) {
-			l, err := pods.List(ctx, o)
-			if err != nil {
-				return nil, "", err
-			}
-			out := make([]*corev1.Pod, len(l.Items))
-			for i := range l.Items {
-				out[i] = &l.Items[i]
-			}
-			return out, l.ResourceVersion, nil
-		},
+		opts:  metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("spec.nodeName", d.np.Name).String()},
+		list:  listPods(pods),
 		watch: pods.Watch,
 		onList: func(items []*corev1.Pod) bool {
 			present := map[types.UID]bool{}
@@ -65,6 +53,21 @@ func (d *nodeDrainer) podFollower(ctx context.Context) *follower[*corev1.Pod] {
 	}
 }
 
+// listPods is a follower's list of pods: one LIST, its items as pointers.
+func listPods(pods typedcorev1.PodInterface) func(context.Context, metav1.ListOptions) ([]*corev1.Pod, string, error) {
+	return func(ctx context.Context, o metav1.ListOptions) ([]*corev1.Pod, string, error) {
+		l, err := pods.List(ctx, o)
+		if err != nil {
+			return nil, "", err
+		}
+		out := make([]*corev1.Pod, len(l.Items))
+		for i := range l.Items {
+			out[i] = &l.Items[i]
+		}
+		return out, l.ResourceVersion, nil
+	}
+}
+
 // completedWaited is a pod labelled cluster.x-k8s.io/drain=wait-completed that finished: the
 // drain waited for exactly that, so it counts as gone.
 func completedWaited(p *corev1.Pod) bool {
@@ -72,90 +75,14 @@ func completedWaited(p *corev1.Pod) bool {
 }
 
 // waitReplacements waits until every controller of an evicted pod has, on other nodes, as
-// many Ready pods as it had Ready before the drain: the replacements serve, not just exist.
+// many Ready pods as it had Ready before the drain, less what the other nodes in flight have
+// lost meanwhile (see replacements): the replacements serve, not just exist.
 func (d *nodeDrainer) waitReplacements(ctx context.Context) error {
 	if len(d.want) == 0 {
 		return nil
 	}
-	want := map[string]int{}
-	names := map[string]string{}
-	for uid, w := range d.want {
-		want[uid] = w.Ready
-		names[uid] = w.Owner
+	if d.repl == nil || d.flight == nil {
+		return fmt.Errorf("replacements not followed (no pod watch)")
 	}
-	ready := map[types.UID]string{} // Ready pods elsewhere -> owner UID
-	state := func() (string, bool) {
-		have := map[string]int{}
-		for _, owner := range ready {
-			have[owner]++
-		}
-		var waiting []string
-		for owner, n := range want {
-			if have[owner] < n {
-				waiting = append(waiting, fmt.Sprintf("%s %d/%d", names[owner], have[owner], n))
-			}
-		}
-		sort.Strings(waiting)
-		if len(waiting) == 0 {
-			return "", true
-		}
-		return strings.Join(waiting, ", "), false
-	}
-	track := func(p *corev1.Pod, deleted bool) {
-		ref := metav1.GetControllerOf(p)
-		if ref == nil {
-			return
-		}
-		if _, ok := want[string(ref.UID)]; !ok {
-			return
-		}
-		if deleted || p.DeletionTimestamp != nil || p.Spec.NodeName == d.np.Name || !podutils.IsPodReady(p) {
-			delete(ready, p.UID)
-			return
-		}
-		ready[p.UID] = string(ref.UID)
-	}
-	last := ""
-	check := func() bool {
-		msg, done := state()
-		if !done && msg != last {
-			last = msg
-			d.report("waiting for replacements to be Ready elsewhere: %s", msg)
-		}
-		return done
-	}
-	pods := d.client.CoreV1().Pods(metav1.NamespaceAll)
-	f := &follower[*corev1.Pod]{
-		list: func(ctx context.Context, o metav1.ListOptions) ([]*corev1.Pod, string, error) {
-			l, err := pods.List(ctx, o)
-			if err != nil {
-				return nil, "", err
-			}
-			out := make([]*corev1.Pod, len(l.Items))
-			for i := range l.Items {
-				out[i] = &l.Items[i]
-			}
-			return out, l.ResourceVersion, nil
-		},
-		watch: pods.Watch,
-		onList: func(items []*corev1.Pod) bool {
-			ready = map[types.UID]string{}
-			for _, p := range items {
-				track(p, false)
-			}
-			return check()
-		},
-		onEvent: func(t watch.EventType, p *corev1.Pod) bool {
-			track(p, t == watch.Deleted)
-			return check()
-		},
-	}
-	if err := f.run(ctx, "", nil); err != nil {
-		if ctx.Err() == nil {
-			return fmt.Errorf("replacements not followed: %w", err)
-		}
-		return fmt.Errorf("replacements not Ready elsewhere: %s", last)
-	}
-	d.report("replacements Ready elsewhere")
-	return nil
+	return d.repl.wait(ctx, d.flight, d.want)
 }

@@ -10,9 +10,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/progress"
 )
 
 // A pool rolls one node at a time; the first node that cannot be drained stops it: the
@@ -104,5 +107,42 @@ func TestPoolDrainNoticesAnUncordon(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "n1") {
 		t.Errorf("error does not name the node: %v", err)
+	}
+}
+
+// An eviction the API server answers 409 (its PDB status update kept conflicting through the
+// server's own retries) evicted nothing: the pod is sent again and the node drains, said once.
+func TestDrainSendsAgainAfterAPDBConflict(t *testing.T) {
+	c := newClient(node("n1"), node("n2"),
+		pod("shop", "web-1", "n1", ownedBy("ReplicaSet", "web"), labeled("app", "web")),
+		pod("shop", "web-2", "n1", ownedBy("ReplicaSet", "web"), labeled("app", "web")),
+		pdb("shop", "web", "web", 4, 2, 2, 4))
+	conflicts := 0
+	c.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() == "eviction" && conflicts < 2 {
+			conflicts++
+			return true, nil, apierrors.NewConflict(schema.GroupResource{Group: "policy", Resource: "poddisruptionbudgets"}, "web", errors.New("the object has been modified"))
+		}
+		return false, nil, nil
+	})
+	rec := &progress.Recorder{}
+	res, err := Drain(context.Background(), c, drainOpts("n1"), rec)
+	if err != nil {
+		t.Fatalf("drain: %v\n%s", err, strings.Join(rec.Messages(), "\n"))
+	}
+	if res.Nodes[0].State != NodeDrained || len(res.Nodes[0].Evicted) != 2 {
+		t.Fatalf("node = %+v", res.Nodes[0])
+	}
+	if got := evictions(c); got != 4 {
+		t.Errorf("evictions = %d, want 4 (two conflicts, two sent again)", got)
+	}
+	n := 0
+	for _, m := range rec.Messages() {
+		if strings.Contains(m, "conflicted on its poddisruptionbudget's status") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d conflict line(s), want 1:\n%s", n, strings.Join(rec.Messages(), "\n"))
 	}
 }
