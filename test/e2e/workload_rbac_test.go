@@ -8,29 +8,35 @@ import (
 	"github.com/feastflow/kubectl-feastflow/test/e2e/harness"
 )
 
+// roleAs grants a ServiceAccount name the rules given (YAML list items, indented two spaces)
+// in ns, and returns the --as flag that acts as it.
+func roleAs(h *harness.H, ns, name, rules string) string {
+	h.Apply(ns, fmt.Sprintf(`apiVersion: v1
+kind: ServiceAccount
+metadata: {name: %[1]s}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: %[1]s}
+rules:
+%[2]s---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: %[1]s}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: %[1]s}
+subjects: [{kind: ServiceAccount, name: %[1]s}]
+`, name, rules))
+	return "--as=system:serviceaccount:" + ns + ":" + name
+}
+
 // restrictedRole grants a ServiceAccount "restricted" what the release verbs read and write,
 // except the resource named by missing (statefulsets or daemonsets).
 func restrictedRole(t *testing.T, h *harness.H, ns, missing string) string {
 	t.Helper()
 	other := map[string]string{"statefulsets": "daemonsets", "daemonsets": "statefulsets"}[missing]
-	h.Apply(ns, fmt.Sprintf(`apiVersion: v1
-kind: ServiceAccount
-metadata: {name: restricted}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: restricted}
-rules:
-  - {apiGroups: [""], resources: [services, pods, events, persistentvolumeclaims], verbs: [get, list, watch, patch, create, delete]}
+	return roleAs(h, ns, "restricted", fmt.Sprintf(`  - {apiGroups: [""], resources: [services, pods, events, persistentvolumeclaims], verbs: [get, list, watch, patch, create, delete]}
   - {apiGroups: [apps], resources: [deployments, replicasets, controllerrevisions, %s], verbs: [get, list, watch, patch]}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: restricted}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: restricted}
-subjects: [{kind: ServiceAccount, name: restricted}]
 `, other))
-	return "--as=system:serviceaccount:" + ns + ":restricted"
 }
 
 // A user who may not read StatefulSets (or DaemonSets) gets, from every verb on such a
@@ -115,25 +121,10 @@ func TestWorkloadVerbsDeniedPatch(t *testing.T) {
 	} {
 		t.Run(tc.resource, func(t *testing.T) {
 			ns := tc.setup()
-			h.Apply(ns, `apiVersion: v1
-kind: ServiceAccount
-metadata: {name: reader}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: reader}
-rules:
-  - {apiGroups: [""], resources: [services, pods, events], verbs: [get, list, watch, patch, create]}
+			as := roleAs(h, ns, "reader", `  - {apiGroups: [""], resources: [services, pods, events], verbs: [get, list, watch, patch, create]}
   - {apiGroups: [""], resources: [namespaces], verbs: [get]}
   - {apiGroups: [apps], resources: [deployments, replicasets, controllerrevisions, statefulsets, daemonsets], verbs: [get, list, watch]}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: reader}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}
-subjects: [{kind: ServiceAccount, name: reader}]
 `)
-			as := "--as=system:serviceaccount:" + ns + ":reader"
 			// A second revision, so that there is one to roll back to.
 			h.MustKubectl("-n", ns, "set", "image", tc.kind+"/"+tc.name, tc.container+"=registry.local/next:1.1")
 			h.MustKubectl("-n", ns, "rollout", "status", tc.kind+"/"+tc.name, "--timeout=2m")
