@@ -141,7 +141,7 @@ func (canary) deploy(ctx context.Context, env *Env, c *Component, opts DeployOpt
 		return res, nil
 	}
 	env.report("waiting for canary deployment/%s to roll out", c.Canary.Name)
-	if _, err := WaitForDeployment(ctx, env, c.Namespace(), c.Canary.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: c.Canary.Generation}); err != nil {
+	if _, err := WaitForDeployment(ctx, env, c.Namespace(), c.Canary.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: c.Canary.Generation, Expect: c.Canary.DeepCopy(), TemplateOnly: true}); err != nil {
 		res.Failure = failureOf(err)
 		return res, canaryDeployFailed(ctx, env, c, res, opts, err)
 	}

@@ -166,7 +166,7 @@ func (rolling) rollback(ctx context.Context, env *Env, c *Component, opts Rollba
 	}
 	env.event(ctx, "Deployment", "apps/v1", client.patched, "RolledBack", client.op)
 	env.report("deployment %s rolled back to revision %d (%s); waiting for the rollout", d.Name, toRev, client.targetImages)
-	if _, err := WaitForDeployment(ctx, env, d.Namespace, d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: client.patched.Generation, PodTemplateHash: client.targetHash}); err != nil {
+	if _, err := WaitForDeployment(ctx, env, d.Namespace, d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: client.patched.Generation, PodTemplateHash: client.targetHash, Expect: client.patched.DeepCopy(), TemplateOnly: true}); err != nil {
 		return res, fmt.Errorf("%w (the rollback to revision %d was applied)", err, toRev)
 	}
 	res.Message = fmt.Sprintf("deployment %s rolled back from revision %d to revision %d (%s), all available", d.Name, fromRev, toRev, client.targetImages)

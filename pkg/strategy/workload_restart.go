@@ -71,7 +71,9 @@ func (r deploymentRestart) restart(ctx context.Context, env *Env, now string, op
 }
 
 func (r deploymentRestart) wait(ctx context.Context, env *Env, _ *Component, timeout time.Duration) error {
-	_, err := WaitForDeployment(ctx, env, r.d.Namespace, r.d.Name, WaitOptions{Timeout: timeout, MinGeneration: r.d.Generation})
+	// The template as restarted is what the wait waits for: a kubectl scale meanwhile is
+	// followed, a template changed by someone else stops the wait naming the change.
+	_, err := WaitForDeployment(ctx, env, r.d.Namespace, r.d.Name, WaitOptions{Timeout: timeout, MinGeneration: r.d.Generation, Expect: r.d.DeepCopy(), TemplateOnly: true})
 	return err
 }
 
