@@ -56,3 +56,28 @@ func TestRestartWaitStopsOnAForeignTemplate(t *testing.T) {
 		t.Errorf("restart --wait with a concurrent set image: exit %d, want 1 naming spec.template and kubectl-set\n%s%s", r.ExitCode, r.Stdout, r.Stderr)
 	}
 }
+
+// TestCanaryDeployWaitStopsOnAForeignTemplate: a canary deploy (canary already serving) waits
+// for the template it wrote; someone's `kubectl set image` on the canary during that wait stops
+// it with exit 1 naming spec.template and kubectl's field manager.
+func TestCanaryDeployWaitStopsOnAForeignTemplate(t *testing.T) {
+	h := harness.For(t)
+	ns := canarySetup(t, h, "quill", nil, map[string]string{"sim.feastflow.dev/ready-delay": "5s"})
+	done := make(chan harness.Result, 1)
+	go func() {
+		done <- h.Feastflow("deploy", "quill", "-n", ns, "--image", "registry.example/quill:3.0.0", "--timeout", "3m")
+	}()
+	harness.WaitFor(context.Background(), h.Deployments(ns), "the canary's new template written", func(ds []*appsv1.Deployment) (bool, error) {
+		for _, d := range ds {
+			if d.Name == "quill-canary" && d.Spec.Template.Spec.Containers[0].Image == "registry.example/quill:3.0.0" {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	h.MustKubectl("-n", ns, "set", "image", "deploy/quill-canary", "app=registry.example/quill:9.9.9")
+	r := <-done
+	if r.ExitCode != 1 || !strings.Contains(r.Stderr, "spec.template") || !strings.Contains(r.Stderr, "kubectl-set") {
+		t.Errorf("canary deploy with a concurrent set image: exit %d, want 1 naming spec.template and kubectl-set\n%s%s", r.ExitCode, r.Stdout, r.Stderr)
+	}
+}
