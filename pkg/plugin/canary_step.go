@@ -125,7 +125,7 @@ func (o *canaryStepOptions) run(ctx context.Context) error {
 }
 
 func humanCanaryStep(w io.Writer, res *strategy.CanaryStepResult) error {
-	if err := humanResult(w, res.Message, res.Changes, res.DryRun); err != nil {
+	if err := humanResult(w, &res.Result); err != nil {
 		return err
 	}
 	if res.Analysis != nil {

@@ -121,7 +121,7 @@ func (o *deployOptions) run(ctx context.Context) error {
 }
 
 func humanDeploy(w io.Writer, res *strategy.DeployResult) error {
-	if err := humanResult(w, res.Message, res.Changes, res.DryRun); err != nil {
+	if err := humanResult(w, &res.Result); err != nil {
 		return err
 	}
 	if err := humanSmokeReports(w, res.Component, res.Smoke); err != nil {

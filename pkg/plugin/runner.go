@@ -116,12 +116,17 @@ func emit[T any](out *outputFlag, w io.Writer, res *T, err error, human func(io.
 
 // humanOutcome renders a plain strategy.Result for people.
 func humanOutcome(w io.Writer, res *strategy.Result) error {
-	return humanResult(w, res.Message, res.Changes, res.DryRun)
+	return humanResult(w, res)
 }
 
 // humanResult prints the changes (made, or with a dry run, that would be made) as a table,
-// then the message.
-func humanResult(w io.Writer, message string, changes []strategy.Change, dryRun string) error {
+// under a dry run the plan (one numbered line per step), then the message.
+func humanResult(w io.Writer, res *strategy.Result) error {
+	return humanChanges(w, res.Message, res.Changes, res.DryRun, res.Planned)
+}
+
+// humanChanges is humanResult of a result whose changes are gathered elsewhere (switch).
+func humanChanges(w io.Writer, message string, changes []strategy.Change, dryRun string, planned []strategy.Step) error {
 	if len(changes) > 0 {
 		header := "CHANGED"
 		if dryRun != "" {
@@ -133,6 +138,16 @@ func humanResult(w io.Writer, message string, changes []strategy.Change, dryRun 
 		}
 		if err := t.flush(); err != nil {
 			return err
+		}
+	}
+	if dryRun != "" && len(planned) > 0 {
+		if _, err := fmt.Fprintln(w, "plan:"); err != nil {
+			return err
+		}
+		for i, s := range planned {
+			if _, err := fmt.Fprintf(w, "  %d. %s\n", i+1, term.Escape(strategy.StepText(s))); err != nil {
+				return err
+			}
 		}
 	}
 	if message == "" {

@@ -174,6 +174,8 @@ func TestReleaseVerbsDryRunJSON(t *testing.T) {
 		{args: []string{"restart", "web"}, kind: "RestartResult"},
 	}
 	covered := map[string]bool{"status": true, "history": true} // read-only: no dry run
+	// The verbs whose writes are planned from one snapshot (strategy.Plan).
+	planned := map[string]bool{"switch": true, "promote": true, "abort": true, "rollback": true, "canary-step": true, "scale": true}
 	for _, tt := range tests {
 		covered[tt.args[0]] = true
 		for _, mode := range []string{"client", "server"} {
@@ -191,6 +193,9 @@ func TestReleaseVerbsDryRunJSON(t *testing.T) {
 					Changes    []struct {
 						Object, Field, From, To string
 					} `json:"changes"`
+					Planned []struct {
+						Action, Object, Field, From, To, Precondition, Detail string
+					} `json:"planned"`
 					Message string `json:"message"`
 				}
 				if err := json.Unmarshal([]byte(out), &res); err != nil {
@@ -204,6 +209,17 @@ func TestReleaseVerbsDryRunJSON(t *testing.T) {
 				}
 				if len(res.Changes) == 0 || res.Changes[0].Object == "" {
 					t.Errorf(`"changes" must list what would change:\n%s`, out)
+				}
+				if planned[tt.args[0]] {
+					writes := 0
+					for _, st := range res.Planned {
+						if st.Action == "write" {
+							writes++
+						}
+					}
+					if writes == 0 {
+						t.Errorf(`"planned" must list the writes in order:\n%s`, out)
+					}
 				}
 				if !strings.HasPrefix(res.Message, "dry run ("+mode+")") {
 					t.Errorf("message %q does not say it is a dry run", res.Message)

@@ -133,5 +133,5 @@ func humanSwitch(w io.Writer, res *strategy.SwitchResult) error {
 			changes = append(changes, c.Changes...)
 		}
 	}
-	return humanResult(w, res.Message, changes, res.DryRun)
+	return humanChanges(w, res.Message, changes, res.DryRun, res.Planned)
 }

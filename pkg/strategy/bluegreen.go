@@ -33,9 +33,10 @@ func (blueGreen) promote(ctx context.Context, env *Env, c *Component, opts Promo
 	if err != nil {
 		return nil, err
 	}
+	p := newPlan(c, fmt.Sprintf("re-run `kubectl feastflow promote %s` to finish", c.Name()))
 	var old, live string
 	var switchedAt time.Time
-	justSwitched := false
+	var sw *switchRun
 	readyEndpoints := 0 // the live color's ready endpoints, as the switch verified them
 	switch {
 	case rec.Phase == PhaseDeployed && rec.Pending != "" && rec.Pending != c.LiveColor:
@@ -45,7 +46,7 @@ func (blueGreen) promote(ctx context.Context, env *Env, c *Component, opts Promo
 		}
 		old, live = c.LiveColor, to
 		var after *corev1.Service
-		sw, err := switchColor(ctx, env, SwitchOptions{
+		sw, err = planSwitch(ctx, env, SwitchOptions{
 			Namespace: c.Namespace(), Component: c.Name(), Color: to, Keys: Keys{ColorKey: c.ColorKey}, Force: opts.Force, VerifyTimeout: opts.VerifyTimeout, Smoke: opts.Smoke,
 			record: func(r *Release) {
 				r.Phase = PhasePromoting
@@ -54,32 +55,19 @@ func (blueGreen) promote(ctx context.Context, env *Env, c *Component, opts Promo
 			switched: func(s *corev1.Service) { after = s },
 			held:     c,
 		}, verbPromote)
-		if sw != nil {
-			for _, sc := range sw.Components {
-				res.Changes = append(res.Changes, sc.Changes...)
-				readyEndpoints = sc.ReadyEndpoints
-			}
-			res.Changed = sw.Changed
-		}
 		if err != nil {
 			return nil, err
 		}
-		justSwitched, switchedAt = true, env.now()
-		if !env.Writer.Live() {
-			// Nothing moved: the scale-down would act on the old color after the delay.
-			res.Changes = append(res.Changes, Change{Object: "deployment/" + c.Colors[old].Name, Field: "spec.replicas", From: fmt.Sprint(desiredReplicas(c.Colors[old])), To: "0"})
-			res.Message = fmt.Sprintf("dry run (%s): would switch %s to %s, then scale %s down after %s", env.Writer.DryRun, c.Name(), to, old, opts.ScaleDownDelay)
-			return &res, nil
-		}
-		env.report("%s switched to %s", c.Name(), to)
-		// Go on from the Service as the switch left it (its record says promoting).
-		if after == nil {
-			return &res, fmt.Errorf("switch of %s reported no service", c.Name())
-		}
-		c.Service, c.LiveColor = after, to
-		if rec, err = c.Release(); err != nil {
-			return &res, err
-		}
+		p.switchSteps(env, &res, sw, func(out *SwitchResult) {
+			for _, sc := range out.Components {
+				readyEndpoints = sc.ReadyEndpoints
+			}
+			switchedAt = env.now()
+			env.report("%s switched to %s", c.Name(), to)
+			if after != nil { // go on from the Service as the switch left it (its record says promoting)
+				c.Service, c.LiveColor = after, to
+			}
+		})
 	case rec.Phase == PhaseSwitched || rec.Phase == PhaseRolledBack || rec.Phase == PhasePromoting:
 		old, live = rec.Previous, c.LiveColor
 		if rec.SwitchedAt != nil {
@@ -93,128 +81,132 @@ func (blueGreen) promote(ctx context.Context, env *Env, c *Component, opts Promo
 	if liveD == nil {
 		return &res, fmt.Errorf("no deployment carries the live color %s=%s of %s: fix the service selector", c.ColorKey, live, c.Name())
 	}
-	if !justSwitched && !opts.Force {
+	if sw == nil && !opts.Force {
 		if w, ok := rec.Workloads[live]; ok {
 			if d := Drift(w, liveD); d != "" {
 				return nil, fmt.Errorf("promote of %s refused, nothing changed: the live color %s no longer runs the release switched to: %s; roll back with `kubectl feastflow rollback %s` (to %s), or promote what %s runs now with --force", c.Name(), live, d, c.Name(), orNoneText(old), live)
 			}
 		}
 	}
-	if old == "" || old == live || oldD == nil || desiredReplicas(oldD) == 0 {
-		if rec.Phase == PhasePromoted || !env.Writer.Live() {
+	promoted := func(r *Release) *Release {
+		r.Phase, r.Operation = PhasePromoted, nil
+		return r
+	}
+	switch {
+	case old == "" || old == live || oldD == nil || desiredReplicas(oldD) == 0:
+		if sw == nil && (rec.Phase == PhasePromoted || !env.Writer.Live()) {
 			res.Message = fmt.Sprintf("%s is promoted: %s is live and the old color has no replicas; nothing to do", c.Name(), live)
 			return &res, nil
 		}
-		next := rec.clone()
-		next.Phase, next.Operation = PhasePromoted, nil
-		if err := finishRelease(ctx, env, c, next, rec.Operation); err != nil {
+		p.finish(env, string(PhasePromoted), nil, promoted)
+		if err := env.apply(ctx, &res, p); err != nil {
 			return &res, err
 		}
-		res.Message = fmt.Sprintf("%s is promoted: %s is live and %s has no replicas; recorded", c.Name(), live, orNoneText(old))
+		res.Message = env.tell(fmt.Sprintf("%s is promoted: %s is live and %s has no replicas; recorded", c.Name(), live, orNoneText(old)), fmt.Sprintf("would switch %s to %s; the old color has no replicas", c.Name(), live))
+		return &res, nil
+	case opts.KeepOld:
+		if err := env.apply(ctx, &res, p); err != nil {
+			return &res, err
+		}
+		res.Message = env.tell(fmt.Sprintf("%s is live on %s; %s (%s) kept scaled up (--keep-old)", c.Name(), live, old, oldD.Name), fmt.Sprintf("would switch %s to %s; %s (%s) kept scaled up (--keep-old)", c.Name(), live, old, oldD.Name))
 		return &res, nil
 	}
-	if opts.KeepOld {
-		res.Message = fmt.Sprintf("%s is live on %s; %s (%s) kept scaled up (--keep-old)", c.Name(), live, old, oldD.Name)
-		return &res, nil
-	}
-	if !justSwitched {
+	if sw == nil {
 		if _, err := CheckWindow(ctx, env, c.Namespace()); err != nil {
 			return nil, err
 		}
 	}
-	if !env.Writer.Live() {
-		res.Changes = append(res.Changes, Change{Object: "deployment/" + oldD.Name, Field: "spec.replicas", From: fmt.Sprint(desiredReplicas(oldD)), To: "0"})
-		res.Message = fmt.Sprintf("dry run (%s): would scale %s (%s) to 0", env.Writer.DryRun, old, oldD.Name)
-		return &res, nil
-	}
 	if opts.Confirm != nil {
-		if err := opts.Confirm(fmt.Sprintf("scale %s (color %s, %s) from %d replicas to 0", oldD.Name, old, imagesText(TemplateImages(&oldD.Spec.Template)), desiredReplicas(oldD))); err != nil {
-			return &res, fmt.Errorf("%w; %s is live on %s", err, c.Name(), live)
+		q := fmt.Sprintf("scale %s (color %s, %s) from %d replicas to 0", oldD.Name, old, imagesText(TemplateImages(&oldD.Spec.Template)), desiredReplicas(oldD))
+		if sw != nil {
+			q = fmt.Sprintf("switch %s to %s, then %s", c.Name(), live, q)
+		}
+		if err := opts.Confirm(q); err != nil {
+			return &res, fmt.Errorf("%w; nothing changed: %s stays live on %s", err, c.Name(), c.LiveColor)
 		}
 	}
-	started := rec.Operation
-	if started == nil || started.Verb != verbPromote {
+	var started *ReleaseOperation
+	if sw == nil && (rec.Operation == nil || rec.Operation.Verb != verbPromote) {
 		next := rec.clone()
 		next.Phase = PhasePromoting
 		started = next.begin(env, verbPromote, old, old+"=0")
-		op := env.Writer.Operation(verbPromote, old, live)
-		if err := writeRelease(ctx, env, c, next, &op, ""); err != nil {
-			return nil, err
-		}
-		rec = next
+		p.record(env, next, env.Writer.Operation(verbPromote, old, live), "", nil)
 	}
 	oldPlanned, livePlanned := oldD.DeepCopy(), liveD.DeepCopy()
 	startReady := readyReplicas(liveD)
-	elapsed := env.now().Sub(switchedAt)
-	if elapsed < 0 {
-		elapsed = 0 // a switch recorded by a clock ahead of ours: wait the whole delay, no more
-	}
-	waited := false
-	if wait := opts.ScaleDownDelay - elapsed; wait > 0 {
-		env.report("waiting %s before scaling %s down, so that kube-proxy on every node has stopped sending it traffic (Ctrl-C keeps the switch; re-run to finish)", wait.Round(time.Second), oldD.Name)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return &res, fmt.Errorf("interrupted before scaling %s down: %s stays live on %s and %s keeps %d replicas; re-run `kubectl feastflow promote %s` to finish: %w", oldD.Name, c.Name(), live, old, desiredReplicas(oldD), c.Name(), ctx.Err())
-		case <-t.C:
-		}
-		waited = true
+	wait := opts.ScaleDownDelay
+	if sw == nil {
+		elapsed := max(env.now().Sub(switchedAt), 0) // a switch recorded by a clock ahead of ours: the whole delay, no more
+		wait -= elapsed
 	}
 	stopped := fmt.Sprintf("%s is live on %s and %s keeps its replicas; re-run `kubectl feastflow promote %s` once it is settled", c.Name(), live, oldD.Name, c.Name())
 	cut := oldD
-	if waited {
-		// Check before the cut: the Service still selects the live color, neither color
-		// changed since the plan, and the live color has no fewer ready pods than at the start.
-		svc, now, err := reread(ctx, env, c, oldD.Name, liveD.Name)
-		if err != nil {
-			return &res, err
-		}
-		if got := svc.Spec.Selector[c.ColorKey]; got != live {
-			return &res, &ForeignChangeError{Object: "service/" + c.Name(), Field: "spec.selector." + c.ColorKey, From: live, To: got, Manager: lastServiceManager(svc), Done: fmt.Sprintf("%s not scaled down", oldD.Name)}
-		}
-		for _, chk := range []*appsv1.Deployment{oldPlanned, livePlanned} {
-			if err := checkUnchanged(chk, now[chk.Name], desiredReplicas(chk)); err != nil {
-				err.(*ForeignChangeError).Done = stopped
-				return &res, err
+	if wait > 0 {
+		p.delay(env, "deployment/"+oldD.Name, wait, "the scale-down delay after the switch, so that kube-proxy on every node has stopped sending it traffic; Ctrl-C keeps the switch",
+			fmt.Sprintf("waiting %s before scaling %s down, so that kube-proxy on every node has stopped sending it traffic (Ctrl-C keeps the switch; re-run to finish)", wait.Round(time.Second), oldD.Name), func(err error) error {
+				return fmt.Errorf("interrupted before scaling %s down: %s stays live on %s and %s keeps %d replicas; re-run `kubectl feastflow promote %s` to finish: %w", oldD.Name, c.Name(), live, old, desiredReplicas(oldD), c.Name(), err)
+			})
+		p.check("deployment/"+oldD.Name, fmt.Sprintf("service/%s still selects %s=%s, deployment/%s and deployment/%s unchanged since the plan (replicas and template), and deployment/%s has at least the %d ready pods it had at the start", c.Name(), c.ColorKey, live, oldD.Name, liveD.Name, liveD.Name, startReady), func(ctx context.Context) error {
+			svc, now, err := reread(ctx, env, c, oldD.Name, liveD.Name)
+			if err != nil {
+				return err
 			}
-		}
-		if got := readyReplicas(now[liveD.Name]); got < startReady {
-			return &res, fmt.Errorf("the live color %s (%s) has %d ready pods, fewer than the %d when promote started: %s", live, liveD.Name, got, startReady, stopped)
-		}
-		c.Service, cut = svc, now[oldD.Name]
-	} else if justSwitched && readyEndpoints < int(startReady) {
-		// No time passed since the plan, so its reads still answer (the Service is the
-		// one the record write or the switch returned; the cut tests the old color's
-		// generation): only the live color's ready count is taken from the verification,
-		// which saw the live pods ready behind the Service just now.
-		return &res, fmt.Errorf("the live color %s (%s) has %d ready endpoints, fewer than the %d ready pods when promote started: %s", live, liveD.Name, readyEndpoints, startReady, stopped)
-	}
-	ch, err := scaleGuarded(ctx, env, cut, 0, verbPromote, "Promoted")
-	var conflict *ConflictError
-	if err != nil && !waited && errors.As(err, &conflict) {
-		// The old color changed since the plan: read it to name the change and who made it.
-		if _, now, rerr := reread(ctx, env, c, oldD.Name); rerr == nil {
-			if ferr := checkUnchanged(oldPlanned, now[oldD.Name], desiredReplicas(oldPlanned)); ferr != nil {
-				ferr.(*ForeignChangeError).Done = stopped
-				return &res, ferr
+			if got := svc.Spec.Selector[c.ColorKey]; got != live {
+				return &ForeignChangeError{Object: "service/" + c.Name(), Field: "spec.selector." + c.ColorKey, From: live, To: got, Manager: lastServiceManager(svc), Done: fmt.Sprintf("%s not scaled down", oldD.Name)}
 			}
-		}
+			for _, chk := range []*appsv1.Deployment{oldPlanned, livePlanned} {
+				if err := checkUnchanged(chk, now[chk.Name], desiredReplicas(chk)); err != nil {
+					err.(*ForeignChangeError).Done = stopped
+					return err
+				}
+			}
+			if got := readyReplicas(now[liveD.Name]); got < startReady {
+				return fmt.Errorf("the live color %s (%s) has %d ready pods, fewer than the %d when promote started: %s", live, liveD.Name, got, startReady, stopped)
+			}
+			c.Service, cut = svc, now[oldD.Name]
+			return nil
+		})
+	} else if sw != nil {
+		// No time passes between the switch and the cut, so the plan's reads still answer
+		// (the cut tests the old color's generation): only the live color's ready count is
+		// taken from the verification, which saw the live pods ready behind the Service.
+		p.check("endpointslices of service/"+c.Name(), fmt.Sprintf("the switch verified at least the %d ready pods deployment/%s had at the start", startReady, liveD.Name), func(context.Context) error {
+			if readyEndpoints < int(startReady) {
+				return fmt.Errorf("the live color %s (%s) has %d ready endpoints, fewer than the %d ready pods when promote started: %s", live, liveD.Name, readyEndpoints, startReady, stopped)
+			}
+			return nil
+		})
 	}
-	if err != nil {
+	p.add(Step{
+		Action: StepWrite, Object: "deployment/" + oldD.Name, Field: "spec.replicas", From: fmt.Sprint(desiredReplicas(oldD)), To: "0",
+		Precondition: fmt.Sprintf("metadata.generation %d (or as the check before it re-read it)", oldD.Generation), listed: true, dry: sw == nil,
+		do: func(ctx context.Context) (*Change, error) {
+			ch, err := scaleGuarded(ctx, env, cut, 0, verbPromote, "Promoted")
+			var conflict *ConflictError
+			if err != nil && wait <= 0 && errors.As(err, &conflict) {
+				// The old color changed since the plan: read it to name the change and who made it.
+				if _, now, rerr := reread(ctx, env, c, oldD.Name); rerr == nil {
+					if ferr := checkUnchanged(oldPlanned, now[oldD.Name], desiredReplicas(oldPlanned)); ferr != nil {
+						ferr.(*ForeignChangeError).Done = stopped
+						return nil, ferr
+					}
+				}
+			}
+			return ch, err
+		},
+	})
+	p.finish(env, string(PhasePromoted), started, func(r *Release) *Release {
+		r = promoted(r)
+		r.recordWorkload(env, old, cut, "")
+		return r
+	})
+	if err := env.apply(ctx, &res, p); err != nil {
 		return &res, err
 	}
-	if ch != nil {
-		res.Changes = append(res.Changes, *ch)
+	res.Message = env.tell(fmt.Sprintf("%s promoted: %s is live, %s (%s) scaled to 0", c.Name(), live, old, oldD.Name), fmt.Sprintf("would switch %s to %s, then scale %s (%s) to 0 after %s", c.Name(), live, old, oldD.Name, opts.ScaleDownDelay))
+	if sw == nil {
+		res.Message = env.tell(res.Message, fmt.Sprintf("would scale %s (%s) to 0", old, oldD.Name))
 	}
-	res.Changed = true
-	next := rec.clone()
-	next.Phase, next.Operation = PhasePromoted, nil
-	next.recordWorkload(env, old, cut, "")
-	if err := finishRelease(ctx, env, c, next, started); err != nil {
-		return &res, err
-	}
-	res.Message = fmt.Sprintf("%s promoted: %s is live, %s (%s) scaled to 0", c.Name(), live, old, oldD.Name)
 	return &res, nil
 }
 
@@ -302,43 +294,37 @@ func (blueGreen) abort(ctx context.Context, env *Env, c *Component, opts AbortOp
 			return &res, err
 		}
 	}
-	if !env.Writer.Live() {
-		res.Changes = append(res.Changes, Change{Object: "deployment/" + d.Name, Field: "spec.replicas", From: fmt.Sprint(desiredReplicas(d)), To: "0"})
-		res.Message = fmt.Sprintf("dry run (%s): would scale %s (%s) to 0", env.Writer.DryRun, pending, d.Name)
-		return &res, nil
-	}
-	planned := d.DeepCopy()
+	// The plan: record the abort, re-read, scale the pending color to 0 testing the
+	// generation re-read, record it aborted.
+	p := newPlan(c, fmt.Sprintf("re-run `kubectl feastflow abort %s`", c.Name()))
 	next := rec.clone()
 	started := next.begin(env, "abort", pending, pending+"=0")
-	op := env.Writer.Operation("abort", pending, c.LiveColor)
-	if err := writeRelease(ctx, env, c, next, &op, ""); err != nil {
-		return nil, err
-	}
-	svc, now, err := reread(ctx, env, c, d.Name)
-	if err != nil {
+	p.record(env, next, env.Writer.Operation("abort", pending, c.LiveColor), "", nil)
+	planned, cut := d.DeepCopy(), d
+	p.check("deployment/"+d.Name, fmt.Sprintf("service/%s does not select %s=%s, and deployment/%s still has %d replicas of template %s", c.Name(), c.ColorKey, pending, d.Name, desiredReplicas(d), templateDigest(&d.Spec.Template)), func(ctx context.Context) error {
+		svc, now, err := reread(ctx, env, c, d.Name)
+		if err != nil {
+			return err
+		}
+		if got := svc.Spec.Selector[c.ColorKey]; got == pending {
+			return &ForeignChangeError{Object: "service/" + c.Name(), Field: "spec.selector." + c.ColorKey, From: c.LiveColor, To: got, Manager: lastServiceManager(svc), Done: d.Name + " not scaled down: it takes traffic now"}
+		}
+		if err := checkUnchanged(planned, now[d.Name], desiredReplicas(planned)); err != nil {
+			err.(*ForeignChangeError).Done = fmt.Sprintf("%s not scaled down; re-run `kubectl feastflow abort %s` once it is settled", d.Name, c.Name())
+			return err
+		}
+		cut = now[d.Name]
+		return nil
+	})
+	p.cut(env, &cut, 0, "abort", "Aborted")
+	p.finish(env, string(PhaseAborted), started, func(r *Release) *Release {
+		r.Phase, r.Pending, r.Operation = PhaseAborted, "", nil
+		return r
+	})
+	if err := env.apply(ctx, &res, p); err != nil {
 		return &res, err
 	}
-	if got := svc.Spec.Selector[c.ColorKey]; got == pending {
-		return &res, &ForeignChangeError{Object: "service/" + c.Name(), Field: "spec.selector." + c.ColorKey, From: c.LiveColor, To: got, Manager: lastServiceManager(svc), Done: d.Name + " not scaled down: it takes traffic now"}
-	}
-	if err := checkUnchanged(planned, now[d.Name], desiredReplicas(planned)); err != nil {
-		err.(*ForeignChangeError).Done = fmt.Sprintf("%s not scaled down; re-run `kubectl feastflow abort %s` once it is settled", d.Name, c.Name())
-		return &res, err
-	}
-	ch, err := scaleGuarded(ctx, env, now[d.Name], 0, "abort", "Aborted")
-	if err != nil {
-		return &res, err
-	}
-	if ch != nil {
-		res.Changes = append(res.Changes, *ch)
-	}
-	res.Changed = true
-	done := next.clone()
-	done.Phase, done.Pending, done.Operation = PhaseAborted, "", nil
-	if err := finishRelease(ctx, env, c, done, started); err != nil {
-		return &res, err
-	}
-	res.Message = fmt.Sprintf("aborted: %s (%s) scaled to 0; %s stays live on %s", pending, d.Name, c.Name(), c.LiveColor)
+	res.Message = env.tell(fmt.Sprintf("aborted: %s (%s) scaled to 0; %s stays live on %s", pending, d.Name, c.Name(), c.LiveColor), fmt.Sprintf("would scale %s (%s) to 0", pending, d.Name))
 	return &res, nil
 }
 
@@ -378,62 +364,73 @@ func (blueGreen) rollback(ctx context.Context, env *Env, c *Component, opts Roll
 			return nil, fmt.Errorf("rollback of %s refused, nothing changed: the previous color %s no longer runs the release that was live: %s; switch to it explicitly with `kubectl feastflow switch %s %s`, or pass --force", c.Name(), prev, d, prev, c.Name())
 		}
 	}
-	var readyHash map[string]string
-	if desiredReplicas(target) == 0 {
+	p := newPlan(c, fmt.Sprintf("fix the cause and re-run `kubectl feastflow rollback %s`", c.Name()))
+	swOpts := SwitchOptions{Namespace: c.Namespace(), Component: c.Name(), Color: prev, Keys: Keys{ColorKey: c.ColorKey}, Force: opts.Force, VerifyTimeout: opts.VerifyTimeout}
+	// The switch plans on the component as held: as read, or as this run wrote it (the
+	// record, the target's replicas).
+	swOpts.held = c
+	mergeSwitch := func(sw *SwitchResult) {
+		if sw != nil && env.Writer.Live() {
+			for _, sc := range sw.Components {
+				res.Changes = append(res.Changes, sc.Changes...)
+			}
+			res.Changed = res.Changed || sw.Changed
+		}
+	}
+	if desiredReplicas(target) > 0 {
+		sw, err := planSwitch(ctx, env, swOpts, verbRollback)
+		if err != nil {
+			return nil, err
+		}
+		p.switchSteps(env, &res, sw, nil)
+	} else {
+		// The previous color was scaled down: scale it up to the live color's replicas,
+		// wait for that many Ready pods of its template, then plan and make the switch.
 		if _, err := CheckWindow(ctx, env, c.Namespace()); err != nil {
 			return nil, err
 		}
-		replicas := desiredReplicas(c.Colors[c.LiveColor])
-		if replicas < 1 {
-			replicas = 1
-		}
-		if !env.Writer.Live() {
-			res.Changes = append(res.Changes,
-				Change{Object: "deployment/" + target.Name, Field: "spec.replicas", From: "0", To: fmt.Sprint(replicas)},
-				Change{Object: "service/" + c.Name(), Field: "spec.selector." + c.ColorKey, From: c.LiveColor, To: prev})
-			res.Message = fmt.Sprintf("dry run (%s): would scale %s to %d, wait until it is available, then switch %s back to %s", env.Writer.DryRun, target.Name, replicas, c.Name(), prev)
-			return &res, nil
-		}
+		replicas := max(desiredReplicas(c.Colors[c.LiveColor]), 1)
 		if rec.Operation == nil {
 			next := rec.clone()
 			next.begin(env, verbRollback, c.LiveColor, prev)
-			op := env.Writer.Operation(verbRollback, c.LiveColor, prev)
-			if err := writeRelease(ctx, env, c, next, &op, ""); err != nil {
-				return nil, err
+			p.record(env, next, env.Writer.Operation(verbRollback, c.LiveColor, prev), "", nil)
+		}
+		p.add(Step{
+			Action: StepWrite, Object: "deployment/" + target.Name, Field: "spec.replicas", From: "0", To: fmt.Sprint(replicas),
+			Precondition: "resourceVersion " + target.ResourceVersion, listed: true, dry: true,
+			do: func(ctx context.Context) (*Change, error) {
+				ch, err := env.scaleColor(ctx, target, replicas, verbRollback, "ScaledUpForRollback")
+				if err == nil && env.Writer.Live() {
+					env.report("scaled %s up to %d replicas to roll back to it; waiting for %d ready pods", target.Name, replicas, replicas)
+				}
+				return ch, err
+			},
+		})
+		p.wait("deployment/"+target.Name, fmt.Sprintf("%d ready pods of its current template", replicas), func(ctx context.Context) error {
+			hash, err := WaitForReady(ctx, env, target, replicas, opts.Timeout)
+			if err != nil {
+				return fmt.Errorf("%w; %s was scaled up but traffic stays on %s: fix and re-run `kubectl feastflow rollback %s`", err, target.Name, c.LiveColor, c.Name())
 			}
-		}
-		ch, err := env.scaleColor(ctx, target, replicas, verbRollback, "ScaledUpForRollback")
-		if err != nil {
-			return nil, err
-		}
-		res.Changes = append(res.Changes, *ch)
-		res.Changed = true
-		env.report("scaled %s up to %d replicas to roll back to it; waiting for %d ready pods", target.Name, replicas, replicas)
-		hash, err := WaitForReady(ctx, env, target, replicas, opts.Timeout)
-		if err != nil {
-			return &res, fmt.Errorf("%w; %s was scaled up but traffic stays on %s: fix and re-run `kubectl feastflow rollback %s`", err, target.Name, c.LiveColor, c.Name())
-		}
-		// The switch counts these pods when the Deployment's status lags behind them.
-		readyHash = map[string]string{target.Name: hash}
+			// The switch counts these pods when the Deployment's status lags behind them.
+			swOpts.readyHash = map[string]string{target.Name: hash}
+			return nil
+		})
+		p.add(Step{
+			Action: StepWrite, Object: "service/" + c.Name(), Field: "spec.selector." + c.ColorKey, From: c.LiveColor, To: prev,
+			Precondition: fmt.Sprintf("spec.selector.%s = %s and the release record as this run wrote it (JSON-patch test); preflighted after the wait", c.ColorKey, c.LiveColor), listed: true,
+			do: func(ctx context.Context) (*Change, error) {
+				sw, err := switchColor(ctx, env, swOpts, verbRollback)
+				mergeSwitch(sw)
+				return nil, err
+			},
+		})
 	}
-	swOpts := SwitchOptions{Namespace: c.Namespace(), Component: c.Name(), Color: prev, Keys: Keys{ColorKey: c.ColorKey}, Force: opts.Force, VerifyTimeout: opts.VerifyTimeout, readyHash: readyHash}
-	// Plan the switch on the component as held: as read, or as this run wrote it (the
-	// record, the target's replicas); the target's status is older than its pods, which
-	// the switch then lists and counts by the hash the wait ended on (readyHash).
-	swOpts.held = c
-	sw, err := switchColor(ctx, env, swOpts, verbRollback)
-	if sw != nil {
-		for _, sc := range sw.Components {
-			res.Changes = append(res.Changes, sc.Changes...)
-		}
-		res.Changed = res.Changed || sw.Changed
-	}
-	if err != nil {
+	if err := env.apply(ctx, &res, p); err != nil {
 		return &res, err
 	}
-	res.Message = fmt.Sprintf("%s rolled back from %s to %s", c.Name(), c.LiveColor, prev)
-	if !env.Writer.Live() {
-		res.Message = fmt.Sprintf("dry run (%s): would switch %s back from %s to %s", env.Writer.DryRun, c.Name(), c.LiveColor, prev)
+	res.Message = env.tell(fmt.Sprintf("%s rolled back from %s to %s", c.Name(), c.LiveColor, prev), fmt.Sprintf("would switch %s back from %s to %s", c.Name(), c.LiveColor, prev))
+	if desiredReplicas(target) == 0 && !env.Writer.Live() {
+		res.Message = env.tell("", fmt.Sprintf("would scale %s to %d, wait until it is available, then switch %s back to %s", target.Name, max(desiredReplicas(c.Colors[c.LiveColor]), 1), c.Name(), prev))
 	}
 	return &res, nil
 }

@@ -1,6 +1,8 @@
 package strategy
 
 import (
+	"context"
+
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -81,4 +83,45 @@ func (blueGreen) migrate(c *Component, r *Release) {
 
 func (blueGreen) smokeLeft(c *Component, res *DeployResult) string {
 	return fmt.Sprintf("deployment/%s (%s) runs %s and no traffic moved (live color still %s): fix and deploy again, or `kubectl feastflow abort %s` to scale it to 0", res.Deployment, res.Color, imagesText(res.Images), c.LiveColor, c.Name())
+}
+
+func (blueGreen) recorded() bool { return true }
+
+// recordWarnings: the selector against the record's live color, and the live color's
+// identity and template against those recorded at the switch.
+func (blueGreen) recordWarnings(c *Component, rec *Release) []string {
+	var out []string
+	if rec.Live != "" && rec.Live != c.LiveColor {
+		msg := fmt.Sprintf("the service selects %s=%s but the release record says %s is live: the selector was changed outside kubectl feastflow", c.ColorKey, c.LiveColor, rec.Live)
+		if who := lastServiceManager(c.Service); who != "" {
+			msg += " (" + who + ")"
+		}
+		out = append(out, msg)
+	}
+	if w, ok := rec.Workloads[c.LiveColor]; ok && rec.Live == c.LiveColor {
+		if d := Drift(w, c.Colors[c.LiveColor]); d != "" {
+			out = append(out, fmt.Sprintf("live color %s: %s: it no longer runs the release switched to; promote refuses until it is rolled back or promoted with --force", c.LiveColor, d))
+		}
+	}
+	return out
+}
+
+func (blueGreen) refuseAutoscale(*Component) error { return nil }
+
+// autoscaled resets what the release record saw of the autoscalers (Release.Autoscalers),
+// so that the next switch lists them and moves the new or changed one with the traffic. A
+// failure is a warning: the HPA is written; the next switch would then not move it.
+func (blueGreen) autoscaled(ctx context.Context, env *Env, c *Component) {
+	if !env.Writer.Live() {
+		return
+	}
+	rec, err := c.Release()
+	if err != nil || rec.Autoscalers == nil {
+		return
+	}
+	next := rec.clone()
+	next.Autoscalers = nil
+	if err := writeRelease(ctx, env, c, next, nil, ""); err != nil {
+		env.report("warning: the release record of %s still says which autoscalers it saw (%v): the next switch may not move the new one; run autoscale again", c.Name(), err)
+	}
 }

@@ -137,6 +137,27 @@ type switchPlan struct {
 }
 
 func switchColor(ctx context.Context, env *Env, opts SwitchOptions, verb string) (*SwitchResult, error) {
+	run, err := planSwitch(ctx, env, opts, verb)
+	if err != nil {
+		return nil, err
+	}
+	return run.apply(ctx, env)
+}
+
+// switchRun is a switch planned on one snapshot (the Services, the Deployments, the
+// namespace, the target pods when needed, the autoscalers when needed): every component
+// preflighted, and the result so far. apply makes it.
+type switchRun struct {
+	opts  SwitchOptions
+	verb  string
+	res   *SwitchResult
+	plans []*switchPlan
+	todo  []*switchPlan // the plans that write
+}
+
+// planSwitch reads the snapshot and preflights every component: a refusal names every
+// problem of every component, and nothing is written.
+func planSwitch(ctx context.Context, env *Env, opts SwitchOptions, verb string) (*switchRun, error) {
 	tm := report.TypeMeta("SwitchResult")
 	res := &SwitchResult{Result: Result{APIVersion: tm.APIVersion, Kind: tm.Kind, Component: opts.Component, Namespace: opts.Namespace, Strategy: BlueGreen, Operation: verb, DryRun: env.dryRunText()}, Color: opts.Color, Components: []SwitchComponent{}}
 	inv, err := loadSwitch(ctx, env, opts)
@@ -181,6 +202,23 @@ func switchColor(ctx context.Context, env *Env, opts SwitchOptions, verb string)
 	if len(problems) > 0 {
 		return nil, &PreflightError{Color: opts.Color, Problems: problems}
 	}
+	run := &switchRun{opts: opts, verb: verb, res: res, plans: plans}
+	for _, p := range plans {
+		if !p.noop {
+			run.todo = append(run.todo, p)
+		}
+	}
+	res.Planned = run.steps()
+	return run, nil
+}
+
+// apply makes a planned switch: the smoke test of the target pods (a failure writes
+// nothing), then per component one JSON patch that tests the old color and the release
+// record as read, then at once the Event, the autoscalers moved and the verification of
+// the EndpointSlices, then the smoke test through the Services.
+func (run *switchRun) apply(ctx context.Context, env *Env) (*SwitchResult, error) {
+	opts, verb, res, plans := run.opts, run.verb, run.res, run.plans
+	var err error
 	if err := smokeBeforeSwitch(ctx, env, opts, plans); err != nil {
 		return nil, err
 	}

@@ -113,21 +113,24 @@ func (canary) deploy(ctx context.Context, env *Env, c *Component, opts DeployOpt
 		}
 		res.Replicas = plan.Canary
 		st := &canaryState{Phase: canaryPhaseStepping, Verb: "deploy", From: 0, Weight: steps[0], Total: plan.Total, Stable: plan.Stable, Canary: plan.Canary}
-		if err := recordCanaryState(ctx, env, c, st, "0%", fmt.Sprintf("%d%%", steps[0])); err != nil {
+		p := newPlan(c, fmt.Sprintf("re-run `kubectl feastflow canary-step %s` to complete the first step, or abort", c.Name()))
+		if err := p.canaryRecord(env, st, "0%", fmt.Sprintf("%d%%", steps[0]), false); err != nil {
 			return res, err
 		}
+		p.canaryTracks(env, &res.Result, plan, "deploy", opts.Timeout)
+		p.canaryDone(env, st, "")
 		if !env.Writer.Live() {
-			scaleChanges := &Result{}
-			_ = applyCanaryPlan(ctx, env, c, scaleChanges, plan, "deploy", opts.Timeout)
-			res.Changes = append(res.Changes, scaleChanges.Changes...)
+			if err := env.apply(ctx, &res.Result, p); err != nil {
+				return res, err
+			}
 			res.Message = fmt.Sprintf("dry run (%s): would deploy %s as canary %s at %d %% (%d canary, %d stable)", env.Writer.DryRun, imagesText(res.Images), target.Name, steps[0], plan.Canary, plan.Stable)
 			return res, nil
 		}
-		if err := applyCanaryPlan(ctx, env, c, &res.Result, plan, "deploy", opts.Timeout); err != nil {
-			res.Failure = failureOf(err)
-			return res, canaryDeployFailed(ctx, env, c, res, opts, err)
-		}
-		if err := finishCanaryStep(ctx, env, c, st); err != nil {
+		if err := env.apply(ctx, &res.Result, p); err != nil {
+			if p.failed == StepWrite || p.failed == StepWait || p.failed == StepCheck {
+				res.Failure = failureOf(err)
+				return res, canaryDeployFailed(ctx, env, c, res, opts, err)
+			}
 			return res, err
 		}
 		res.Ready = true
@@ -309,23 +312,26 @@ func (canary) promote(ctx context.Context, env *Env, c *Component, opts PromoteO
 		return nil, err
 	}
 	from := setWeight(c)
+	p := newPlan(c, fmt.Sprintf("fix the cause and re-run `kubectl feastflow promote %s`, or abort", c.Name()))
 	if st.Phase != canaryPhaseStepping {
 		rec := &canaryState{Phase: canaryPhaseStepping, Verb: "promote", From: from, Weight: 0, Total: total, Stable: total, Canary: 0}
-		if err := recordCanaryState(ctx, env, c, rec, fmt.Sprintf("%d%%", from), "promoted"); err != nil {
+		if err := p.canaryRecord(env, rec, fmt.Sprintf("%d%%", from), "promoted", false); err != nil {
 			return nil, err
 		}
 	}
 
 	// Roll the stable track: template, full capacity, maxUnavailable 0 so that no stable pod
-	// goes before its replacement is Ready.
+	// goes before its replacement is Ready: one JSON patch, its changes one step each.
 	var ops []map[string]any
+	var rollSteps []Step
+	stableObj := "deployment/" + c.Stable.Name
 	if !sameTemplate {
 		ops = append(ops, map[string]any{"op": "replace", "path": "/spec/template", "value": tpl})
-		addChange(res, &Change{Object: "deployment/" + c.Stable.Name, Field: "spec.template", From: imagesText(TemplateImages(&c.Stable.Spec.Template)), To: imagesText(TemplateImages(tpl))})
+		rollSteps = append(rollSteps, Step{Field: "spec.template", From: imagesText(TemplateImages(&c.Stable.Spec.Template)), To: imagesText(TemplateImages(tpl))})
 	}
 	if desiredReplicas(c.Stable) != total {
 		ops = append(ops, map[string]any{"op": "replace", "path": "/spec/replicas", "value": total})
-		addChange(res, &Change{Object: "deployment/" + c.Stable.Name, Field: "spec.replicas", From: strconv.Itoa(int(desiredReplicas(c.Stable))), To: strconv.Itoa(int(total))})
+		rollSteps = append(rollSteps, Step{Field: "spec.replicas", From: strconv.Itoa(int(desiredReplicas(c.Stable))), To: strconv.Itoa(int(total))})
 	}
 	if ru := c.Stable.Spec.Strategy.RollingUpdate; ru == nil || ru.MaxUnavailable == nil || ru.MaxUnavailable.String() != "0" && ru.MaxUnavailable.String() != "0%" {
 		zero := intstr.FromInt32(0)
@@ -338,75 +344,98 @@ func (canary) promote(ctx context.Context, env *Env, c *Component, opts PromoteO
 		if ru != nil && ru.MaxUnavailable != nil {
 			from = ru.MaxUnavailable.String()
 		}
-		addChange(res, &Change{Object: "deployment/" + c.Stable.Name, Field: "spec.strategy.rollingUpdate.maxUnavailable", From: from, To: "0"})
+		rollSteps = append(rollSteps, Step{Field: "spec.strategy.rollingUpdate.maxUnavailable", From: from, To: "0"})
 	}
-	if len(ops) > 0 {
-		op := env.Writer.Operation("promote", imagesText(TemplateImages(&c.Stable.Spec.Template)), imagesText(TemplateImages(tpl)))
-		ops = append(ops, annotationOps(c.Stable, map[string]string{
-			audit.LastOperationAnnotation: op.Annotation(),
-			ChangeCauseAnnotation:         changeCause("promote "+c.Name()+" (canary "+imagesText(TemplateImages(tpl))+")", op),
-		})...)
-		env.report("rolling deployment/%s to %s with %d replicas (maxUnavailable 0)", c.Stable.Name, imagesText(TemplateImages(tpl)), total)
-		if err := writeDeployment(ctx, env, c.Stable, types.JSONPatchType, ops, "Promoted", op); err != nil {
-			return res, err
+	for i := range rollSteps {
+		s := rollSteps[i]
+		s.Action, s.Object, s.listed, s.samePatch = StepWrite, stableObj, true, i > 0
+		if i == 0 {
+			s.dry = true
+			s.Precondition = "none: the template and replicas are set whatever they were; the check before the canary's retirement compares them"
+			s.do = func(ctx context.Context) (*Change, error) {
+				op := env.Writer.Operation("promote", imagesText(TemplateImages(&c.Stable.Spec.Template)), imagesText(TemplateImages(tpl)))
+				body := append(ops, annotationOps(c.Stable, map[string]string{
+					audit.LastOperationAnnotation: op.Annotation(),
+					ChangeCauseAnnotation:         changeCause("promote "+c.Name()+" (canary "+imagesText(TemplateImages(tpl))+")", op),
+				})...)
+				env.report("rolling deployment/%s to %s with %d replicas (maxUnavailable 0)", c.Stable.Name, imagesText(TemplateImages(tpl)), total)
+				if err := writeDeployment(ctx, env, c.Stable, types.JSONPatchType, body, "Promoted", op); err != nil {
+					return nil, err
+				}
+				return &Change{Object: stableObj, Field: rollSteps[0].Field, From: rollSteps[0].From, To: rollSteps[0].To}, nil
+			}
+		} else {
+			s.Detail = "in the same patch as the step before"
 		}
+		p.add(s)
 	}
-	if !env.Writer.Live() {
-		canaryTo := "0"
-		if opts.DeleteCanary {
-			canaryTo = "deleted"
+	p.wait(stableObj, fmt.Sprintf("%d ready pods of its new template", total), func(ctx context.Context) error {
+		env.report("waiting for %d ready pods of deployment/%s's new template before retiring the canary", total, c.Stable.Name)
+		if _, err := WaitForReady(ctx, env, c.Stable, total, opts.Timeout); err != nil {
+			return fmt.Errorf("%w; the canary still serves: fix and re-run promote, or abort (%s)", err, appliedSoFar(res))
 		}
-		addChange(res, &Change{Object: "deployment/" + c.Canary.Name, Field: "spec.replicas", From: strconv.Itoa(int(desiredReplicas(c.Canary))), To: canaryTo})
-		res.Message = fmt.Sprintf("dry run (%s): would roll deployment/%s to the canary's template with %d replicas, then %s", env.Writer.DryRun, c.Stable.Name, total, retire)
-		return res, nil
-	}
-	env.report("waiting for %d ready pods of deployment/%s's new template before retiring the canary", total, c.Stable.Name)
-	if _, err := WaitForReady(ctx, env, c.Stable, total, opts.Timeout); err != nil {
-		return res, fmt.Errorf("%w; the canary still serves: fix and re-run promote, or abort (%s)", err, appliedSoFar(res))
-	}
-	if err := smokeStableBeforeRetire(ctx, env, c, opts.Smoke, total, appliedSoFar(res)); err != nil {
-		return res, err
+		return nil
+	})
+	if path := opts.Smoke.PathFor(c.Service); path != "" {
+		p.check(stableObj, fmt.Sprintf("smoke test: each of its %d pods answers GET %s through pods/proxy with 2xx", total, path), func(ctx context.Context) error {
+			return smokeStableBeforeRetire(ctx, env, c, opts.Smoke, total, appliedSoFar(res))
+		})
 	}
 	// Check before the cut: the canary and the stable track as planned, and no fewer ready
 	// pods than at the start once the canary is gone.
-	_, now, err := reread(ctx, env, c, c.Stable.Name, c.Canary.Name)
-	if err != nil {
-		return res, err
-	}
-	stopped := fmt.Sprintf("%s; deployment/%s not retired: check who changed it, then re-run promote", appliedSoFar(res), c.Canary.Name)
-	for _, chk := range []struct {
-		want     *appsv1.Deployment
-		replicas int32
-	}{{c.Stable, total}, {canaryPlanned, desiredReplicas(canaryPlanned)}} {
-		if err := checkUnchanged(chk.want, now[chk.want.Name], chk.replicas); err != nil {
-			err.(*ForeignChangeError).Done = stopped
-			return res, err
-		}
-	}
-	if got := max(readyReplicas(now[c.Stable.Name]), total); got < startReady { // the wait saw total Ready pods of the new template
-		return res, fmt.Errorf("deployment/%s has %d ready pods, fewer than the %d ready when promote started: the canary is kept; %s", c.Stable.Name, got, startReady, stopped)
-	}
-	if opts.DeleteCanary {
-		env.report("deleting deployment/%s", c.Canary.Name)
-		pre := metav1.Preconditions{UID: &now[c.Canary.Name].UID}
-		del := env.Writer.DeleteOptions()
-		del.Preconditions = &pre
-		if err := env.Client.AppsV1().Deployments(c.Namespace()).Delete(ctx, c.Canary.Name, del); err != nil {
-			return res, writeError("delete", "deployment", c.Namespace(), c.Canary.Name, err)
-		}
-		addChange(res, &Change{Object: "deployment/" + c.Canary.Name, Field: "metadata", From: c.Canary.Name, To: "deleted"})
-	} else {
-		ch, err := scaleGuarded(ctx, env, now[c.Canary.Name], 0, "promote", "Scaled")
+	var canaryNow *appsv1.Deployment
+	p.check("deployment/"+c.Canary.Name, fmt.Sprintf("deployment/%s has %d replicas of the canary's template and deployment/%s %d replicas of its template, and at least the %d ready pods of the start", c.Stable.Name, total, c.Canary.Name, desiredReplicas(canaryPlanned), startReady), func(ctx context.Context) error {
+		_, now, err := reread(ctx, env, c, c.Stable.Name, c.Canary.Name)
 		if err != nil {
-			return res, fmt.Errorf("%w (%s)", err, appliedSoFar(res))
+			return err
 		}
-		*c.Canary = *now[c.Canary.Name]
-		addChange(res, ch)
+		stopped := fmt.Sprintf("%s; deployment/%s not retired: check who changed it, then re-run promote", appliedSoFar(res), c.Canary.Name)
+		for _, chk := range []struct {
+			want     *appsv1.Deployment
+			replicas int32
+		}{{c.Stable, total}, {canaryPlanned, desiredReplicas(canaryPlanned)}} {
+			if err := checkUnchanged(chk.want, now[chk.want.Name], chk.replicas); err != nil {
+				err.(*ForeignChangeError).Done = stopped
+				return err
+			}
+		}
+		if got := max(readyReplicas(now[c.Stable.Name]), total); got < startReady { // the wait saw total Ready pods of the new template
+			return fmt.Errorf("deployment/%s has %d ready pods, fewer than the %d ready when promote started: the canary is kept; %s", c.Stable.Name, got, startReady, stopped)
+		}
+		canaryNow = now[c.Canary.Name]
+		return nil
+	})
+	canaryObj := "deployment/" + c.Canary.Name
+	if opts.DeleteCanary {
+		p.add(Step{Action: StepWrite, Object: canaryObj, Field: "metadata", From: c.Canary.Name, To: "deleted", Precondition: "metadata.uid as the check before it re-read it", listed: true,
+			do: func(ctx context.Context) (*Change, error) {
+				env.report("deleting deployment/%s", c.Canary.Name)
+				pre := metav1.Preconditions{UID: &canaryNow.UID}
+				del := env.Writer.DeleteOptions()
+				del.Preconditions = &pre
+				if err := env.Client.AppsV1().Deployments(c.Namespace()).Delete(ctx, c.Canary.Name, del); err != nil {
+					return nil, writeError("delete", "deployment", c.Namespace(), c.Canary.Name, err)
+				}
+				return &Change{Object: canaryObj, Field: "metadata", From: c.Canary.Name, To: "deleted"}, nil
+			}})
+	} else {
+		p.add(Step{Action: StepWrite, Object: canaryObj, Field: "spec.replicas", From: strconv.Itoa(int(desiredReplicas(c.Canary))), To: "0",
+			Precondition: "metadata.generation as the check before it re-read it", listed: true,
+			do: func(ctx context.Context) (*Change, error) {
+				ch, err := scaleGuarded(ctx, env, canaryNow, 0, "promote", "Scaled")
+				if err != nil {
+					return nil, fmt.Errorf("%w (%s)", err, appliedSoFar(res))
+				}
+				*c.Canary = *canaryNow
+				return ch, nil
+			}})
 	}
-	if err := clearCanaryState(ctx, env, c, PhasePromoted); err != nil {
+	p.canaryDone(env, &canaryState{Weight: 0}, PhasePromoted)
+	if err := env.apply(ctx, res, p); err != nil {
 		return res, err
 	}
-	res.Message = fmt.Sprintf("promoted %s: deployment/%s runs %s with %d replicas; the canary is retired", c.Name(), c.Stable.Name, imagesText(TemplateImages(tpl)), total)
+	res.Message = env.tell(fmt.Sprintf("promoted %s: deployment/%s runs %s with %d replicas; the canary is retired", c.Name(), c.Stable.Name, imagesText(TemplateImages(tpl)), total),
+		fmt.Sprintf("would roll deployment/%s to the canary's template with %d replicas, then %s", c.Stable.Name, total, retire))
 	return res, nil
 }
 
@@ -441,13 +470,13 @@ func (canary) abort(ctx context.Context, env *Env, c *Component, opts AbortOptio
 	}
 	from := setWeight(c)
 	rec := &canaryState{Phase: canaryPhaseStepping, Verb: "abort", From: from, Weight: 0, Total: total, Stable: total, Canary: 0}
-	if err := recordCanaryState(ctx, env, c, rec, fmt.Sprintf("%d%%", from), "0%"); err != nil {
+	p := newPlan(c, fmt.Sprintf("re-run `kubectl feastflow abort %s`", c.Name()))
+	if err := p.canaryRecord(env, rec, fmt.Sprintf("%d%%", from), "0%", false); err != nil {
 		return nil, err
 	}
-	if err := applyCanaryPlan(ctx, env, c, res, plan, "abort", opts.Timeout); err != nil {
-		return res, err
-	}
-	if err := clearCanaryState(ctx, env, c, PhaseAborted); err != nil {
+	p.canaryTracks(env, res, plan, "abort", opts.Timeout)
+	p.canaryDone(env, rec, PhaseAborted)
+	if err := env.apply(ctx, res, p); err != nil {
 		return res, err
 	}
 	res.Message = fmt.Sprintf("aborted the canary of %s: deployment/%s has %d replicas, deployment/%s 0", c.Name(), c.Stable.Name, total, c.Canary.Name)

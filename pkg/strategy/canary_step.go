@@ -232,10 +232,10 @@ func CanaryStep(ctx context.Context, env *Env, c *Component, opts CanaryStepOpti
 		if err := CheckWindowFor(ctx, env, c); err != nil {
 			return nil, err
 		}
-		if err := applyCanaryPlan(ctx, env, c, &res.Result, res.Plan, st.Verb, opts.Timeout); err != nil {
-			return res, err
-		}
-		if err := finishCanaryStep(ctx, env, c, st); err != nil {
+		p := newPlan(c, fmt.Sprintf("re-run `kubectl feastflow canary-step %s` to complete the step, or abort", c.Name()))
+		p.canaryTracks(env, &res.Result, res.Plan, st.Verb, opts.Timeout)
+		p.canaryDone(env, st, "")
+		if err := env.apply(ctx, &res.Result, p); err != nil {
 			return res, err
 		}
 		res.Message = fmt.Sprintf("completed the interrupted step of %s to %d %%: %d canary, %d stable", c.Name(), st.Weight, st.Canary, st.Stable)
@@ -294,14 +294,13 @@ func CanaryStep(ctx context.Context, env *Env, c *Component, opts CanaryStepOpti
 		return nil, err
 	}
 	next := &canaryState{Phase: canaryPhaseStepping, Verb: "canary-step", From: from, Weight: target, Total: plan.Total, Stable: plan.Stable, Canary: plan.Canary, Forced: opts.Force}
-	if err := recordCanaryState(ctx, env, c, next, fmt.Sprintf("%d%%", from), fmt.Sprintf("%d%%", target)); err != nil {
+	p := newPlan(c, fmt.Sprintf("re-run `kubectl feastflow canary-step %s` to complete the step, or abort", c.Name()))
+	if err := p.canaryRecord(env, next, fmt.Sprintf("%d%%", from), fmt.Sprintf("%d%%", target), true); err != nil {
 		return nil, err
 	}
-	addChange(&res.Result, &Change{Object: "service/" + c.Name(), Field: "metadata.annotations." + ReleaseAnnotation + ".weight", From: strconv.Itoa(from), To: strconv.Itoa(target)})
-	if err := applyCanaryPlan(ctx, env, c, &res.Result, plan, "canary-step", opts.Timeout); err != nil {
-		return res, err
-	}
-	if err := finishCanaryStep(ctx, env, c, next); err != nil {
+	p.canaryTracks(env, &res.Result, plan, "canary-step", opts.Timeout)
+	p.canaryDone(env, next, "")
+	if err := env.apply(ctx, &res.Result, p); err != nil {
 		return res, err
 	}
 	res.Message = fmt.Sprintf("%s moved from %d %% to %d %%: %d canary, %d stable", c.Name(), from, target, plan.Canary, plan.Stable)
@@ -347,11 +346,12 @@ func refuseCanaryHPA(ctx context.Context, env *Env, c *Component, plan CanaryPla
 	return fightingHPAError(hpas, "the canary step", what, fmt.Sprintf("a canary needs fixed replica counts on both tracks: delete it for the canary (kubectl delete hpa %s -n %s) and re-create it after promote with kubectl feastflow autoscale %s", hpas[0].Name, c.Namespace(), c.Name()))
 }
 
-// recordCanaryState records the step about to be made as the operation in progress of the
-// release record, with the last-operation record, in one merge patch preconditioned on the
-// Service's resourceVersion: of two concurrent runs, the second fails here before scaling
-// anything.
-func recordCanaryState(ctx context.Context, env *Env, c *Component, st *canaryState, from, to string) error {
+// canaryRecord plans the record of the step about to be made (st) as the operation in
+// progress of the release record, with the last-operation record, in one merge patch
+// preconditioned on the Service's resourceVersion: of two concurrent runs, the second
+// fails here before scaling anything. listed makes the weight one of the result's changes.
+func (p *Plan) canaryRecord(env *Env, st *canaryState, from, to string, listed bool) error {
+	c := p.c
 	cur, err := c.Release()
 	if err != nil {
 		return err
@@ -368,12 +368,11 @@ func recordCanaryState(ctx context.Context, env *Env, c *Component, st *canarySt
 	if st.Forced {
 		op.Reason = joinSentences(op.Reason, "health gate skipped with --force")
 	}
-	if err := writeRelease(ctx, env, c, rec, &op, canaryEventReason(st.Verb)); err != nil {
-		var ce *ConflictError
-		if asConflict(err, &ce) {
-			return fmt.Errorf("service %s/%s changed since it was read (another canary operation?): nothing changed; re-run to continue from its new state", c.Namespace(), c.Name())
-		}
-		return fmt.Errorf("record canary step on service %s/%s: %w", c.Namespace(), c.Name(), err)
+	s := p.record(env, rec, op, canaryEventReason(st.Verb), func(error) error {
+		return fmt.Errorf("service %s/%s changed since it was read (another canary operation?): nothing changed; re-run to continue from its new state", c.Namespace(), c.Name())
+	})
+	if listed {
+		s.Field, s.From, s.To, s.listed = "metadata.annotations."+ReleaseAnnotation+".weight", strconv.Itoa(st.From), strconv.Itoa(st.Weight), true
 	}
 	return nil
 }
@@ -390,14 +389,15 @@ func canaryEventReason(verb string) string {
 	return "CanaryStep"
 }
 
-// applyCanaryPlan scales the track that gains pods, waits until that many of its pods of
-// its pod template are Ready, re-reads both tracks and scales the track that loses pods,
-// keeping the total. Before that scale-down it stops, with a *ForeignChangeError, when
-// someone changed either track's replicas or template since the plan was made, and it
-// never takes the ready pods of the component below their count at the start. Re-running
-// it converges: a track already at its count is not patched again, and the wait returns
-// at once when the pods are Ready.
-func applyCanaryPlan(ctx context.Context, env *Env, c *Component, res *Result, plan CanaryPlan, verb string, timeout time.Duration) error {
+// canaryTracks plans the tracks to plan: scale the track that gains pods, wait until that
+// many of its pods of its pod template are Ready, re-read both tracks and scale the track
+// that loses pods, keeping the total. Before that scale-down it stops, with a
+// *ForeignChangeError, when someone changed either track's replicas or template since the
+// plan was made, and it never takes the ready pods of the component below their count at
+// the start. Re-running it converges: a track already at its count is not patched again,
+// and the wait returns at once when the pods are Ready.
+func (p *Plan) canaryTracks(env *Env, res *Result, plan CanaryPlan, verb string, timeout time.Duration) {
+	c := p.c
 	grow, growTo, growName := c.Canary, plan.Canary, TrackCanary
 	shrink, shrinkTo := c.Stable, plan.Stable
 	if plan.Canary < desiredReplicas(c.Canary) || (plan.Canary == desiredReplicas(c.Canary) && plan.Stable > desiredReplicas(c.Stable)) {
@@ -408,55 +408,94 @@ func applyCanaryPlan(ctx context.Context, env *Env, c *Component, res *Result, p
 	// total it keeps (a resumed step may find both tracks scaled up).
 	startReady := min(readyReplicas(c.Stable)+readyReplicas(c.Canary), plan.Total)
 	shrinkPlanned := shrink.DeepCopy() // what the scale-down was planned on
-	ch, err := scaleDeployment(ctx, env, grow, growTo, verb)
-	if err != nil {
-		return fmt.Errorf("%w (%s)", err, appliedSoFar(res))
-	}
-	addChange(res, ch)
-	if !env.Writer.Live() {
-		ch, err = scaleDeployment(ctx, env, shrink, shrinkTo, verb)
-		addChange(res, ch)
-		return err
+	if desiredReplicas(grow) != growTo {
+		p.add(Step{
+			Action: StepWrite, Object: "deployment/" + grow.Name, Field: "spec.replicas",
+			From: strconv.Itoa(int(desiredReplicas(grow))), To: strconv.Itoa(int(growTo)), listed: true, dry: true,
+			do: func(ctx context.Context) (*Change, error) {
+				ch, err := scaleDeployment(ctx, env, grow, growTo, verb)
+				if err != nil {
+					return nil, fmt.Errorf("%w (%s)", err, appliedSoFar(res))
+				}
+				return ch, nil
+			},
+		})
 	}
 	if growTo > 0 {
-		env.report("waiting for %s deployment/%s to have %d ready pods before scaling deployment/%s to %d", growName, grow.Name, growTo, shrink.Name, shrinkTo)
-		if _, err := WaitForReady(ctx, env, grow, growTo, timeout); err != nil {
-			return fmt.Errorf("%w; %s, deployment/%s not scaled down: re-run to complete the step or abort", err, appliedSoFar(res), shrink.Name)
-		}
+		p.wait("deployment/"+grow.Name, fmt.Sprintf("%d ready pods of its pod template", growTo), func(ctx context.Context) error {
+			env.report("waiting for %s deployment/%s to have %d ready pods before scaling deployment/%s to %d", growName, grow.Name, growTo, shrink.Name, shrinkTo)
+			if _, err := WaitForReady(ctx, env, grow, growTo, timeout); err != nil {
+				return fmt.Errorf("%w; %s, deployment/%s not scaled down: re-run to complete the step or abort", err, appliedSoFar(res), shrink.Name)
+			}
+			return nil
+		})
 	}
 	if desiredReplicas(shrink) == shrinkTo {
+		return
+	}
+	cut, skip := shrink, false
+	p.check("deployment/"+shrink.Name, fmt.Sprintf("deployment/%s has %d replicas and deployment/%s %d of the planned template, and the scale-down leaves at least the %d ready pods of the start", grow.Name, growTo, shrink.Name, desiredReplicas(shrink), startReady), func(ctx context.Context) error {
+		_, now, err := reread(ctx, env, c, grow.Name, shrink.Name)
+		if err != nil {
+			return err
+		}
+		stopped := fmt.Sprintf("%s, deployment/%s not scaled down; check who changed it, then re-run to continue from the new state, or abort", appliedSoFar(res), shrink.Name)
+		if err := checkUnchanged(grow, now[grow.Name], growTo); err != nil {
+			err.(*ForeignChangeError).Done = stopped
+			return err
+		}
+		if now[shrink.Name] != nil && desiredReplicas(now[shrink.Name]) == shrinkTo && templateDigest(&now[shrink.Name].Spec.Template) == templateDigest(&shrinkPlanned.Spec.Template) {
+			*shrink, skip = *now[shrink.Name], true // already where this step takes it (another run of the same step)
+			return nil
+		}
+		if err := checkUnchanged(shrinkPlanned, now[shrink.Name], desiredReplicas(shrinkPlanned)); err != nil {
+			err.(*ForeignChangeError).Done = stopped
+			return err
+		}
+		// The wait saw growTo Ready pods of the template; the Deployment's status may lag it.
+		growReady := max(readyReplicas(now[grow.Name]), growTo)
+		after := growReady + min(readyReplicas(now[shrink.Name]), shrinkTo)
+		if after < startReady {
+			return fmt.Errorf("scaling deployment/%s to %d would leave %d ready pods, fewer than the %d ready when this %s started (deployment/%s has %d ready of %d): stopped; %s", shrink.Name, shrinkTo, after, startReady, verb, grow.Name, growReady, growTo, stopped)
+		}
+		cut = now[shrink.Name]
 		return nil
+	})
+	p.add(Step{
+		Action: StepWrite, Object: "deployment/" + shrink.Name, Field: "spec.replicas",
+		From: strconv.Itoa(int(desiredReplicas(shrink))), To: strconv.Itoa(int(shrinkTo)),
+		Precondition: fmt.Sprintf("metadata.generation %d (or as the check before it re-read it)", shrink.Generation), listed: true, dry: true,
+		do: func(ctx context.Context) (*Change, error) {
+			if skip {
+				return nil, nil
+			}
+			ch, err := scaleGuarded(ctx, env, cut, shrinkTo, verb, "Scaled")
+			if err != nil {
+				return nil, fmt.Errorf("%w (%s)", err, appliedSoFar(res))
+			}
+			if env.Writer.Live() {
+				*shrink = *cut
+			}
+			return ch, nil
+		},
+	})
+}
+
+// canaryDone plans the end of a canary operation: the step done (canaryStepDone), or with
+// retired set, the canary retired (clearCanaryState).
+func (p *Plan) canaryDone(env *Env, st *canaryState, retired Phase) {
+	what := fmt.Sprintf("canary at %d %%, no operation in progress, the health baseline", st.Weight)
+	if retired != "" {
+		what = string(retired) + ", weight 0"
 	}
-	_, now, err := reread(ctx, env, c, grow.Name, shrink.Name)
-	if err != nil {
-		return err
-	}
-	stopped := fmt.Sprintf("%s, deployment/%s not scaled down; check who changed it, then re-run to continue from the new state, or abort", appliedSoFar(res), shrink.Name)
-	if err := checkUnchanged(grow, now[grow.Name], growTo); err != nil {
-		err.(*ForeignChangeError).Done = stopped
-		return err
-	}
-	if now[shrink.Name] != nil && desiredReplicas(now[shrink.Name]) == shrinkTo && templateDigest(&now[shrink.Name].Spec.Template) == templateDigest(&shrinkPlanned.Spec.Template) {
-		*shrink = *now[shrink.Name] // already where this step takes it (another run of the same step)
-		return nil
-	}
-	if err := checkUnchanged(shrinkPlanned, now[shrink.Name], desiredReplicas(shrinkPlanned)); err != nil {
-		err.(*ForeignChangeError).Done = stopped
-		return err
-	}
-	// The wait saw growTo Ready pods of the template; the Deployment's status may lag it.
-	growReady := max(readyReplicas(now[grow.Name]), growTo)
-	after := growReady + min(readyReplicas(now[shrink.Name]), shrinkTo)
-	if after < startReady {
-		return fmt.Errorf("scaling deployment/%s to %d would leave %d ready pods, fewer than the %d ready when this %s started (deployment/%s has %d ready of %d): stopped; %s", shrink.Name, shrinkTo, after, startReady, verb, grow.Name, growReady, growTo, stopped)
-	}
-	ch, err = scaleGuarded(ctx, env, now[shrink.Name], shrinkTo, verb, "Scaled")
-	if err != nil {
-		return fmt.Errorf("%w (%s)", err, appliedSoFar(res))
-	}
-	*shrink = *now[shrink.Name]
-	addChange(res, ch)
-	return nil
+	p.add(Step{Action: StepFinish, Object: "service/" + p.c.Name(), Field: "metadata.annotations." + ReleaseAnnotation, To: what,
+		Precondition: "resourceVersion as this run last wrote it (re-read and written again while the record still holds this operation)",
+		do: func(ctx context.Context) (*Change, error) {
+			if retired != "" {
+				return nil, clearCanaryState(ctx, env, p.c, retired)
+			}
+			return nil, finishCanaryStep(ctx, env, p.c, st)
+		}})
 }
 
 // finishCanaryStep marks the recorded step done (the weight set, its place in the steps,

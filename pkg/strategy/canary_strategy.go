@@ -122,3 +122,17 @@ func (canary) migrate(c *Component, r *Release) {
 func (canary) smokeLeft(c *Component, res *DeployResult) string {
 	return fmt.Sprintf("canary deployment/%s runs %s and takes its share of traffic: `kubectl feastflow abort %s` retires it", res.Deployment, imagesText(res.Images), c.Name())
 }
+
+func (canary) recorded() bool { return true }
+
+func (canary) recordWarnings(*Component, *Release) []string { return nil }
+
+// refuseAutoscale: an HPA on the stable track would fight canary-step.
+func (canary) refuseAutoscale(c *Component) error {
+	if c.Canary != nil && desiredReplicas(c.Canary) > 0 {
+		return fmt.Errorf("component %s: a canary is in progress (deployment/%s has %d replicas): an HPA on the stable track would fight canary-step; promote or abort first, then autoscale", c.Name(), c.Canary.Name, desiredReplicas(c.Canary))
+	}
+	return nil
+}
+
+func (canary) autoscaled(context.Context, *Env, *Component) {}

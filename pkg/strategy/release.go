@@ -115,7 +115,11 @@ type Result struct {
 	DryRun     string   `json:"dryRun,omitempty"`
 	Changed    bool     `json:"changed"`
 	Changes    []Change `json:"changes"`
-	Message    string   `json:"message"`
+	// Planned is what the verb planned from its snapshot before its first write, in
+	// order: the writes with their preconditions, the waits and the re-reads between them.
+	// In a dry run it is the answer; otherwise Changes says which of its writes were made.
+	Planned []Step `json:"planned,omitempty"`
+	Message string `json:"message"`
 }
 
 // Outcome is the result of any release verb: the common Result, possibly inside a

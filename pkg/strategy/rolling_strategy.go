@@ -35,3 +35,11 @@ func (rolling) migrate(_ *Component, r *Release) { r.Phase = PhaseDeployed }
 func (rolling) smokeLeft(c *Component, res *DeployResult) string {
 	return fmt.Sprintf("deployment/%s was rolled to %s and serves traffic: `kubectl feastflow rollback %s` returns to the previous revision", res.Deployment, imagesText(res.Images), c.Name())
 }
+
+func (rolling) recorded() bool { return false }
+
+func (rolling) recordWarnings(*Component, *Release) []string { return nil }
+
+func (rolling) refuseAutoscale(*Component) error { return nil }
+
+func (rolling) autoscaled(context.Context, *Env, *Component) {}

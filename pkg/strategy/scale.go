@@ -71,13 +71,13 @@ func Scale(ctx context.Context, env *Env, c *Component, opts ScaleOptions) (*Res
 		}
 		return nil, fightingHPAError(hpas, "scale", strings.Join(plan, ", "), fmt.Sprintf("change its range instead (kubectl feastflow autoscale %s --min %d --max M ...), or delete it (kubectl delete hpa %s -n %s) and scale", c.Name(), opts.Replicas, hpas[0].Name, c.Namespace()))
 	}
+	p := newPlan(c, fmt.Sprintf("re-run `kubectl feastflow scale %s --replicas %d`", c.Name(), opts.Replicas))
 	for _, t := range changing {
-		ch, err := scaleDeployment(ctx, env, t.d, t.replicas, "scale")
-		if err != nil {
-			res.Message = appliedSoFar(res)
-			return res, err
-		}
-		addChange(res, ch)
+		p.scale(env, t.d, t.replicas, "scale")
+	}
+	if err := env.apply(ctx, res, p); err != nil {
+		res.Message = appliedSoFar(res)
+		return res, err
 	}
 	res.Message = joinSentences(env.tell(fmt.Sprintf("scaled %s to %d replicas", c.Name(), opts.Replicas), fmt.Sprintf("would scale %s to %d replicas", c.Name(), opts.Replicas)), res.Message)
 	return res, nil
@@ -117,8 +117,12 @@ func Autoscale(ctx context.Context, env *Env, c *Component, opts AutoscaleOption
 	if target == nil {
 		return nil, fmt.Errorf("component %s (%s) has no deployment serving traffic to autoscale", c.Name(), c.Strategy)
 	}
-	if c.Strategy == Canary && c.Canary != nil && desiredReplicas(c.Canary) > 0 {
-		return nil, fmt.Errorf("component %s: a canary is in progress (deployment/%s has %d replicas): an HPA on the stable track would fight canary-step; promote or abort first, then autoscale", c.Name(), c.Canary.Name, desiredReplicas(c.Canary))
+	r := releaserFor(c)
+	if r == nil {
+		return nil, WrongStrategyError(c, scaleKinds...)
+	}
+	if err := r.refuseAutoscale(c); err != nil {
+		return nil, err
 	}
 	res := newRolloutResult("AutoscaleResult", "autoscale", c, env)
 	hpas, err := autoscalersFor(ctx, env, c.Namespace(), c.Deployments)
@@ -154,7 +158,7 @@ func Autoscale(ctx context.Context, env *Env, c *Component, opts AutoscaleOption
 			return nil, fmt.Errorf("create horizontalpodautoscaler %s/%s: %w", c.Namespace(), c.Name(), err)
 		}
 		env.event(ctx, "HorizontalPodAutoscaler", "autoscaling/v2", created, "Autoscale", op)
-		forgetAutoscalers(ctx, env, c)
+		r.autoscaled(ctx, env, c)
 		res.Message = env.tell(fmt.Sprintf("created horizontalpodautoscaler/%s for deployment/%s: %s", c.Name(), target.Name, to), fmt.Sprintf("would create horizontalpodautoscaler/%s for deployment/%s: %s", c.Name(), target.Name, to))
 		return res, nil
 	}
@@ -181,28 +185,9 @@ func Autoscale(ctx context.Context, env *Env, c *Component, opts AutoscaleOption
 		return nil, fmt.Errorf("patch horizontalpodautoscaler %s/%s: %w", c.Namespace(), existing.Name, err)
 	}
 	env.event(ctx, "HorizontalPodAutoscaler", "autoscaling/v2", updated, "Autoscale", op)
-	forgetAutoscalers(ctx, env, c)
+	r.autoscaled(ctx, env, c)
 	res.Message = env.tell(fmt.Sprintf("updated horizontalpodautoscaler/%s: %s", existing.Name, to), fmt.Sprintf("would update horizontalpodautoscaler/%s: %s", existing.Name, to))
 	return res, nil
-}
-
-// forgetAutoscalers resets what a blue-green component's release record saw of its
-// autoscalers (Release.Autoscalers), after autoscale created or changed one, so that the
-// next switch lists them and moves it with the traffic. A failure is a warning: the HPA is
-// written; the next switch would then not move it.
-func forgetAutoscalers(ctx context.Context, env *Env, c *Component) {
-	if c.Strategy != BlueGreen || !env.Writer.Live() {
-		return
-	}
-	rec, err := c.Release()
-	if err != nil || rec.Autoscalers == nil {
-		return
-	}
-	next := rec.clone()
-	next.Autoscalers = nil
-	if err := writeRelease(ctx, env, c, next, nil, ""); err != nil {
-		env.report("warning: the release record of %s still says which autoscalers it saw (%v): the next switch may not move the new one; run autoscale again", c.Name(), err)
-	}
 }
 
 func hpaSpec(deployment string, opts AutoscaleOptions) autoscalingv2.HorizontalPodAutoscalerSpec {

@@ -251,7 +251,7 @@ func componentStatus(c *Component, inv *StatusInventory, pods map[string][]*core
 	role := map[string]string{}
 	color := map[string]string{}
 	var rec *Release
-	if c.Strategy == BlueGreen || c.Strategy == Canary {
+	if r := releaserFor(c); r != nil && r.recorded() {
 		var err error
 		if rec, err = c.Release(); err != nil {
 			cs.Warnings = append(cs.Warnings, err.Error())
@@ -337,23 +337,12 @@ func hpaTargets(h *autoscalingv2.HorizontalPodAutoscaler) string {
 	return strings.Join(parts, ", ")
 }
 
-// releaseWarnings compares the record with the objects: the selector, the live color's
-// (or the canary tracks') identity and template, an operation left in progress.
+// releaseWarnings compares the record with the objects (the strategy's part:
+// recordWarnings) and names an operation left in progress.
 func releaseWarnings(c *Component, rec *Release) []string {
 	var out []string
-	if c.Strategy == BlueGreen {
-		if rec.Live != "" && rec.Live != c.LiveColor {
-			msg := fmt.Sprintf("the service selects %s=%s but the release record says %s is live: the selector was changed outside kubectl feastflow", c.ColorKey, c.LiveColor, rec.Live)
-			if who := lastServiceManager(c.Service); who != "" {
-				msg += " (" + who + ")"
-			}
-			out = append(out, msg)
-		}
-		if w, ok := rec.Workloads[c.LiveColor]; ok && rec.Live == c.LiveColor {
-			if d := Drift(w, c.Colors[c.LiveColor]); d != "" {
-				out = append(out, fmt.Sprintf("live color %s: %s: it no longer runs the release switched to; promote refuses until it is rolled back or promoted with --force", c.LiveColor, d))
-			}
-		}
+	if r := releaserFor(c); r != nil {
+		out = r.recordWarnings(c, rec)
 	}
 	if op := rec.Operation; op != nil {
 		out = append(out, fmt.Sprintf("%s to %s in progress since %s%s (or interrupted: re-run `kubectl feastflow %s %s` to complete it)", op.Verb, op.Target, op.Start.Format(time.RFC3339), byUser(op.User), op.Verb, c.Name()))

@@ -33,6 +33,15 @@ type releaser interface {
 	// smokeLeft says what a deploy that changed c left behind when its smoke test failed,
 	// and how to undo it.
 	smokeLeft(c *Component, res *DeployResult) string
+	// recorded: status shows the strategy's release record on the Service.
+	recorded() bool
+	// recordWarnings compare the record with the objects (the selector, the live color's
+	// identity and template) for status.
+	recordWarnings(c *Component, rec *Release) []string
+	// refuseAutoscale says why an autoscaler must not be put on c now (nil: it may).
+	refuseAutoscale(c *Component) error
+	// autoscaled is told that autoscale created or changed c's autoscaler.
+	autoscaled(ctx context.Context, env *Env, c *Component)
 }
 
 // releaserFor is the strategy of c, or nil when c has none the release verbs know.

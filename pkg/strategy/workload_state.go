@@ -185,23 +185,33 @@ func firstWriteFailed(ctx context.Context, env *Env, c *Component, before record
 	if !refusedOutright(err) || !env.Writer.Live() {
 		return fmt.Errorf("%w (the release is recorded on service/%s: %s)", err, c.Name(), rerun)
 	}
+	if terr := takeBackRecord(ctx, env, c, before); terr != nil {
+		return fmt.Errorf("%w; nothing changed on the workload, but the release record written before it could not be taken back (%v): it names an operation that did not happen; re-run when the cause is fixed", err, terr)
+	}
+	return fmt.Errorf("%w; "+recordRestored, err)
+}
+
+// recordRestored ends the error of an operation whose record was taken back.
+const recordRestored = "nothing changed (the release record was restored)"
+
+// takeBackRecord restores the release record and last operation as they were before this
+// run's record, preconditioned on the Service as this run wrote it.
+func takeBackRecord(ctx context.Context, env *Env, c *Component, before recordedBefore) error {
 	value := func(s string) any {
 		if s == "" {
 			return nil
 		}
 		return s
 	}
-	patch, merr := json.Marshal(map[string]any{"metadata": map[string]any{
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
 		"resourceVersion": c.Service.ResourceVersion,
 		"annotations":     map[string]any{ReleaseAnnotation: value(before.release), audit.LastOperationAnnotation: value(before.last)},
 	}})
-	if merr != nil {
-		return fmt.Errorf("%w; encode the record's restore: %v", err, merr)
+	if err != nil {
+		return err
 	}
-	if _, perr := env.Client.CoreV1().Services(c.Namespace()).Patch(ctx, c.Name(), types.MergePatchType, patch, env.Writer.PatchOptions()); perr != nil {
-		return fmt.Errorf("%w; nothing changed on the workload, but the release record written before it could not be taken back (%v): it names an operation that did not happen; re-run when the cause is fixed", err, perr)
-	}
-	return fmt.Errorf("%w; nothing changed (the release record was restored)", err)
+	_, err = env.Client.CoreV1().Services(c.Namespace()).Patch(ctx, c.Name(), types.MergePatchType, patch, env.Writer.PatchOptions())
+	return err
 }
 
 // refusedOutright reports an API answer that says the write was not applied.
