@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -43,33 +44,51 @@ func (rolling) deploy(ctx context.Context, env *Env, c *Component, opts DeployOp
 			return nil, err
 		}
 	}
+	p := newPlan(c, fmt.Sprintf("deploy again, or `kubectl feastflow rollback %s`", c.Name()))
 	minGen := d.Generation
 	if len(changes) == 0 {
 		env.report("deployment %s already runs %s", d.Name, imagesText(res.Images))
 	} else {
-		for _, ch := range changes {
-			addChange(&res.Result, &Change{Object: "deployment/" + d.Name, Field: imageField(ch), From: ch.From, To: ch.To})
+		for i, ch := range changes {
+			st := Step{Action: StepWrite, Object: "deployment/" + d.Name, Field: imageField(ch), From: ch.From, To: ch.To, listed: true, samePatch: i > 0}
+			if i > 0 {
+				st.Detail = "in the same patch as the step before"
+				p.add(st)
+				continue
+			}
+			st.Precondition = "none: a strategic merge patch of the named containers' images; the wait stops when someone else changes the template"
+			st.dry = true
+			st.do = func(ctx context.Context) (*Change, error) {
+				op := env.Writer.Operation("deploy", beforeImages, imagesText(res.Images))
+				cause := changeCause(fmt.Sprintf("deploy %s --image %s", c.Name(), imagesText(res.Images)), op)
+				patch := deepMerge(map[string]any{
+					"metadata": map[string]any{"annotations": map[string]any{ChangeCauseAnnotation: cause}},
+					"spec":     map[string]any{"template": map[string]any{"spec": imagesPatch(&want.Spec.Template, changes)}},
+				}, audit.AnnotationPatch(op, nil))
+				env.report("deployment %s: %s → %s", d.Name, beforeImages, imagesText(res.Images))
+				if err := writeDeployment(ctx, env, d, types.StrategicMergePatchType, patch, "Deployed", op); err != nil {
+					return nil, err
+				}
+				minGen = d.Generation
+				return &Change{Object: "deployment/" + d.Name, Field: imageField(ch), From: ch.From, To: ch.To}, nil
+			}
+			p.add(st)
 		}
-		op := env.Writer.Operation("deploy", beforeImages, imagesText(res.Images))
-		cause := changeCause(fmt.Sprintf("deploy %s --image %s", c.Name(), imagesText(res.Images)), op)
-		patch := deepMerge(map[string]any{
-			"metadata": map[string]any{"annotations": map[string]any{ChangeCauseAnnotation: cause}},
-			"spec":     map[string]any{"template": map[string]any{"spec": imagesPatch(&want.Spec.Template, changes)}},
-		}, audit.AnnotationPatch(op, nil))
-		env.report("deployment %s: %s → %s", d.Name, beforeImages, imagesText(res.Images))
-		if err := writeDeployment(ctx, env, d, types.StrategicMergePatchType, patch, "Deployed", op); err != nil {
-			return nil, err
-		}
-		minGen = d.Generation
-	}
-	if !env.Writer.Live() {
-		res.Message = fmt.Sprintf("dry run (%s): would deploy %s to deployment/%s and wait for its rollout", env.Writer.DryRun, imagesText(res.Images), d.Name)
-		return res, nil
 	}
 	// A template changed by someone else during the wait ends it (the images deployed are
 	// no longer what rolls out); a scale is followed.
-	final, err := WaitForDeployment(ctx, env, c.Namespace(), d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: minGen, Expect: d.DeepCopy(), TemplateOnly: true})
-	if err != nil {
+	var final *appsv1.Deployment
+	p.wait("deployment/"+d.Name, fmt.Sprintf("all %d replicas updated to the new template, ready and available (fail-fast on pods that cannot start); a scale is followed, a template changed by someone else stops it", desiredReplicas(d)), func(ctx context.Context) error {
+		var err error
+		final, err = WaitForDeployment(ctx, env, c.Namespace(), d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: minGen, Expect: d.DeepCopy(), TemplateOnly: true})
+		return err
+	})
+	if err := env.apply(ctx, &res.Result, p); err != nil && p.failed != StepWait {
+		return nil, err
+	} else if err == nil && !env.Writer.Live() {
+		res.Message = fmt.Sprintf("dry run (%s): would deploy %s to deployment/%s and wait for its rollout", env.Writer.DryRun, imagesText(res.Images), d.Name)
+		return res, nil
+	} else if err != nil {
 		res.Failure = failureOf(err)
 		var foreign *ForeignChangeError
 		if errors.As(err, &foreign) {
@@ -126,18 +145,14 @@ func (rolling) rollback(ctx context.Context, env *Env, c *Component, opts Rollba
 	}
 	fromRev, _ := deploymentutil.Revision(d)
 	client := newRollbackClient(ctx, env, d)
+	client.hold = true // the rollbacker plans the patch; a step of the plan sends it
 	rollbacker, err := polymorphichelpers.RollbackerFor(schema.GroupKind{Group: "apps", Kind: "Deployment"}, client)
 	if err != nil {
 		return nil, err
 	}
-	// The dry run is the client's business (it sends nothing or dryRun=All), so that the
-	// rollbacker's checks run in every mode.
+	// The dry run is the plan's business, so that the rollbacker's checks run in every mode.
 	msg, err := rollbacker.Rollback(d, nil, opts.ToRevision, cmdutil.DryRunNone)
 	if err != nil {
-		if client.patchErr != nil && (apierrors.IsInvalid(client.patchErr) || apierrors.IsConflict(client.patchErr) || isTestFailure(client.patchErr)) {
-			// The generation test failed: the spec changed since it was read.
-			return nil, &ConflictError{Object: fmt.Sprintf("deployment %s/%s", d.Namespace, d.Name), Err: client.patchErr}
-		}
 		hint := ""
 		if strings.Contains(err.Error(), "unable to find specified revision") {
 			// Rolling back to revision N makes it the newest revision; the controller keeps
@@ -154,21 +169,46 @@ func (rolling) rollback(ctx context.Context, env *Env, c *Component, opts Rollba
 		res.Message = fmt.Sprintf("deployment %s: %s; nothing to change", d.Name, msg)
 		return res, nil
 	}
-	toRev := client.targetRevision
-	addChange(res, &Change{Object: "deployment/" + d.Name, Field: "spec.template", From: fmt.Sprintf("revision %d (%s)", fromRev, imagesText(TemplateImages(&d.Spec.Template))), To: fmt.Sprintf("revision %d (%s)", toRev, client.targetImages)})
-	if !env.Writer.Live() {
-		res.Message = fmt.Sprintf("dry run (%s): would roll deployment/%s back from revision %d to revision %d (%s)", env.Writer.DryRun, d.Name, fromRev, toRev, client.targetImages)
-		return res, nil
+	toRev, body := client.targetRevision, client.body
+	p := newPlan(c, fmt.Sprintf("re-run `kubectl feastflow rollback %s`", c.Name()))
+	p.add(Step{
+		Action: StepWrite, Object: "deployment/" + d.Name, Field: "spec.template",
+		From: fmt.Sprintf("revision %d (%s)", fromRev, imagesText(TemplateImages(&d.Spec.Template))), To: fmt.Sprintf("revision %d (%s)", toRev, client.targetImages),
+		Precondition: fmt.Sprintf("metadata.generation %d (JSON-patch test)", d.Generation), listed: true, dry: true,
+		do: func(ctx context.Context) (*Change, error) {
+			patched, err := client.send(ctx, d.Name, body)
+			if err != nil {
+				if apierrors.IsInvalid(err) || apierrors.IsConflict(err) || isTestFailure(err) {
+					// The generation test failed: the spec changed since it was read.
+					return nil, &ConflictError{Object: fmt.Sprintf("deployment %s/%s", d.Namespace, d.Name), Err: err}
+				}
+				return nil, writeError("patch", "deployment", d.Namespace, d.Name, err)
+			}
+			if !env.Writer.Live() {
+				return nil, nil
+			}
+			if _, applied := d.Annotations[corev1.LastAppliedConfigAnnotation]; applied {
+				// kubectl rollout undo's warning, for the same reason.
+				env.report("warning: deployment %s was previously managed with 'kubectl apply': rolling back does not update the %s annotation, which may cause unexpected behavior on future 'kubectl apply' operations; consider applying your previous configuration file instead", d.Name, corev1.LastAppliedConfigAnnotation)
+			}
+			env.event(ctx, "Deployment", "apps/v1", patched, "RolledBack", client.op)
+			env.report("deployment %s rolled back to revision %d (%s); waiting for the rollout", d.Name, toRev, client.targetImages)
+			return &Change{Object: "deployment/" + d.Name, Field: "spec.template", From: fmt.Sprintf("revision %d (%s)", fromRev, imagesText(TemplateImages(&d.Spec.Template))), To: fmt.Sprintf("revision %d (%s)", toRev, client.targetImages)}, nil
+		},
+	})
+	p.wait("deployment/"+d.Name, fmt.Sprintf("every replica updated to revision %d's template (pod-template-hash %s), ready and available; a scale is followed, a template changed by someone else stops it", toRev, client.targetHash), func(ctx context.Context) error {
+		if _, err := WaitForDeployment(ctx, env, d.Namespace, d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: client.patched.Generation, PodTemplateHash: client.targetHash, Expect: client.patched.DeepCopy(), TemplateOnly: true}); err != nil {
+			return fmt.Errorf("%w (the rollback to revision %d was applied)", err, toRev)
+		}
+		return nil
+	})
+	if err := env.apply(ctx, res, p); err != nil {
+		if p.failed == StepWrite {
+			return nil, err
+		}
+		return res, err
 	}
-	if _, applied := d.Annotations[corev1.LastAppliedConfigAnnotation]; applied {
-		// kubectl rollout undo's warning, for the same reason.
-		env.report("warning: deployment %s was previously managed with 'kubectl apply': rolling back does not update the %s annotation, which may cause unexpected behavior on future 'kubectl apply' operations; consider applying your previous configuration file instead", d.Name, corev1.LastAppliedConfigAnnotation)
-	}
-	env.event(ctx, "Deployment", "apps/v1", client.patched, "RolledBack", client.op)
-	env.report("deployment %s rolled back to revision %d (%s); waiting for the rollout", d.Name, toRev, client.targetImages)
-	if _, err := WaitForDeployment(ctx, env, d.Namespace, d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: client.patched.Generation, PodTemplateHash: client.targetHash, Expect: client.patched.DeepCopy(), TemplateOnly: true}); err != nil {
-		return res, fmt.Errorf("%w (the rollback to revision %d was applied)", err, toRev)
-	}
-	res.Message = fmt.Sprintf("deployment %s rolled back from revision %d to revision %d (%s), all available", d.Name, fromRev, toRev, client.targetImages)
+	res.Message = env.tell(fmt.Sprintf("deployment %s rolled back from revision %d to revision %d (%s), all available", d.Name, fromRev, toRev, client.targetImages),
+		fmt.Sprintf("would roll deployment/%s back from revision %d to revision %d (%s)", d.Name, fromRev, toRev, client.targetImages))
 	return res, nil
 }

@@ -45,6 +45,10 @@ type kubectlClient struct {
 	targetImages   string
 	op             audit.Operation
 	patchErr       error
+	// hold keeps the rollback PATCH (body, with its test and record) instead of sending
+	// it: the rollback plans it, then sends it as a step (send).
+	hold bool
+	body []byte
 }
 
 func newKubectlClient(ctx context.Context, env *Env, deps ...*appsv1.Deployment) *kubectlClient {
@@ -141,16 +145,23 @@ func (d *kubectlDeployments) Patch(_ context.Context, name string, pt types.Patc
 		}
 		out = append(out, op)
 	}
-	if k.env.Writer.Client() {
-		k.patched = cur.DeepCopy()
-		k.patched.Spec.Template = *target
-		return k.patched, nil
-	}
 	body, err := json.Marshal(out)
 	if err != nil {
 		return nil, fmt.Errorf("encode rollback patch: %w", err)
 	}
-	res, err := d.DeploymentInterface.Patch(k.ctx, name, pt, body, k.env.Writer.PatchOptions(), sub...)
+	if k.env.Writer.Client() || k.hold {
+		k.body = body
+		k.patched = cur.DeepCopy()
+		k.patched.Spec.Template = *target
+		return k.patched, nil
+	}
+	return k.send(k.ctx, name, body)
+}
+
+// send sends a held rollback PATCH of deployment name.
+func (k *kubectlClient) send(ctx context.Context, name string, body []byte) (*appsv1.Deployment, error) {
+	cur := k.deps[name]
+	res, err := k.Interface.AppsV1().Deployments(cur.Namespace).Patch(ctx, name, types.JSONPatchType, body, k.env.Writer.PatchOptions())
 	if err != nil {
 		k.patchErr = err
 		return nil, err
