@@ -68,7 +68,7 @@ func (rolling) deploy(ctx context.Context, env *Env, c *Component, opts DeployOp
 	}
 	// A template changed by someone else during the wait ends it (the images deployed are
 	// no longer what rolls out); a scale is followed.
-	final, err := WaitForDeployment(ctx, env, c.Namespace(), d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: minGen, Expect: d.DeepCopy(), TemplateOnly: true})
+	final, w, err := waitDeployment(ctx, env, c.Namespace(), d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: minGen, Expect: d.DeepCopy(), TemplateOnly: true})
 	if err != nil {
 		res.Failure = failureOf(err)
 		var foreign *ForeignChangeError
@@ -97,6 +97,7 @@ func (rolling) deploy(ctx context.Context, env *Env, c *Component, opts DeployOp
 		return res, fmt.Errorf("%w; rolled deployment %s back to revision %d (%s), the last one that was available, which is available again", err, d.Name, good.revision, good.images)
 	}
 	res.Ready = true
+	res.waited = w.endedOn(final)
 	if final != nil {
 		res.Replicas = desiredReplicas(final) // a scale during the wait was followed
 	}
