@@ -168,6 +168,12 @@ func (rolling) rollback(ctx context.Context, env *Env, c *Component, opts Rollba
 	env.event(ctx, "Deployment", "apps/v1", client.patched, "RolledBack", client.op)
 	env.report("deployment %s rolled back to revision %d (%s); waiting for the rollout", d.Name, toRev, client.targetImages)
 	if _, err := WaitForDeployment(ctx, env, d.Namespace, d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: client.patched.Generation, PodTemplateHash: client.targetHash, Expect: client.patched.DeepCopy(), TemplateOnly: true}); err != nil {
+		var foreign *ForeignChangeError
+		if errors.As(err, &foreign) && foreign.Field != "spec.replicas" {
+			// Not "applied": revision toRev is no longer what rolls out.
+			foreign.Done = fmt.Sprintf("deployment %s was rolled back to revision %d (%s) and then changed by someone else: that rollout, not the rollback, is in progress; check it with `kubectl feastflow status %s`", d.Name, toRev, client.targetImages, c.Name())
+			return res, foreign
+		}
 		return res, fmt.Errorf("%w (the rollback to revision %d was applied)", err, toRev)
 	}
 	res.Message = fmt.Sprintf("deployment %s rolled back from revision %d to revision %d (%s), all available", d.Name, fromRev, toRev, client.targetImages)

@@ -84,7 +84,7 @@ func TestRollbackWaitStopsOnAForeignTemplate(t *testing.T) {
 	if r.ExitCode != 1 {
 		t.Fatalf("rollback with a concurrent set image: exit %d, want 1\n%s%s", r.ExitCode, r.Stdout, r.Stderr)
 	}
-	for _, want := range []string{"deployment/" + name + ": spec.template changed", "registry.example/quartz:9.9.9", `"kubectl-set"`, "stopped", "the rollback to revision"} {
+	for _, want := range []string{"deployment/" + name + ": spec.template changed", "registry.example/quartz:9.9.9", `"kubectl-set"`, "stopped", "rolled back to revision 2 (registry.example/quartz:2.1.0) and then changed by someone else", "status " + name} {
 		if !strings.Contains(r.Stderr, want) {
 			t.Errorf("stopped rollback lacks %q:\n%s", want, r.Stderr)
 		}
