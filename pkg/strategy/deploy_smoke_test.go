@@ -133,3 +133,24 @@ func TestDeploySmokeUsesTheHashTheWaitEndedOn(t *testing.T) {
 		})
 	}
 }
+
+// TestDeploySmokeAfterTheWait: a rolling deploy hands its wait's template to the smoke test:
+// the ReplicaSets are listed once (by the wait, to find the new template's hash) and the
+// Deployment is read once after the test, instead of twice each for the test.
+func TestDeploySmokeAfterTheWait(t *testing.T) {
+	client := fxClient(fxSmokeRolling()...)
+	env, _ := fxEnv(client, audit.DryRunNone)
+	c := fxLoad(t, client, "api")
+	client.ClearActions()
+	res, err := Deploy(t.Context(), env, c, DeployOptions{Images: []ImageSpec{{Image: "api:3"}}, Smoke: &traffic.Smoke{Client: fxSmokeProxy(t)}})
+	if err != nil || !res.Ready || len(res.Smoke) != 1 || !res.Smoke[0].Passed || len(res.Smoke[0].Results) != 2 {
+		t.Fatalf("deploy: %v %+v", err, res)
+	}
+	if res.waited == nil || res.waited.hash != templateDigest(&res.waited.deployment.Spec.Template)[:10] {
+		t.Fatalf("the wait's template was not handed on: %+v", res.waited)
+	}
+	reads := fxReads(client)
+	if reads["list replicasets"] != 1 || reads["get deployments"] != 1 {
+		t.Errorf("requests %v: want 1 ReplicaSet LIST (the wait's) and 1 Deployment GET (after the smoke test)", reads)
+	}
+}
