@@ -8,6 +8,11 @@
 #   2. canary-step --analysis: requests per analysis, counted from -v=6, for 4 and 8 pods and
 #      for 20 and 400 simulated requests per second per pod; goal: O(pods) small requests per
 #      window (two /metrics reads per pod plus one access review), independent of traffic.
+#   3. `deploy --smoke /index.html` vs `deploy` of the rolling frontend (2 pods), requests from -v=6 (median
+#      of 3 each): the smoke test lists its pods by the template hash the deploy's wait ended
+#      on and re-reads the Deployment once after the test; goal: 2 pod LISTs + 1 GET beside
+#      the pods/proxy GETs and the access review (it was a GET + a ReplicaSet LIST before each
+#      of the 2 pod LISTs).
 #
 # Usage: bench/smoke.sh [RUNS]   (make bench-smoke; needs `make build cluster-bins`)
 set -euo pipefail
@@ -103,6 +108,18 @@ read -r a4_total a4_metrics a4_ssar <<<"$(analysis_requests a4)"
 read -r b4_total b4_metrics b4_ssar <<<"$(analysis_requests b4)"
 read -r c8_total c8_metrics c8_ssar <<<"$(analysis_requests c8)"
 
+# 3. deploy --smoke vs deploy: requests (each run deploys a new image of the frontend).
+deploy_requests() { # IMAGE-TAG [--smoke /] → total requests
+	kubectl feastflow -n feastflow deploy feastflow-frontend --image "ghcr.io/feastflow/frontend:$1" "${@:2}" -v=6 2>&1 >/dev/null | requests
+}
+dsmoke=() dplain=()
+for i in 1 2 3; do
+	dsmoke+=($(deploy_requests "1.5.$i" --smoke /index.html))
+	dplain+=($(deploy_requests "1.6.$i"))
+done
+dsm=$(printf '%s\n' "${dsmoke[@]}" | median)
+dpl=$(printf '%s\n' "${dplain[@]}" | median)
+
 cat <<EOF
 bench/smoke: medians of $RUNS runs each, local cluster, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)
   switch --smoke          $(ms "$ss") ms   vs switch  $(ms "$sp") ms   ratio $(ratio "$ss" "$sp")   added $(ms $((ss - sp))) ms
@@ -112,4 +129,5 @@ bench/smoke: medians of $RUNS runs each, local cluster, $(nproc) cores, load $(c
   canary-step --analysis  4 pods, 20 rps/pod:  $a4_total requests, of them $a4_metrics /metrics reads and $a4_ssar access review
                           4 pods, 400 rps/pod: $b4_total requests, of them $b4_metrics /metrics reads and $b4_ssar access review
                           8 pods, 20 rps/pod:  $c8_total requests, of them $c8_metrics /metrics reads and $c8_ssar access review
+  requests                deploy --smoke $dsm vs deploy $dpl (added $((dsm - dpl)): 2 pods/proxy GETs + 1 access review beside them, 2 pod LISTs by the waited hash, 1 deployment GET after)
 EOF

@@ -111,7 +111,7 @@ func (blueGreen) deploy(ctx context.Context, env *Env, c *Component, opts Deploy
 	if written != target {
 		expect = written
 	}
-	_, w, err := waitDeployment(ctx, env, c.Namespace(), d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: minGen, Expect: expect})
+	final, w, err := waitDeployment(ctx, env, c.Namespace(), d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: minGen, Expect: expect})
 	if err != nil {
 		res.Failure = failureOf(err)
 		done := next.clone()
@@ -147,6 +147,7 @@ func (blueGreen) deploy(ctx context.Context, env *Env, c *Component, opts Deploy
 		}
 	}
 	res.Ready = true
+	res.waited = w.endedOn(final)
 	res.Message = fmt.Sprintf("%s (%s) runs %s with %d replicas, all available; live color is still %s: run `kubectl feastflow switch %s %s` to move traffic", color, d.Name, imagesText(res.Images), replicas, c.LiveColor, color, c.Name())
 	return res, nil
 }

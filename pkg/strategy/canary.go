@@ -144,10 +144,12 @@ func (canary) deploy(ctx context.Context, env *Env, c *Component, opts DeployOpt
 		return res, nil
 	}
 	env.report("waiting for canary deployment/%s to roll out", c.Canary.Name)
-	if _, err := WaitForDeployment(ctx, env, c.Namespace(), c.Canary.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: c.Canary.Generation, Expect: c.Canary.DeepCopy(), TemplateOnly: true}); err != nil {
+	final, w, err := waitDeployment(ctx, env, c.Namespace(), c.Canary.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: c.Canary.Generation, Expect: c.Canary.DeepCopy(), TemplateOnly: true})
+	if err != nil {
 		res.Failure = failureOf(err)
 		return res, canaryDeployFailed(ctx, env, c, res, opts, err)
 	}
+	res.waited = w.endedOn(final)
 	// New canary pods: the health baseline starts again from them. A re-run that changed
 	// nothing writes nothing.
 	if res.Changed {

@@ -73,6 +73,10 @@ type DeployResult struct {
 	RolledBackTo int64 `json:"rolledBackTo,omitempty"`
 	// Smoke holds the smoke test run on the new pods.
 	Smoke []traffic.SmokeReport `json:"smoke,omitempty"`
+
+	// waited is the template the deploy's wait ended on (rolloutWait.endedOn), which the
+	// smoke test then lists by its hash; nil: it looks the template up.
+	waited *waitedTemplate
 }
 
 // ContainerImage is a container's image in a pod template.

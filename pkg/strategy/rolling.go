@@ -78,9 +78,10 @@ func (rolling) deploy(ctx context.Context, env *Env, c *Component, opts DeployOp
 	// A template changed by someone else during the wait ends it (the images deployed are
 	// no longer what rolls out); a scale is followed.
 	var final *appsv1.Deployment
+	var w *rolloutWait
 	p.wait("deployment/"+d.Name, fmt.Sprintf("all %d replicas updated to the new template, ready and available (fail-fast on pods that cannot start); a scale is followed, a template changed by someone else stops it", desiredReplicas(d)), func(ctx context.Context) error {
 		var err error
-		final, err = WaitForDeployment(ctx, env, c.Namespace(), d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: minGen, Expect: d.DeepCopy(), TemplateOnly: true})
+		final, w, err = waitDeployment(ctx, env, c.Namespace(), d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: minGen, Expect: d.DeepCopy(), TemplateOnly: true})
 		return err
 	})
 	if err := env.apply(ctx, &res.Result, p); err != nil && p.failed != StepWait {
@@ -116,6 +117,7 @@ func (rolling) deploy(ctx context.Context, env *Env, c *Component, opts DeployOp
 		return res, fmt.Errorf("%w; rolled deployment %s back to revision %d (%s), the last one that was available, which is available again", err, d.Name, good.revision, good.images)
 	}
 	res.Ready = true
+	res.waited = w.endedOn(final)
 	if final != nil {
 		res.Replicas = desiredReplicas(final) // a scale during the wait was followed
 	}
@@ -198,6 +200,12 @@ func (rolling) rollback(ctx context.Context, env *Env, c *Component, opts Rollba
 	})
 	p.wait("deployment/"+d.Name, fmt.Sprintf("every replica updated to revision %d's template (pod-template-hash %s), ready and available; a scale is followed, a template changed by someone else stops it", toRev, client.targetHash), func(ctx context.Context) error {
 		if _, err := WaitForDeployment(ctx, env, d.Namespace, d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: client.patched.Generation, PodTemplateHash: client.targetHash, Expect: client.patched.DeepCopy(), TemplateOnly: true}); err != nil {
+			var foreign *ForeignChangeError
+			if errors.As(err, &foreign) && foreign.Field != "spec.replicas" {
+				// Not "applied": revision toRev is no longer what rolls out.
+				foreign.Done = fmt.Sprintf("deployment %s was rolled back to revision %d (%s) and then changed by someone else: that rollout, not the rollback, is in progress; check it with `kubectl feastflow status %s`", d.Name, toRev, client.targetImages, c.Name())
+				return foreign
+			}
 			return fmt.Errorf("%w (the rollback to revision %d was applied)", err, toRev)
 		}
 		return nil

@@ -292,8 +292,16 @@ func (w *rolloutWait) watchNewPods(ctx context.Context, d *appsv1.Deployment) {
 	if hash == "" || d.Generation != w.minGen {
 		hash, err = newReplicaSetHash(ctx, w.env.Client, d)
 	}
-	if err != nil || hash == "" || hash == w.hash {
-		return // not created yet, or already watched; the next Deployment event retries
+	if err != nil || hash == "" {
+		return // not created yet; the next Deployment event retries
+	}
+	if hash == w.hash {
+		// Already watched (a scale bumped the generation, not the template): remember
+		// that this generation's hash is known, or every later event would LIST again.
+		w.mu.Lock()
+		w.hashGen = d.Generation
+		w.mu.Unlock()
+		return
 	}
 	w.mu.Lock()
 	w.hash, w.hashGen = hash, d.Generation
@@ -339,6 +347,21 @@ func (w *rolloutWait) watchNewPods(ctx context.Context, d *appsv1.Deployment) {
 			return false, nil
 		})
 	}()
+}
+
+// endedOn is the template a wait ended on, for the smoke test that follows it: d (the
+// Deployment as the wait last saw it) and the hash of the pods watched for d's generation;
+// nil when that hash is not known for it.
+func (w *rolloutWait) endedOn(d *appsv1.Deployment) *waitedTemplate {
+	if w == nil || d == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.hash == "" || w.hashGen != d.Generation {
+		return nil
+	}
+	return &waitedTemplate{deployment: d, hash: w.hash}
 }
 
 func (w *rolloutWait) currentHash() string {

@@ -80,8 +80,9 @@ func TestDeploySmokeTest(t *testing.T) {
 }
 
 // TestDeploySmokePodReplacedMidCheck: a second writer changes the new pods while the smoke
-// test runs (the app answers slowly) — one deletes a pod, another runs `kubectl scale` — and
-// the deploy does not pass on a set of pods that no longer is the one serving.
+// test runs (the app answers slowly) — one deletes a pod, another runs `kubectl scale`, a
+// third `kubectl set image` — and the deploy does not pass on a set of pods that no longer
+// is the one serving.
 func TestDeploySmokePodReplacedMidCheck(t *testing.T) {
 	h := harness.For(t)
 	for _, tc := range []struct {
@@ -95,6 +96,13 @@ func TestDeploySmokePodReplacedMidCheck(t *testing.T) {
 		{"kubectl scale", func(ns string, _ []string) string {
 			h.MustKubectl("-n", ns, "scale", "deploy/quotes", "--replicas=3")
 			return " new"
+		}},
+		// The smoke test lists the pods by the template hash the deploy's wait ended on: a
+		// template changed after the wait leaves those pods Ready for a while, and only the
+		// re-read of the Deployment after the test can tell.
+		{"kubectl set image", func(ns string, _ []string) string {
+			h.MustKubectl("-n", ns, "set", "image", "deploy/quotes", "app=registry.example/quotes:9.9.9")
+			return `spec.template changed to registry.example/quotes:9.9.9`
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
