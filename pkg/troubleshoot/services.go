@@ -366,9 +366,9 @@ func (a *analysis) whyNotReady(ns, name string) string {
 	}
 	var probeMsg string
 	var probeCount int32
-	for _, e := range a.eventsByObj["Pod/"+key(ns, name)] {
+	for _, e := range a.eventsByObj[eventKey("Pod", ns, name)] {
 		if e.Reason == "Unhealthy" && strings.HasPrefix(e.Message, "Readiness probe failed") {
-			probeCount += eventCount(e)
+			probeCount += e.Count
 			probeMsg = e.Message
 		}
 	}

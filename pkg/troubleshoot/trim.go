@@ -18,9 +18,9 @@ import (
 // Trimming: as each page of a LIST arrives, the snapshot keeps only what an analyzer may
 // read. managedFields (often the largest part of an object) and kubectl's last-applied copy
 // go everywhere except on ConfigMaps and Secrets, whose managedFields name their keys;
-// nodes also drop their image lists (kilobytes per real node, read by no rule); events keep
-// only what an event record shows and the index needs (at scale there are more events than
-// pods: one Scheduled per pod, one SuccessfulCreate per ReplicaSet batch); pods drop the
+// nodes also drop their image lists (kilobytes per real node, read by no rule); events
+// become records (records.go; at scale there are more events than pods: one Scheduled per
+// pod, one SuccessfulCreate per ReplicaSet batch); pods drop the
 // service-account token and downward-API parts of their projected volumes (every pod has
 // one, kube-api-access-*; only its ConfigMap and Secret sources are references a rule
 // checks). An analyzer that needs a trimmed field must keep it here (trim_test.go).
@@ -192,18 +192,6 @@ func (s *sharer) pod(o *corev1.Pod) {
 		c.Type, c.Status = corev1.PodConditionType(s.str(string(c.Type))), corev1.ConditionStatus(s.str(string(c.Status)))
 	}
 	o.Status.Phase = corev1.PodPhase(s.str(string(o.Status.Phase)))
-}
-
-// trimEvent keeps the involved object's kind, namespace, name and field path (the index
-// and the container an event is about), and the type, reason, message, count, series and
-// times an event record shows.
-func trimEvent(o *corev1.Event) {
-	*o = corev1.Event{
-		ObjectMeta:     metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace, CreationTimestamp: o.CreationTimestamp},
-		InvolvedObject: corev1.ObjectReference{Kind: o.InvolvedObject.Kind, Namespace: o.InvolvedObject.Namespace, Name: o.InvolvedObject.Name, FieldPath: o.InvolvedObject.FieldPath},
-		Reason:         o.Reason, Message: o.Message, Type: o.Type, Count: o.Count, Series: o.Series,
-		FirstTimestamp: o.FirstTimestamp, LastTimestamp: o.LastTimestamp, EventTime: o.EventTime,
-	}
 }
 
 func trimService(o *corev1.Service)                  { pages.TrimMeta(&o.ObjectMeta) }
