@@ -176,7 +176,7 @@ type analysis struct {
 	now    time.Time
 	s      *snapshot
 
-	podsByKey    map[string]*corev1.Pod
+	podsByKey    map[string]int // ns/name: index in s.pods
 	nodesByName  map[string]*corev1.Node
 	rsByKey      map[string]*appsv1.ReplicaSet
 	deployByKey  map[string]*appsv1.Deployment
@@ -195,7 +195,7 @@ type analysis struct {
 func newAnalysis(ctx context.Context, client kubernetes.Interface, opts Options, s *snapshot) *analysis {
 	a := &analysis{
 		ctx: ctx, client: client, opts: opts, now: opts.Now(), s: s,
-		podsByKey:   make(map[string]*corev1.Pod, len(s.pods)),
+		podsByKey:   make(map[string]int, len(s.pods)),
 		nodesByName: make(map[string]*corev1.Node, len(s.nodes)),
 		rsByKey:     make(map[string]*appsv1.ReplicaSet, len(s.replicaSets)),
 		deployByKey: make(map[string]*appsv1.Deployment, len(s.deployments)),
@@ -203,7 +203,8 @@ func newAnalysis(ctx context.Context, client kubernetes.Interface, opts Options,
 		svcHealth:   map[string]*svcHealth{},
 	}
 	for i := range s.pods {
-		a.podsByKey[key(s.pods[i].Namespace, s.pods[i].Name)] = &s.pods[i]
+		m := s.pods[i].meta()
+		a.podsByKey[key(m.Namespace, m.Name)] = i
 	}
 	for i := range s.nodes {
 		a.nodesByName[s.nodes[i].Name] = &s.nodes[i]
@@ -383,7 +384,7 @@ func (a *analysis) addDeployment(r *relevance, d *appsv1.Deployment) {
 		}
 	}
 	for i := range a.s.pods {
-		p := &a.s.pods[i]
+		p := a.s.pods[i].pod()
 		if o := a.owner(p); o.Kind == "Deployment" && o.Namespace == d.Namespace && o.Name == d.Name {
 			r.addPod(a, p)
 		}

@@ -22,7 +22,11 @@ func (a *analysis) podRules(group bool) {
 	groups := map[string]*podGroup{}
 	var order []string
 	for i := range a.s.pods {
-		p := &a.s.pods[i]
+		r := &a.s.pods[i]
+		if r.quiet != nil && (a.nodesByName[r.quiet.nodeName] != nil || !a.s.has("nodes")) {
+			continue // quiet: only nodeGone could find something, and its node exists
+		}
+		p := r.pod()
 		f := ClassifyPod(p)
 		if f == nil {
 			f = a.nodeGone(p)

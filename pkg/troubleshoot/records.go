@@ -75,3 +75,109 @@ func eventTime(e *corev1.Event) time.Time {
 	}
 	return e.CreationTimestamp.Time
 }
+
+// podRecord is one pod of the snapshot. A quiet pod (trim.go) is kept as a quietRecord, a
+// few hundred bytes instead of a corev1.Pod (1,240 bytes of struct before anything it points
+// to); every other pod is kept whole for the rules that explain it.
+type podRecord struct {
+	whole *corev1.Pod
+	quiet *quietRecord
+}
+
+// quietRecord is what compactQuietPod keeps of a quiet pod: its metadata, node, service
+// account, pull secrets, volumes, containers, overhead and pod-level resources; its phase,
+// start time, since when it is Ready, and its container statuses.
+type quietRecord struct {
+	meta                     metav1.ObjectMeta
+	nodeName, serviceAccount string
+	pullSecrets              []corev1.LocalObjectReference
+	volumes                  []corev1.Volume
+	containers               []corev1.Container
+	overhead                 corev1.ResourceList
+	resources                *corev1.ResourceRequirements
+	phase                    corev1.PodPhase
+	start                    *metav1.Time
+	readySince               metav1.Time
+	statuses                 []corev1.ContainerStatus
+}
+
+// newPodRecord keeps p (trimmed as its page arrives, see trimPodSharing) as a record: a
+// quiet pod's compact parts move into a quietRecord, any other pod is copied whole.
+func newPodRecord(p *corev1.Pod, s *sharer) podRecord {
+	if !trimPages || !trimPodSharing(p, s) {
+		whole := new(corev1.Pod)
+		*whole = *p
+		return podRecord{whole: whole}
+	}
+	return podRecord{quiet: &quietRecord{
+		meta: p.ObjectMeta, nodeName: p.Spec.NodeName, serviceAccount: p.Spec.ServiceAccountName,
+		pullSecrets: p.Spec.ImagePullSecrets, volumes: p.Spec.Volumes, containers: p.Spec.Containers,
+		overhead: p.Spec.Overhead, resources: p.Spec.Resources,
+		phase: p.Status.Phase, start: p.Status.StartTime, readySince: p.Status.Conditions[0].LastTransitionTime,
+		statuses: p.Status.ContainerStatuses,
+	}}
+}
+
+// pod returns the pod as the rules read it: the whole pod, or a quiet pod rebuilt as
+// compactQuietPod left it (a new copy each time; its slices and maps are the record's,
+// which nothing changes).
+func (r *podRecord) pod() *corev1.Pod {
+	if r.whole != nil {
+		return r.whole
+	}
+	q := r.quiet
+	return &corev1.Pod{
+		ObjectMeta: q.meta,
+		Spec: corev1.PodSpec{
+			Volumes: q.volumes, Containers: q.containers, NodeName: q.nodeName,
+			ServiceAccountName: q.serviceAccount, ImagePullSecrets: q.pullSecrets,
+			Overhead: q.overhead, Resources: q.resources,
+		},
+		Status: corev1.PodStatus{
+			Phase: q.phase, StartTime: q.start, ContainerStatuses: q.statuses,
+			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: q.readySince}},
+		},
+	}
+}
+
+// meta, nodeName, phase and volumes read a record without rebuilding a quiet pod.
+func (r *podRecord) meta() *metav1.ObjectMeta {
+	if r.whole != nil {
+		return &r.whole.ObjectMeta
+	}
+	return &r.quiet.meta
+}
+
+func (r *podRecord) nodeName() string {
+	if r.whole != nil {
+		return r.whole.Spec.NodeName
+	}
+	return r.quiet.nodeName
+}
+
+func (r *podRecord) phase() corev1.PodPhase {
+	if r.whole != nil {
+		return r.whole.Status.Phase
+	}
+	return r.quiet.phase
+}
+
+func (r *podRecord) volumes() []corev1.Volume {
+	if r.whole != nil {
+		return r.whole.Spec.Volumes
+	}
+	return r.quiet.volumes
+}
+
+// podsSpec reads the pods of ns page by page into records.
+func (s *snapshot) podsSpec(list pages.ListFunc[*corev1.PodList], selector string) listSpec {
+	share := newSharer()
+	if !trimPages {
+		share = nil
+	}
+	return listSpec{kind: "pods", read: func(ctx context.Context) (int, error) {
+		return pages.Stream(ctx, metav1.ListOptions{FieldSelector: selector}, list, func(l *corev1.PodList) []corev1.Pod { return l.Items },
+			func(total int) { s.pods = make([]podRecord, 0, total) },
+			func(p *corev1.Pod) { s.pods = append(s.pods, newPodRecord(p, share)) })
+	}}
+}

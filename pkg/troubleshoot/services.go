@@ -354,7 +354,7 @@ func (a *analysis) endpoints(svc *corev1.Service, ref ObjectRef, matched []*core
 // whyNotReady explains one not-ready pod: its failure, a failing readiness probe, or where
 // it is in its start-up.
 func (a *analysis) whyNotReady(ns, name string) string {
-	p := a.podsByKey[key(ns, name)]
+	p := a.podByKey(ns, name)
 	if p == nil {
 		return "pod not found (deleted since)"
 	}
@@ -412,15 +412,16 @@ func (a *analysis) selectorTypo(svc *corev1.Service, fd *Finding) bool {
 		}
 		byValue := map[string][]*corev1.Pod{}
 		for i := range a.s.pods {
-			p := &a.s.pods[i]
-			got, ok := p.Labels[k]
-			if p.Namespace != ns || !ok || got == want || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			r := &a.s.pods[i]
+			m := r.meta()
+			got, ok := m.Labels[k]
+			if m.Namespace != ns || !ok || got == want || r.phase() == corev1.PodSucceeded || r.phase() == corev1.PodFailed {
 				continue
 			}
-			if len(rest) > 0 && !selects(rest, p.Labels) {
+			if len(rest) > 0 && !selects(rest, m.Labels) {
 				continue
 			}
-			byValue[got] = append(byValue[got], p)
+			byValue[got] = append(byValue[got], r.pod())
 		}
 		for _, v := range keysOf(byValue) {
 			d := EditDistance(want, v)

@@ -42,7 +42,7 @@ var allKinds = kinds{services: true, endpointSlices: true, storage: true, worklo
 type snapshot struct {
 	namespace string // "" = all namespaces
 
-	pods            []corev1.Pod
+	pods            []podRecord // see records.go
 	events          map[string][]eventRecord // by eventKey, see records.go
 	services        []corev1.Service
 	slices          []discoveryv1.EndpointSlice
@@ -133,10 +133,8 @@ func take(ctx context.Context, kube kubernetes.Interface, meta metadata.Interfac
 	s := &snapshot{namespace: ns, known: map[string]bool{}}
 	core, apps := kube.CoreV1(), kube.AppsV1()
 	none := metav1.ListOptions{}
-	share := newSharer()
 	specs := []listSpec{
-		spec("pods", metav1.ListOptions{FieldSelector: podSelector}, core.Pods(ns).List,
-			func(l *corev1.PodList) []corev1.Pod { return l.Items }, &s.pods, func(p *corev1.Pod) { trimPodSharing(p, share) }),
+		s.podsSpec(core.Pods(ns).List, podSelector),
 		s.eventsSpec(core.Events(ns).List),
 		spec("nodes", none, core.Nodes().List,
 			func(l *corev1.NodeList) []corev1.Node { return l.Items }, &s.nodes, trimNode),

@@ -18,7 +18,7 @@ import (
 // listed in an order that interleaves objects, so that the events of one pod fall on both
 // sides of a page boundary.
 func thresholdObjects(pods int) []runtime.Object {
-	s := thresholdSnapshot(pods)
+	s, typed := thresholdCluster(pods)
 	var objs, evs []runtime.Object
 	n := 0
 	ev := func(kind, space, name, reason, typ, msg, field string, count int32, last time.Duration) {
@@ -38,8 +38,8 @@ func thresholdObjects(pods int) []runtime.Object {
 			ev("Service", rs.Namespace, s.services[i].Name, "UpdatedLoadBalancer", "Normal", "updated", "", 1, 2*time.Hour)
 		}
 	}
-	for i := range s.pods {
-		p := &s.pods[i]
+	for i := range typed {
+		p := &typed[i]
 		objs = append(objs, p)
 		switch {
 		case p.Spec.NodeName == "":

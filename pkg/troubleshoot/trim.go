@@ -27,8 +27,9 @@ import (
 
 func trimPod(o *corev1.Pod) { trimPodSharing(o, nil) }
 
-// trimPodSharing is trimPod with the quiet pods' common parts shared through s (nil: not).
-func trimPodSharing(o *corev1.Pod, s *sharer) {
+// trimPodSharing is trimPod with the quiet pods' common parts shared through s (nil: not);
+// it reports whether the pod was quiet, and so compacted.
+func trimPodSharing(o *corev1.Pod, s *sharer) bool {
 	pages.TrimMeta(&o.ObjectMeta)
 	for i := range o.Spec.Volumes {
 		p := o.Spec.Volumes[i].Projected
@@ -44,12 +45,14 @@ func trimPodSharing(o *corev1.Pod, s *sharer) {
 		clear(p.Sources[len(kept):])
 		p.Sources = kept
 	}
-	if quietPod(o) {
-		compactQuietPod(o)
-		if s != nil {
-			s.pod(o)
-		}
+	if !quietPod(o) {
+		return false
 	}
+	compactQuietPod(o)
+	if s != nil {
+		s.pod(o)
+	}
+	return true
 }
 
 // quietPod reports a pod with nothing to say: scheduled, running and Ready, no init
