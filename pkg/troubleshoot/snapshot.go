@@ -42,7 +42,7 @@ var allKinds = kinds{services: true, endpointSlices: true, storage: true, worklo
 type snapshot struct {
 	namespace string // "" = all namespaces
 
-	pods            []podRecord // see records.go
+	pods            []podRecord              // see records.go
 	events          map[string][]eventRecord // by eventKey, see records.go
 	services        []corev1.Service
 	slices          []discoveryv1.EndpointSlice
