@@ -1,6 +1,7 @@
 package troubleshoot
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sort"
 	"strings"
@@ -134,16 +135,37 @@ func compactQuietPod(o *corev1.Pod) {
 
 // sharer lets the quiet pods of one read share what they have in common instead of one
 // decoded copy each: strings (namespace, node, image and container names), label maps (the
-// pods of a ReplicaSet carry the same labels) and owner references. Nothing mutates a
+// pods of a ReplicaSet carry the same labels), owner references and compacted containers. Nothing mutates a
 // snapshot's pods, so sharing is safe. One sharer serves one LIST's goroutine.
 type sharer struct {
-	strings map[string]string
-	labels  map[string]map[string]string
-	owners  map[string][]metav1.OwnerReference
+	strings    map[string]string
+	labels     map[string]map[string]string
+	owners     map[string][]metav1.OwnerReference
+	containers map[string][]corev1.Container
 }
 
 func newSharer() *sharer {
-	return &sharer{strings: map[string]string{}, labels: map[string]map[string]string{}, owners: map[string][]metav1.OwnerReference{}}
+	return &sharer{strings: map[string]string{}, labels: map[string]map[string]string{}, owners: map[string][]metav1.OwnerReference{},
+		containers: map[string][]corev1.Container{}}
+}
+
+// sharedContainers returns an earlier quiet pod's compacted containers equal to cs (the pods
+// of a ReplicaSet have the same), or records cs. Equal means the same protobuf encoding
+// (maps are encoded in key order), each container prefixed by its length.
+func (s *sharer) sharedContainers(cs []corev1.Container) []corev1.Container {
+	var k []byte
+	for i := range cs {
+		b, err := cs[i].Marshal()
+		if err != nil {
+			return cs
+		}
+		k = append(binary.AppendUvarint(k, uint64(len(b))), b...)
+	}
+	if shared, ok := s.containers[string(k)]; ok {
+		return shared
+	}
+	s.containers[string(k)] = cs
+	return cs
 }
 
 func (s *sharer) str(v string) string {
@@ -183,6 +205,7 @@ func (s *sharer) pod(o *corev1.Pod) {
 			s.owners[k] = o.OwnerReferences
 		}
 	}
+	o.Spec.Containers = s.sharedContainers(o.Spec.Containers)
 	for i := range o.Spec.Containers {
 		c := &o.Spec.Containers[i]
 		c.Name, c.Image = s.str(c.Name), s.str(c.Image)

@@ -204,6 +204,14 @@ func TestSharerSharesQuietPods(t *testing.T) {
 	if reflect.ValueOf(a.Labels).UnsafePointer() != reflect.ValueOf(b.Labels).UnsafePointer() || &a.OwnerReferences[0] != &b.OwnerReferences[0] {
 		t.Error("labels or owners not shared")
 	}
+	if &a.Spec.Containers[0] != &b.Spec.Containers[0] {
+		t.Error("equal containers not shared")
+	}
+	d := objs[3].(*corev1.Pod).DeepCopy()
+	d.Spec.Containers[0].Image = "web:2"
+	if trimPodSharing(d, s); d.Spec.Containers[0].Image != "web:2" || &d.Spec.Containers[0] == &a.Spec.Containers[0] {
+		t.Errorf("different containers shared: %+v", d.Spec.Containers[0])
+	}
 	if a.Labels["app"] != "web" || a.Name == b.Name || a.Spec.Containers[0].Image != b.Spec.Containers[0].Image {
 		t.Errorf("shared wrongly: %+v %+v", a.ObjectMeta, b.ObjectMeta)
 	}
