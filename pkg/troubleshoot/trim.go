@@ -89,7 +89,8 @@ func quietPod(p *corev1.Pod) bool {
 // its phase, Ready condition, start time and each container's ready/started/running-since.
 // Dropped: tolerations, affinity, probes, security contexts, commands, the other mounts and
 // volumes, limits, the other conditions, IPs, images' IDs and container IDs — read only of
-// pods that have something to report.
+// pods that have something to report — and the pod's UID, resourceVersion and generation
+// (read of no pod).
 func compactQuietPod(o *corev1.Pod) {
 	subPath := map[string]bool{}
 	containers := make([]corev1.Container, len(o.Spec.Containers))
@@ -121,7 +122,8 @@ func compactQuietPod(o *corev1.Pod) {
 			State: corev1.ContainerState{Running: st.State.Running},
 		}
 	}
-	ready := *podCondition(o, corev1.PodReady) // quietPod: there is one, True
+	ready := *podCondition(o, corev1.PodReady)         // quietPod: there is one, True
+	o.UID, o.ResourceVersion, o.Generation = "", "", 0 // no rule reads them of a pod
 	o.Spec = corev1.PodSpec{
 		Volumes: volumes, Containers: containers, NodeName: o.Spec.NodeName,
 		ServiceAccountName: o.Spec.ServiceAccountName, ImagePullSecrets: o.Spec.ImagePullSecrets,
@@ -221,7 +223,6 @@ func (s *sharer) pod(o *corev1.Pod) {
 }
 
 func trimService(o *corev1.Service)                  { pages.TrimMeta(&o.ObjectMeta) }
-func trimSlice(o *discoveryv1.EndpointSlice)         { pages.TrimMeta(&o.ObjectMeta) }
 func trimPVC(o *corev1.PersistentVolumeClaim)        { pages.TrimMeta(&o.ObjectMeta) }
 func trimPV(o *corev1.PersistentVolume)              { pages.TrimMeta(&o.ObjectMeta) }
 func trimStorageClass(o *storagev1.StorageClass)     { pages.TrimMeta(&o.ObjectMeta) }
@@ -234,4 +235,18 @@ func trimConfigMeta(o *metav1.PartialObjectMetadata) { delete(o.Annotations, pag
 func trimNode(o *corev1.Node) {
 	pages.TrimMeta(&o.ObjectMeta)
 	o.Status.Images = nil
+}
+
+// trimSlice keeps of each endpoint what the rules and the probe read: addresses, conditions
+// and the target's kind, namespace and name (not its UID or version, nor the endpoint's
+// node, zone, hostname or hints).
+func trimSlice(o *discoveryv1.EndpointSlice) {
+	pages.TrimMeta(&o.ObjectMeta)
+	for i := range o.Endpoints {
+		e := &o.Endpoints[i]
+		if r := e.TargetRef; r != nil {
+			e.TargetRef = &corev1.ObjectReference{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}
+		}
+		e.NodeName, e.Zone, e.Hostname, e.Hints, e.DeprecatedTopology = nil, nil, nil, nil, nil
+	}
 }
