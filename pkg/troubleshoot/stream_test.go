@@ -41,10 +41,9 @@ func thresholdObjects(pods int) []runtime.Object {
 	for i := range typed {
 		p := &typed[i]
 		objs = append(objs, p)
-		switch {
-		case p.Spec.NodeName == "":
+		if p.Spec.NodeName == "" {
 			ev("Pod", p.Namespace, p.Name, "FailedScheduling", "Warning", p.Status.Conditions[0].Message, "", 4, time.Minute)
-		default:
+		} else {
 			ev("Pod", p.Namespace, p.Name, "Scheduled", "Normal", "Successfully assigned "+p.Namespace+"/"+p.Name+" to "+p.Spec.NodeName, "", 1, time.Hour)
 		}
 		if len(p.Status.ContainerStatuses) > 0 && p.Status.ContainerStatuses[0].RestartCount > 0 {

@@ -209,7 +209,8 @@ func TestSharerSharesQuietPods(t *testing.T) {
 	}
 	d := objs[3].(*corev1.Pod).DeepCopy()
 	d.Spec.Containers[0].Image = "web:2"
-	if trimPodSharing(d, s); d.Spec.Containers[0].Image != "web:2" || &d.Spec.Containers[0] == &a.Spec.Containers[0] {
+	trimPodSharing(d, s)
+	if d.Spec.Containers[0].Image != "web:2" || &d.Spec.Containers[0] == &a.Spec.Containers[0] {
 		t.Errorf("different containers shared: %+v", d.Spec.Containers[0])
 	}
 	if a.Labels["app"] != "web" || a.Name == b.Name || a.Spec.Containers[0].Image != b.Spec.Containers[0].Image {
