@@ -27,6 +27,8 @@
 #                   run (processes stopped) so that a second run, or an interrupted one,
 #                   resumes instead of rebuilding; CLEAN=1 removes it at the end.
 #   KEEP=1          leave the cluster running at the end (a second run reuses it at once)
+#   ONLY=diagnose   measure only diagnose, its floor and the binary idle (no status, kubectl
+#                   get or popeye): the RSS figures at any SCALE in a few minutes
 #   WORKERS=32      kwok's stage parallelism and the controller-manager's ReplicaSet and
 #                   Deployment syncs (each waits on one API round trip: they, not the CPU,
 #                   limit how fast pods start on a loaded machine)
@@ -46,6 +48,9 @@ POPEYE=${POPEYE:-1}
 CLEAN=${CLEAN:-0}
 KEEP=${KEEP:-0}
 WORKERS=${WORKERS:-32}
+ONLY=${ONLY:-}
+case $ONLY in "" | diagnose) ;; *) echo "bench-scale: ONLY=$ONLY: give diagnose or nothing" >&2; exit 2 ;; esac
+[ "$ONLY" = diagnose ] && POPEYE=0
 STATE=${STATE:-/tmp/feastflow-bench-scale-$SCALE}
 BIN=${FEASTFLOW_BIN:-$ROOT/.cache/bin}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/feastflow-bench-scale-run.XXXXXX")
@@ -164,12 +169,20 @@ for i in $(seq "$REPEAT"); do
   echo "bench-scale: run $i/$REPEAT" >&2
   measure dfloor "$TMP/floor" --kinds "$DIAG_KINDS"
   measure diagnose "$FF" diagnose -A -o json
-  measure sfloor "$TMP/floor" --kinds "$STATUS_KINDS"
-  measure status "$FF" status -A -o json
-  [ -s "$TMP/kubectl.stopped" ] || guarded kubectl "$K" get "$DIAG_KINDS" -A -o json
-  pair diagnose dfloor; pair status sfloor
-  [ -s "$TMP/kubectl.stopped" ] || pair kubectl diagnose
-  awk -v m="$(tail -n 1 "$TMP/diagnose.t" | cut -d' ' -f2)" -v b="$(field bytes dfloor)" 'BEGIN { printf "%.2f\n", m * 1024 / b }' >>"$TMP/rss.r"
+  # The binary alone (its pages, the runtime, package inits): the part of diagnose's peak
+  # RSS that does not grow with the cluster.
+  measure idle "$FF" version
+  pair diagnose dfloor
+  if [ "$ONLY" != diagnose ]; then
+    measure sfloor "$TMP/floor" --kinds "$STATUS_KINDS"
+    measure status "$FF" status -A -o json
+    [ -s "$TMP/kubectl.stopped" ] || guarded kubectl "$K" get "$DIAG_KINDS" -A -o json
+    pair status sfloor
+    [ -s "$TMP/kubectl.stopped" ] || pair kubectl diagnose
+  fi
+  m=$(tail -n 1 "$TMP/diagnose.t" | cut -d' ' -f2) idle=$(tail -n 1 "$TMP/idle.t" | cut -d' ' -f2)
+  awk -v m="$m" -v b="$(field bytes dfloor)" 'BEGIN { printf "%.2f\n", m * 1024 / b }' >>"$TMP/rss.r"
+  awk -v m="$m" -v i="$idle" -v b="$(field bytes dfloor)" 'BEGIN { printf "%.2f\n", (m - i) * 1024 / b }' >>"$TMP/slope.r"
 done
 if [ -n "$POPEYE_BIN" ]; then
   echo "bench-scale: popeye" >&2
@@ -177,8 +190,8 @@ if [ -n "$POPEYE_BIN" ]; then
 fi
 # Requests and bytes: one -v=6 run each; the floor prints its own.
 "$FF" diagnose -A -o json -v=6 >"$TMP/diag.json" 2>"$TMP/diag.log" || true
-"$FF" status -A -o json -v=6 >/dev/null 2>"$TMP/status.log" || true
-if [ -s "$TMP/kubectl.stopped" ]; then : >"$TMP/kubectl.log"; else "$K" get "$DIAG_KINDS" -A -o json -v=6 >/dev/null 2>"$TMP/kubectl.log"; fi
+[ "$ONLY" = diagnose ] || "$FF" status -A -o json -v=6 >/dev/null 2>"$TMP/status.log" || true
+if [ -s "$TMP/kubectl.stopped" ] || [ "$ONLY" = diagnose ]; then : >"$TMP/kubectl.log"; else "$K" get "$DIAG_KINDS" -A -o json -v=6 >/dev/null 2>"$TMP/kubectl.log"; fi
 SAME=""
 if [ -n "${PREVIOUS:-}" ]; then
   "$PREVIOUS" diagnose -A -o json >"$TMP/prev.json" 2>/dev/null || true
@@ -212,8 +225,11 @@ printf '%-9s %9s %10s %s\n' TOOL WALL PEAK-RSS REQUESTS
 DREQ=$(requests "$TMP/diag.log"); DLOGS=$(logreqs "$TMP/diag.log")
 row dfloor dfloor "$(field requests dfloor) (kinds $NDIAG, items $(field items dfloor), protobuf $(( $(field bytes dfloor) / 1048576 ))Mi)"
 row diagnose dfloor "$DREQ = $((DREQ - DLOGS)) LISTs + $DLOGS previous logs (findings $(grep -c '"severity":' "$TMP/diag.json" || true))"
-row sfloor sfloor "$(field requests sfloor) (kinds $NSTATUS, items $(field items sfloor), protobuf $(( $(field bytes sfloor) / 1048576 ))Mi)"
-row status sfloor "$(requests "$TMP/status.log")"
+row idle idle "- (kubectl-feastflow version: the binary alone)"
+if [ "$ONLY" != diagnose ]; then
+  row sfloor sfloor "$(field requests sfloor) (kinds $NSTATUS, items $(field items sfloor), protobuf $(( $(field bytes sfloor) / 1048576 ))Mi)"
+  row status sfloor "$(requests "$TMP/status.log")"
+fi
 [ -s "$TMP/kubectl.t" ] && row kubectl dfloor "$(requests "$TMP/kubectl.log")"
 popeye_s=""
 if [ -s "$TMP/popeye.stopped" ]; then echo "popeye    $(cat "$TMP/popeye.stopped")"
@@ -221,10 +237,11 @@ elif [ -s "$TMP/popeye.t" ]; then row popeye dfloor "-"; fi
 [ -s "$TMP/kubectl.stopped" ] && echo "kubectl   $(cat "$TMP/kubectl.stopped")"
 echo
 echo "diagnose / floor:      $(rmed diagnose-dfloor)x wall   (goal ≤ 1.3)"
-echo "status / floor:        $(rmed status-sfloor)x wall   (goal ≤ 1.3)"
+[ "$ONLY" = diagnose ] || echo "status / floor:        $(rmed status-sfloor)x wall   (goal ≤ 1.3)"
 [ -n "$popeye_s" ] && echo "popeye / diagnose:     $(ratio "$popeye_s" "$diagnose_s")x wall   (goal ≥ 10)"
 [ -s "$TMP/kubectl-diagnose.r" ] && echo "kubectl / diagnose:    $(rmed kubectl-diagnose)x wall"
 echo "diagnose RSS / bytes:  $(rmed rss)x          (goal ≤ 1.5; peak RSS over the protobuf bytes of its kinds)"
+echo "  without the binary:  $(rmed slope)x          ((peak RSS - idle RSS) / protobuf bytes: what grows with the cluster)"
 echo "diagnose LISTs:        $((DREQ - DLOGS)), floor $(field requests dfloor)       (goal: kinds + pages, the floor's count)"
 [ -n "$SAME" ] && echo "findings vs $PREVIOUS: $SAME"
 echo "(ratios: median over $REPEAT runs of each run's pair, measured back to back; wall and RSS"

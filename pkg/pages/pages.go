@@ -37,6 +37,30 @@ type ListFunc[L any] func(ctx context.Context, opts metav1.ListOptions) (L, erro
 // once. If a continue token expires mid-read (the list took longer than etcd's compaction
 // interval), the read starts again with one unpaged LIST, as client-go's pager does.
 func Read[L metav1.ListInterface, T any](ctx context.Context, opts metav1.ListOptions, list ListFunc[L], items func(L) []T, into *[]T, trim func(*T)) (int, error) {
+	base := len(*into)
+	return Stream(ctx, opts, list, items, func(total int) {
+		*into = (*into)[:base]
+		if total > cap(*into)-base {
+			grown := make([]T, base, base+total)
+			copy(grown, *into)
+			*into = grown
+		}
+	}, func(o *T) {
+		if trim != nil {
+			trim(o)
+		}
+		*into = append(*into, *o)
+	})
+}
+
+// Stream lists every page of list and hands each item to each as its page arrives, so that
+// a reader keeps its own record of an item, not the typed object: the page is garbage once
+// each has returned. start is called before the first item with the number of items the
+// server says the whole list holds (this page's plus the remaining count; 0 when it does not
+// say), and again, with 0, if an expired continue token makes the read start over with one
+// unpaged LIST (as client-go's pager does): whatever each kept until then must be dropped.
+// It returns the number of requests made.
+func Stream[L metav1.ListInterface, T any](ctx context.Context, opts metav1.ListOptions, list ListFunc[L], items func(L) []T, start func(total int), each func(*T)) (int, error) {
 	opts.Limit = Size
 	opts.Continue = ""
 	requests := 0
@@ -46,7 +70,7 @@ func Read[L metav1.ListInterface, T any](ctx context.Context, opts metav1.ListOp
 		requests++
 		if err != nil {
 			if apierrors.IsResourceExpired(err) && opts.Continue != "" {
-				*into = (*into)[:0]
+				start(0)
 				opts.Limit, opts.Continue = 0, ""
 				continue
 			}
@@ -55,17 +79,14 @@ func Read[L metav1.ListInterface, T any](ctx context.Context, opts metav1.ListOp
 		page := items(l)
 		if first {
 			first = false
-			if left := l.GetRemainingItemCount(); left != nil && *left > 0 && cap(*into)-len(*into) < len(page)+int(*left) {
-				grown := make([]T, len(*into), len(*into)+len(page)+int(*left))
-				copy(grown, *into)
-				*into = grown
+			total := 0
+			if left := l.GetRemainingItemCount(); left != nil && *left > 0 {
+				total = len(page) + int(*left)
 			}
+			start(total)
 		}
 		for i := range page {
-			if trim != nil {
-				trim(&page[i])
-			}
-			*into = append(*into, page[i])
+			each(&page[i])
 		}
 		next := l.GetContinue()
 		if next == "" {

@@ -110,3 +110,34 @@ func TestReadErrorIsReturned(t *testing.T) {
 		t.Fatalf("err = %v, want Forbidden", err)
 	}
 }
+
+// Stream hands every item of every page to each, says the total once, and on an expired
+// continue token says 0 (drop what was kept) and reads again unpaged.
+func TestStreamRestartsOnExpiredToken(t *testing.T) {
+	calls := 0
+	list := func(_ context.Context, opts metav1.ListOptions) (*corev1.PodList, error) {
+		calls++
+		left := int64(1)
+		switch {
+		case calls == 1:
+			return &corev1.PodList{ListMeta: metav1.ListMeta{Continue: "c1", RemainingItemCount: &left}, Items: []corev1.Pod{{ObjectMeta: metav1.ObjectMeta{Name: "a"}}}}, nil
+		case calls == 2 && opts.Continue == "c1":
+			return nil, apierrors.NewResourceExpired("too old")
+		case opts.Limit == 0 && opts.Continue == "":
+			return &corev1.PodList{Items: []corev1.Pod{{ObjectMeta: metav1.ObjectMeta{Name: "a"}}, {ObjectMeta: metav1.ObjectMeta{Name: "b"}}}}, nil
+		}
+		t.Fatalf("unexpected call %d %+v", calls, opts)
+		return nil, nil
+	}
+	var starts []int
+	var names []string
+	n, err := pages.Stream(context.Background(), metav1.ListOptions{}, list, func(l *corev1.PodList) []corev1.Pod { return l.Items },
+		func(total int) { starts, names = append(starts, total), nil },
+		func(p *corev1.Pod) { names = append(names, p.Name) })
+	if err != nil || n != 3 {
+		t.Fatalf("requests %d, err %v", n, err)
+	}
+	if fmt.Sprint(starts) != "[2 0]" || fmt.Sprint(names) != "[a b]" {
+		t.Errorf("starts %v, items %v", starts, names)
+	}
+}

@@ -176,11 +176,11 @@ type analysis struct {
 	now    time.Time
 	s      *snapshot
 
-	podsByKey    map[string]*corev1.Pod
+	podsByKey    map[string]int // ns/name: index in s.pods
 	nodesByName  map[string]*corev1.Node
 	rsByKey      map[string]*appsv1.ReplicaSet
 	deployByKey  map[string]*appsv1.Deployment
-	eventsByObj  map[string][]*corev1.Event
+	eventsByObj  map[string][]eventRecord // the snapshot's, by eventKey
 	config       *configIndex
 	findings     []Finding
 	clusterPods  []corev1.Pod // all scheduled pods, read once when a fit must be computed
@@ -195,15 +195,16 @@ type analysis struct {
 func newAnalysis(ctx context.Context, client kubernetes.Interface, opts Options, s *snapshot) *analysis {
 	a := &analysis{
 		ctx: ctx, client: client, opts: opts, now: opts.Now(), s: s,
-		podsByKey:   make(map[string]*corev1.Pod, len(s.pods)),
+		podsByKey:   make(map[string]int, len(s.pods)),
 		nodesByName: make(map[string]*corev1.Node, len(s.nodes)),
 		rsByKey:     make(map[string]*appsv1.ReplicaSet, len(s.replicaSets)),
 		deployByKey: make(map[string]*appsv1.Deployment, len(s.deployments)),
-		eventsByObj: map[string][]*corev1.Event{},
+		eventsByObj: s.events,
 		svcHealth:   map[string]*svcHealth{},
 	}
 	for i := range s.pods {
-		a.podsByKey[key(s.pods[i].Namespace, s.pods[i].Name)] = &s.pods[i]
+		m := s.pods[i].meta()
+		a.podsByKey[key(m.Namespace, m.Name)] = i
 	}
 	for i := range s.nodes {
 		a.nodesByName[s.nodes[i].Name] = &s.nodes[i]
@@ -213,12 +214,6 @@ func newAnalysis(ctx context.Context, client kubernetes.Interface, opts Options,
 	}
 	for i := range s.deployments {
 		a.deployByKey[key(s.deployments[i].Namespace, s.deployments[i].Name)] = &s.deployments[i]
-	}
-	for i := range s.events {
-		e := &s.events[i]
-		io := e.InvolvedObject
-		k := io.Kind + "/" + key(io.Namespace, io.Name)
-		a.eventsByObj[k] = append(a.eventsByObj[k], e)
 	}
 	a.config = newConfigIndex(s.configMaps, s.secrets, s.has("configmaps"), s.has("secrets"))
 	return a
@@ -252,42 +247,16 @@ func (a *analysis) add(f Finding) {
 
 // events returns every Event of an object, newest first, as records.
 func (a *analysis) events(kind, ns, name string) []EventRecord {
-	evs := a.eventsByObj[kind+"/"+key(ns, name)]
+	evs := a.eventsByObj[eventKey(kind, ns, name)]
 	out := make([]EventRecord, 0, len(evs))
 	for _, e := range evs {
 		out = append(out, EventRecord{
 			Type: e.Type, Reason: e.Reason, Object: kindArg(kind) + "/" + name, Message: strings.TrimSpace(e.Message),
-			Count: eventCount(e), LastSeen: metav1.NewTime(eventTime(e)),
+			Count: e.Count, LastSeen: metav1.NewTime(e.Last),
 		})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].LastSeen.After(out[j].LastSeen.Time) })
 	return out
-}
-
-// eventCount reads the count from either the legacy counter or the event series.
-func eventCount(e *corev1.Event) int32 {
-	if e.Series != nil && e.Series.Count > 0 {
-		return e.Series.Count
-	}
-	if e.Count > 0 {
-		return e.Count
-	}
-	return 1
-}
-
-// eventTime is the last time an event was seen, whichever API wrote it.
-func eventTime(e *corev1.Event) time.Time {
-	switch {
-	case e.Series != nil && !e.Series.LastObservedTime.IsZero():
-		return e.Series.LastObservedTime.Time
-	case !e.LastTimestamp.IsZero():
-		return e.LastTimestamp.Time
-	case !e.EventTime.IsZero():
-		return e.EventTime.Time
-	case !e.FirstTimestamp.IsZero():
-		return e.FirstTimestamp.Time
-	}
-	return e.CreationTimestamp.Time
 }
 
 // owner returns the workload that owns a pod: its Deployment through the ReplicaSet, or the
@@ -415,7 +384,7 @@ func (a *analysis) addDeployment(r *relevance, d *appsv1.Deployment) {
 		}
 	}
 	for i := range a.s.pods {
-		p := &a.s.pods[i]
+		p := a.s.pods[i].pod()
 		if o := a.owner(p); o.Kind == "Deployment" && o.Namespace == d.Namespace && o.Name == d.Name {
 			r.addPod(a, p)
 		}

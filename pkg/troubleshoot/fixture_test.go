@@ -60,6 +60,7 @@ func (f *fixture) diagnose(t *testing.T, scope Scope) *Report {
 	if err != nil {
 		t.Fatalf("Diagnose: %v", err)
 	}
+	checkGolden(t, r)
 	return r
 }
 

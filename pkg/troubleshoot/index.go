@@ -8,10 +8,10 @@ import (
 // label pairs that Service selectors use. Lists keep the snapshot's order, so a rule gets
 // the same pods in the same order as from a scan. Built on first use.
 type podIndex struct {
-	byNS map[string][]*corev1.Pod
+	byNS map[string][]int // indexes in the snapshot's pods
 	// byLabel maps namespace, key and value to the pods carrying that label; only keys
 	// some Service selects on are indexed.
-	byLabel map[labelKey][]*corev1.Pod
+	byLabel map[labelKey][]int
 }
 
 type labelKey struct{ ns, key, value string }
@@ -26,14 +26,14 @@ func (a *analysis) index() *podIndex {
 			keys[k] = true
 		}
 	}
-	ix := &podIndex{byNS: map[string][]*corev1.Pod{}, byLabel: map[labelKey][]*corev1.Pod{}}
+	ix := &podIndex{byNS: map[string][]int{}, byLabel: map[labelKey][]int{}}
 	for i := range a.s.pods {
-		p := &a.s.pods[i]
-		ix.byNS[p.Namespace] = append(ix.byNS[p.Namespace], p)
+		p := a.s.pods[i].meta()
+		ix.byNS[p.Namespace] = append(ix.byNS[p.Namespace], i)
 		for k, v := range p.Labels {
 			if keys[k] {
 				lk := labelKey{p.Namespace, k, v}
-				ix.byLabel[lk] = append(ix.byLabel[lk], p)
+				ix.byLabel[lk] = append(ix.byLabel[lk], i)
 			}
 		}
 	}
@@ -42,7 +42,22 @@ func (a *analysis) index() *podIndex {
 }
 
 // podsIn returns the pods of a namespace, in snapshot order.
-func (a *analysis) podsIn(ns string) []*corev1.Pod { return a.index().byNS[ns] }
+func (a *analysis) podsIn(ns string) []*corev1.Pod {
+	ixs := a.index().byNS[ns]
+	out := make([]*corev1.Pod, len(ixs))
+	for j, i := range ixs {
+		out[j] = a.s.pods[i].pod()
+	}
+	return out
+}
+
+// podByKey returns the pod ns/name of the snapshot, or nil.
+func (a *analysis) podByKey(ns, name string) *corev1.Pod {
+	if i, ok := a.podsByKey[key(ns, name)]; ok {
+		return a.s.pods[i].pod()
+	}
+	return nil
+}
 
 // podsSelected returns the pods of a namespace that an equality selector (a Service's)
 // selects, in snapshot order: the shortest of the selector's label lists, filtered by the
@@ -52,7 +67,7 @@ func (a *analysis) podsSelected(ns string, selector map[string]string) []*corev1
 		return nil
 	}
 	ix := a.index()
-	var shortest []*corev1.Pod
+	var shortest []int
 	first := true
 	for k, v := range selector {
 		l := ix.byLabel[labelKey{ns, k, v}]
@@ -61,9 +76,9 @@ func (a *analysis) podsSelected(ns string, selector map[string]string) []*corev1
 		}
 	}
 	var out []*corev1.Pod
-	for _, p := range shortest {
-		if selects(selector, p.Labels) {
-			out = append(out, p)
+	for _, i := range shortest {
+		if selects(selector, a.s.pods[i].meta().Labels) {
+			out = append(out, a.s.pods[i].pod())
 		}
 	}
 	return out

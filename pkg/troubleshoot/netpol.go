@@ -31,9 +31,9 @@ func (a *analysis) netpolRules() {
 		}
 		var pods []*corev1.Pod
 		for j := range a.s.pods {
-			p := &a.s.pods[j]
-			if p.Namespace == svc.Namespace && selects(svc.Spec.Selector, p.Labels) && p.Status.Phase == corev1.PodRunning {
-				pods = append(pods, p)
+			r := &a.s.pods[j]
+			if m := r.meta(); m.Namespace == svc.Namespace && selects(svc.Spec.Selector, m.Labels) && r.phase() == corev1.PodRunning {
+				pods = append(pods, r.pod())
 			}
 		}
 		if len(pods) == 0 {

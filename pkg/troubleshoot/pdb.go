@@ -36,7 +36,7 @@ func (a *analysis) pdbMoreRules() {
 		}
 		var pods []string
 		for j := range a.s.pods {
-			pod := &a.s.pods[j]
+			pod := a.s.pods[j].meta()
 			if pod.Namespace == p.Namespace && sel.Matches(labels.Set(pod.Labels)) {
 				pods = append(pods, pod.Name)
 				podPDBs[key(pod.Namespace, pod.Name)] = append(podPDBs[key(pod.Namespace, pod.Name)], p.Name)

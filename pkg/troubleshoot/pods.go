@@ -22,7 +22,11 @@ func (a *analysis) podRules(group bool) {
 	groups := map[string]*podGroup{}
 	var order []string
 	for i := range a.s.pods {
-		p := &a.s.pods[i]
+		r := &a.s.pods[i]
+		if r.quiet != nil && (a.nodesByName[r.quiet.nodeName] != nil || !a.s.has("nodes")) {
+			continue // quiet: only nodeGone could find something, and its node exists
+		}
+		p := r.pod()
 		f := ClassifyPod(p)
 		if f == nil {
 			f = a.nodeGone(p)
@@ -78,8 +82,8 @@ func (a *analysis) stuckMount(p *corev1.Pod) *PodFailure {
 	if p.Status.Phase != corev1.PodPending || p.Spec.NodeName == "" {
 		return nil
 	}
-	for _, e := range a.eventsByObj["Pod/"+key(p.Namespace, p.Name)] {
-		if e.Reason == "FailedMount" && eventTime(e).After(a.now.Add(-15*60e9)) {
+	for _, e := range a.eventsByObj[eventKey("Pod", p.Namespace, p.Name)] {
+		if e.Reason == "FailedMount" && e.Last.After(a.now.Add(-15*60e9)) {
 			return &PodFailure{Category: CategoryConfigError, Reason: "FailedMount", Message: e.Message}
 		}
 	}
@@ -265,7 +269,7 @@ func statusOf(p *corev1.Pod, name string, init bool) *corev1.ContainerStatus {
 func (a *analysis) imagePull(fd *Finding, p *corev1.Pod, f *PodFailure) {
 	ns := p.Namespace
 	msg := strings.ToLower(f.Message)
-	for _, e := range a.eventsByObj["Pod/"+key(ns, p.Name)] {
+	for _, e := range a.eventsByObj[eventKey("Pod", ns, p.Name)] {
 		if e.Reason == "Failed" && strings.Contains(e.Message, f.Image) {
 			msg += " " + strings.ToLower(e.Message)
 		}
@@ -421,16 +425,16 @@ func (a *analysis) crashLoop(fd *Finding, p *corev1.Pod, f *PodFailure) {
 func (a *analysis) probeDetails(fd *Finding, p *corev1.Pod, c *corev1.Container, last *corev1.ContainerStateTerminated) {
 	var liveFails, startFails int32
 	var lastMsg string
-	for _, e := range a.eventsByObj["Pod/"+key(p.Namespace, p.Name)] {
-		if !eventForContainer(e, c.Name) {
+	for _, e := range a.eventsByObj[eventKey("Pod", p.Namespace, p.Name)] {
+		if !eventForContainer(&e, c.Name) {
 			continue
 		}
 		switch {
 		case e.Reason == "Unhealthy" && strings.HasPrefix(e.Message, "Liveness probe failed"):
-			liveFails += eventCount(e)
+			liveFails += e.Count
 			lastMsg = e.Message
 		case e.Reason == "Unhealthy" && strings.HasPrefix(e.Message, "Startup probe failed"):
-			startFails += eventCount(e)
+			startFails += e.Count
 			lastMsg = e.Message
 		case e.Reason == "Killing" && strings.Contains(e.Message, "failed liveness probe"):
 			liveFails++
@@ -465,8 +469,8 @@ func (a *analysis) probeDetails(fd *Finding, p *corev1.Pod, c *corev1.Container,
 	}
 }
 
-func eventForContainer(e *corev1.Event, container string) bool {
-	fp := e.InvolvedObject.FieldPath
+func eventForContainer(e *eventRecord, container string) bool {
+	fp := e.FieldPath
 	return fp == "" || strings.Contains(fp, "{"+container+"}")
 }
 

@@ -18,6 +18,17 @@ import (
 // pods, 15 per component, 50 components per namespace, one component in 25 broken (crash
 // loop, pending, Service selecting nothing), as bench/scalegen builds on the real cluster.
 func thresholdSnapshot(pods int) *snapshot {
+	s, typed := thresholdCluster(pods)
+	share := newSharer()
+	s.pods = make([]podRecord, 0, len(typed))
+	for i := range typed {
+		s.pods = append(s.pods, newPodRecord(&typed[i], share))
+	}
+	return s
+}
+
+// thresholdCluster is thresholdSnapshot without its pods, and its pods as typed objects.
+func thresholdCluster(pods int) (*snapshot, []corev1.Pod) {
 	s := &snapshot{known: map[string]bool{}}
 	for _, k := range []string{"pods", "events", "nodes", "services", "endpointslices", "replicasets", "deployments", "persistentvolumeclaims", "persistentvolumes", "storageclasses", "poddisruptionbudgets", "resourcequotas", "serviceaccounts"} {
 		s.known[k] = true
@@ -27,7 +38,7 @@ func thresholdSnapshot(pods int) *snapshot {
 		s.nodes = append(s.nodes, *node(fmt.Sprintf("kwok-node-%d", i), "32", "256Gi"))
 	}
 	comps := (pods + 14) / 15
-	s.pods = make([]corev1.Pod, 0, pods)
+	typed := make([]corev1.Pod, 0, pods)
 	for c := range comps {
 		space := fmt.Sprintf("scale-%03d", c/50)
 		name := fmt.Sprintf("app-%05d", c)
@@ -64,14 +75,14 @@ func thresholdSnapshot(pods int) *snapshot {
 				p.Status = corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: "Unschedulable",
 					Message: fmt.Sprintf("0/%d nodes are available: %d node(s) didn't match Pod's node affinity/selector.", nodes, nodes)}}}
 			}
-			s.pods = append(s.pods, *p)
+			typed = append(typed, *p)
 			ready := broken == ""
 			es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{Addresses: []string{"10.1.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: &ready},
 				TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: space, Name: p.Name}})
 		}
 		s.slices = append(s.slices, *es)
 	}
-	return s
+	return s, typed
 }
 
 // BenchmarkAnalysisAtThresholds times the analysis alone (no API reads) at the thresholds:

@@ -315,7 +315,8 @@ func (a *analysis) nodeRequests() map[string]nodeUsage {
 }
 
 func (a *analysis) sumNodeRequests() map[string]nodeUsage {
-	pods := a.s.pods
+	n := len(a.s.pods)
+	pod := func(i int) *corev1.Pod { return a.s.pods[i].pod() }
 	partial := false
 	if a.s.namespace != "" {
 		if !a.clusterRead {
@@ -327,14 +328,14 @@ func (a *analysis) sumNodeRequests() map[string]nodeUsage {
 			}
 		}
 		if a.clusterPods != nil {
-			pods = a.clusterPods
+			n, pod = len(a.clusterPods), func(i int) *corev1.Pod { return &a.clusterPods[i] }
 		} else {
 			partial = true
 		}
 	}
 	out := map[string]nodeUsage{}
-	for i := range pods {
-		p := &pods[i]
+	for i := range n {
+		p := pod(i)
 		if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			continue
 		}

@@ -354,7 +354,7 @@ func (a *analysis) endpoints(svc *corev1.Service, ref ObjectRef, matched []*core
 // whyNotReady explains one not-ready pod: its failure, a failing readiness probe, or where
 // it is in its start-up.
 func (a *analysis) whyNotReady(ns, name string) string {
-	p := a.podsByKey[key(ns, name)]
+	p := a.podByKey(ns, name)
 	if p == nil {
 		return "pod not found (deleted since)"
 	}
@@ -366,9 +366,9 @@ func (a *analysis) whyNotReady(ns, name string) string {
 	}
 	var probeMsg string
 	var probeCount int32
-	for _, e := range a.eventsByObj["Pod/"+key(ns, name)] {
+	for _, e := range a.eventsByObj[eventKey("Pod", ns, name)] {
 		if e.Reason == "Unhealthy" && strings.HasPrefix(e.Message, "Readiness probe failed") {
-			probeCount += eventCount(e)
+			probeCount += e.Count
 			probeMsg = e.Message
 		}
 	}
@@ -412,15 +412,16 @@ func (a *analysis) selectorTypo(svc *corev1.Service, fd *Finding) bool {
 		}
 		byValue := map[string][]*corev1.Pod{}
 		for i := range a.s.pods {
-			p := &a.s.pods[i]
-			got, ok := p.Labels[k]
-			if p.Namespace != ns || !ok || got == want || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			r := &a.s.pods[i]
+			m := r.meta()
+			got, ok := m.Labels[k]
+			if m.Namespace != ns || !ok || got == want || r.phase() == corev1.PodSucceeded || r.phase() == corev1.PodFailed {
 				continue
 			}
-			if len(rest) > 0 && !selects(rest, p.Labels) {
+			if len(rest) > 0 && !selects(rest, m.Labels) {
 				continue
 			}
-			byValue[got] = append(byValue[got], p)
+			byValue[got] = append(byValue[got], r.pod())
 		}
 		for _, v := range keysOf(byValue) {
 			d := EditDistance(want, v)

@@ -42,8 +42,8 @@ var allKinds = kinds{services: true, endpointSlices: true, storage: true, worklo
 type snapshot struct {
 	namespace string // "" = all namespaces
 
-	pods            []corev1.Pod
-	events          []corev1.Event
+	pods            []podRecord              // see records.go
+	events          map[string][]eventRecord // by eventKey, see records.go
 	services        []corev1.Service
 	slices          []discoveryv1.EndpointSlice
 	nodes           []corev1.Node
@@ -133,12 +133,9 @@ func take(ctx context.Context, kube kubernetes.Interface, meta metadata.Interfac
 	s := &snapshot{namespace: ns, known: map[string]bool{}}
 	core, apps := kube.CoreV1(), kube.AppsV1()
 	none := metav1.ListOptions{}
-	share := newSharer()
 	specs := []listSpec{
-		spec("pods", metav1.ListOptions{FieldSelector: podSelector}, core.Pods(ns).List,
-			func(l *corev1.PodList) []corev1.Pod { return l.Items }, &s.pods, func(p *corev1.Pod) { trimPodSharing(p, share) }),
-		spec("events", none, core.Events(ns).List,
-			func(l *corev1.EventList) []corev1.Event { return l.Items }, &s.events, trimEvent),
+		s.podsSpec(core.Pods(ns).List, podSelector),
+		s.eventsSpec(core.Events(ns).List),
 		spec("nodes", none, core.Nodes().List,
 			func(l *corev1.NodeList) []corev1.Node { return l.Items }, &s.nodes, trimNode),
 	}

@@ -141,9 +141,9 @@ func (a *analysis) appendToPodFinding(ns, pod, line string, fix []string) bool {
 func (a *analysis) ownedPods(kind, ns, name string) []*corev1.Pod {
 	var out []*corev1.Pod
 	for i := range a.s.pods {
-		p := &a.s.pods[i]
-		if c := metav1.GetControllerOf(p); c != nil && c.Kind == kind && c.Name == name && p.Namespace == ns {
-			out = append(out, p)
+		m := a.s.pods[i].meta()
+		if c := metav1.GetControllerOf(m); c != nil && c.Kind == kind && c.Name == name && m.Namespace == ns {
+			out = append(out, a.s.pods[i].pod())
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

@@ -72,7 +72,7 @@ func (a *analysis) addTarget(r *relevance, scope Scope, t Target, sel labels.Sel
 	switch t.Kind {
 	case ScopePod:
 		for i := range a.s.pods {
-			if p := &a.s.pods[i]; match(p) {
+			if p := a.s.pods[i].pod(); match(p) {
 				found = true
 				r.addPod(a, p)
 			}
@@ -100,7 +100,7 @@ func (a *analysis) addTarget(r *relevance, scope Scope, t Target, sel labels.Sel
 				found = true
 				r.addObj("Node", "", n.Name)
 				for j := range a.s.pods {
-					if p := &a.s.pods[j]; p.Spec.NodeName == n.Name {
+					if p := a.s.pods[j].pod(); p.Spec.NodeName == n.Name {
 						r.addPod(a, p)
 					}
 				}
@@ -168,7 +168,7 @@ func (a *analysis) addTarget(r *relevance, scope Scope, t Target, sel labels.Sel
 			r.addObj("PodDisruptionBudget", p.Namespace, p.Name)
 			if ps, err := metav1.LabelSelectorAsSelector(p.Spec.Selector); err == nil && p.Spec.Selector != nil {
 				for j := range a.s.pods {
-					if pod := &a.s.pods[j]; pod.Namespace == p.Namespace && ps.Matches(labels.Set(pod.Labels)) {
+					if pod := a.s.pods[j].pod(); pod.Namespace == p.Namespace && ps.Matches(labels.Set(pod.Labels)) {
 						r.addPod(a, pod)
 					}
 				}
@@ -183,7 +183,7 @@ func (a *analysis) addTarget(r *relevance, scope Scope, t Target, sel labels.Sel
 			found = true
 			r.addObj("PersistentVolumeClaim", pvc.Namespace, pvc.Name)
 			for j := range a.s.pods {
-				if pod := &a.s.pods[j]; pod.Namespace == pvc.Namespace && usesClaim(pod, pvc.Name) {
+				if pod := a.s.pods[j].pod(); pod.Namespace == pvc.Namespace && usesClaim(pod, pvc.Name) {
 					r.addPod(a, pod)
 				}
 			}
@@ -212,7 +212,7 @@ func (a *analysis) addService(r *relevance, ns, name string, component bool) {
 	}
 	r.services[key(ns, name)] = true
 	for i := range a.s.pods {
-		if p := &a.s.pods[i]; p.Namespace == ns && selects(svc.Spec.Selector, p.Labels) {
+		if p := a.s.pods[i].pod(); p.Namespace == ns && selects(svc.Spec.Selector, p.Labels) {
 			r.addPod(a, p)
 		}
 	}
@@ -227,7 +227,7 @@ func (a *analysis) addService(r *relevance, ns, name string, component bool) {
 func (a *analysis) addOwned(r *relevance, kind, ns, name string) {
 	r.addObj(kind, ns, name)
 	for i := range a.s.pods {
-		p := &a.s.pods[i]
+		p := a.s.pods[i].pod()
 		if c := metav1.GetControllerOf(p); c != nil && c.Kind == kind && c.Name == name && p.Namespace == ns {
 			r.addPod(a, p)
 		}

@@ -1,6 +1,7 @@
 package troubleshoot
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sort"
 	"strings"
@@ -18,17 +19,18 @@ import (
 // Trimming: as each page of a LIST arrives, the snapshot keeps only what an analyzer may
 // read. managedFields (often the largest part of an object) and kubectl's last-applied copy
 // go everywhere except on ConfigMaps and Secrets, whose managedFields name their keys;
-// nodes also drop their image lists (kilobytes per real node, read by no rule); events keep
-// only what an event record shows and the index needs (at scale there are more events than
-// pods: one Scheduled per pod, one SuccessfulCreate per ReplicaSet batch); pods drop the
+// nodes also drop their image lists (kilobytes per real node, read by no rule); events
+// become records (records.go; at scale there are more events than pods: one Scheduled per
+// pod, one SuccessfulCreate per ReplicaSet batch); pods drop the
 // service-account token and downward-API parts of their projected volumes (every pod has
 // one, kube-api-access-*; only its ConfigMap and Secret sources are references a rule
 // checks). An analyzer that needs a trimmed field must keep it here (trim_test.go).
 
 func trimPod(o *corev1.Pod) { trimPodSharing(o, nil) }
 
-// trimPodSharing is trimPod with the quiet pods' common parts shared through s (nil: not).
-func trimPodSharing(o *corev1.Pod, s *sharer) {
+// trimPodSharing is trimPod with the quiet pods' common parts shared through s (nil: not);
+// it reports whether the pod was quiet, and so compacted.
+func trimPodSharing(o *corev1.Pod, s *sharer) bool {
 	pages.TrimMeta(&o.ObjectMeta)
 	for i := range o.Spec.Volumes {
 		p := o.Spec.Volumes[i].Projected
@@ -44,12 +46,14 @@ func trimPodSharing(o *corev1.Pod, s *sharer) {
 		clear(p.Sources[len(kept):])
 		p.Sources = kept
 	}
-	if quietPod(o) {
-		compactQuietPod(o)
-		if s != nil {
-			s.pod(o)
-		}
+	if !quietPod(o) {
+		return false
 	}
+	compactQuietPod(o)
+	if s != nil {
+		s.pod(o)
+	}
+	return true
 }
 
 // quietPod reports a pod with nothing to say: scheduled, running and Ready, no init
@@ -85,7 +89,8 @@ func quietPod(p *corev1.Pod) bool {
 // its phase, Ready condition, start time and each container's ready/started/running-since.
 // Dropped: tolerations, affinity, probes, security contexts, commands, the other mounts and
 // volumes, limits, the other conditions, IPs, images' IDs and container IDs — read only of
-// pods that have something to report.
+// pods that have something to report — and the pod's UID, resourceVersion and generation
+// (read of no pod).
 func compactQuietPod(o *corev1.Pod) {
 	subPath := map[string]bool{}
 	containers := make([]corev1.Container, len(o.Spec.Containers))
@@ -117,7 +122,8 @@ func compactQuietPod(o *corev1.Pod) {
 			State: corev1.ContainerState{Running: st.State.Running},
 		}
 	}
-	ready := *podCondition(o, corev1.PodReady) // quietPod: there is one, True
+	ready := *podCondition(o, corev1.PodReady)         // quietPod: there is one, True
+	o.UID, o.ResourceVersion, o.Generation = "", "", 0 // no rule reads them of a pod
 	o.Spec = corev1.PodSpec{
 		Volumes: volumes, Containers: containers, NodeName: o.Spec.NodeName,
 		ServiceAccountName: o.Spec.ServiceAccountName, ImagePullSecrets: o.Spec.ImagePullSecrets,
@@ -131,16 +137,37 @@ func compactQuietPod(o *corev1.Pod) {
 
 // sharer lets the quiet pods of one read share what they have in common instead of one
 // decoded copy each: strings (namespace, node, image and container names), label maps (the
-// pods of a ReplicaSet carry the same labels) and owner references. Nothing mutates a
+// pods of a ReplicaSet carry the same labels), owner references and compacted containers. Nothing mutates a
 // snapshot's pods, so sharing is safe. One sharer serves one LIST's goroutine.
 type sharer struct {
-	strings map[string]string
-	labels  map[string]map[string]string
-	owners  map[string][]metav1.OwnerReference
+	strings    map[string]string
+	labels     map[string]map[string]string
+	owners     map[string][]metav1.OwnerReference
+	containers map[string][]corev1.Container
 }
 
 func newSharer() *sharer {
-	return &sharer{strings: map[string]string{}, labels: map[string]map[string]string{}, owners: map[string][]metav1.OwnerReference{}}
+	return &sharer{strings: map[string]string{}, labels: map[string]map[string]string{}, owners: map[string][]metav1.OwnerReference{},
+		containers: map[string][]corev1.Container{}}
+}
+
+// sharedContainers returns an earlier quiet pod's compacted containers equal to cs (the pods
+// of a ReplicaSet have the same), or records cs. Equal means the same protobuf encoding
+// (maps are encoded in key order), each container prefixed by its length.
+func (s *sharer) sharedContainers(cs []corev1.Container) []corev1.Container {
+	var k []byte
+	for i := range cs {
+		b, err := cs[i].Marshal()
+		if err != nil {
+			return cs
+		}
+		k = append(binary.AppendUvarint(k, uint64(len(b))), b...)
+	}
+	if shared, ok := s.containers[string(k)]; ok {
+		return shared
+	}
+	s.containers[string(k)] = cs
+	return cs
 }
 
 func (s *sharer) str(v string) string {
@@ -180,6 +207,7 @@ func (s *sharer) pod(o *corev1.Pod) {
 			s.owners[k] = o.OwnerReferences
 		}
 	}
+	o.Spec.Containers = s.sharedContainers(o.Spec.Containers)
 	for i := range o.Spec.Containers {
 		c := &o.Spec.Containers[i]
 		c.Name, c.Image = s.str(c.Name), s.str(c.Image)
@@ -194,20 +222,7 @@ func (s *sharer) pod(o *corev1.Pod) {
 	o.Status.Phase = corev1.PodPhase(s.str(string(o.Status.Phase)))
 }
 
-// trimEvent keeps the involved object's kind, namespace, name and field path (the index
-// and the container an event is about), and the type, reason, message, count, series and
-// times an event record shows.
-func trimEvent(o *corev1.Event) {
-	*o = corev1.Event{
-		ObjectMeta:     metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace, CreationTimestamp: o.CreationTimestamp},
-		InvolvedObject: corev1.ObjectReference{Kind: o.InvolvedObject.Kind, Namespace: o.InvolvedObject.Namespace, Name: o.InvolvedObject.Name, FieldPath: o.InvolvedObject.FieldPath},
-		Reason:         o.Reason, Message: o.Message, Type: o.Type, Count: o.Count, Series: o.Series,
-		FirstTimestamp: o.FirstTimestamp, LastTimestamp: o.LastTimestamp, EventTime: o.EventTime,
-	}
-}
-
 func trimService(o *corev1.Service)                  { pages.TrimMeta(&o.ObjectMeta) }
-func trimSlice(o *discoveryv1.EndpointSlice)         { pages.TrimMeta(&o.ObjectMeta) }
 func trimPVC(o *corev1.PersistentVolumeClaim)        { pages.TrimMeta(&o.ObjectMeta) }
 func trimPV(o *corev1.PersistentVolume)              { pages.TrimMeta(&o.ObjectMeta) }
 func trimStorageClass(o *storagev1.StorageClass)     { pages.TrimMeta(&o.ObjectMeta) }
@@ -220,4 +235,18 @@ func trimConfigMeta(o *metav1.PartialObjectMetadata) { delete(o.Annotations, pag
 func trimNode(o *corev1.Node) {
 	pages.TrimMeta(&o.ObjectMeta)
 	o.Status.Images = nil
+}
+
+// trimSlice keeps of each endpoint what the rules and the probe read: addresses, conditions
+// and the target's kind, namespace and name (not its UID or version, nor the endpoint's
+// node, zone, hostname or hints).
+func trimSlice(o *discoveryv1.EndpointSlice) {
+	pages.TrimMeta(&o.ObjectMeta)
+	for i := range o.Endpoints {
+		e := &o.Endpoints[i]
+		if r := e.TargetRef; r != nil {
+			e.TargetRef = &corev1.ObjectReference{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}
+		}
+		e.NodeName, e.Zone, e.Hostname, e.Hints, e.DeprecatedTopology = nil, nil, nil, nil, nil
+	}
 }

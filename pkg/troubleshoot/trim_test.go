@@ -68,18 +68,23 @@ func TestTrimChangesNoFinding(t *testing.T) {
 	}
 }
 
-// Events keep what a record shows and the index needs; pods' projected volumes keep their
+// Events become records of what a rule or a finding's evidence reads; pods' projected volumes keep their
 // ConfigMap and Secret sources only.
 func TestTrimEventAndProjectedVolume(t *testing.T) {
 	e := event("Pod", "p", "Killing", "Normal", "m", 2, time.Minute)
 	e.InvolvedObject.FieldPath, e.InvolvedObject.UID = "spec.containers{app}", "u"
 	e.Source.Component, e.ReportingController, e.Labels = "kubelet", "kubelet", map[string]string{"a": "b"}
-	trimEvent(e)
-	if e.Source.Component != "" || e.ReportingController != "" || e.InvolvedObject.UID != "" || e.Labels != nil {
-		t.Errorf("kept %+v", e)
+	r := newEventRecord(e, newSharer())
+	if r != (eventRecord{FieldPath: "spec.containers{app}", Type: "Normal", Reason: "Killing", Message: "m", Count: 2, Last: e.LastTimestamp.Time}) {
+		t.Errorf("event record %+v", r)
 	}
-	if e.Reason != "Killing" || e.Type != "Normal" || e.Message != "m" || e.Count != 2 || e.InvolvedObject.FieldPath != "spec.containers{app}" || e.InvolvedObject.Name != "p" || e.LastTimestamp.IsZero() {
-		t.Errorf("lost %+v", e)
+	e.Count, e.Series = 0, &corev1.EventSeries{Count: 7, LastObservedTime: metav1.NewMicroTime(testNow)}
+	if r := newEventRecord(e, nil); r.Count != 7 || !r.Last.Equal(testNow) {
+		t.Errorf("series: %+v", r)
+	}
+	e.Series, e.LastTimestamp = nil, metav1.Time{}
+	if r := newEventRecord(e, nil); r.Count != 1 || !r.Last.IsZero() {
+		t.Errorf("no count, no time: %+v", r)
 	}
 	objs := trimmedFixture()
 	var p *corev1.Pod
@@ -198,6 +203,15 @@ func TestSharerSharesQuietPods(t *testing.T) {
 	trimPodSharing(b, s)
 	if reflect.ValueOf(a.Labels).UnsafePointer() != reflect.ValueOf(b.Labels).UnsafePointer() || &a.OwnerReferences[0] != &b.OwnerReferences[0] {
 		t.Error("labels or owners not shared")
+	}
+	if &a.Spec.Containers[0] != &b.Spec.Containers[0] {
+		t.Error("equal containers not shared")
+	}
+	d := objs[3].(*corev1.Pod).DeepCopy()
+	d.Spec.Containers[0].Image = "web:2"
+	trimPodSharing(d, s)
+	if d.Spec.Containers[0].Image != "web:2" || &d.Spec.Containers[0] == &a.Spec.Containers[0] {
+		t.Errorf("different containers shared: %+v", d.Spec.Containers[0])
 	}
 	if a.Labels["app"] != "web" || a.Name == b.Name || a.Spec.Containers[0].Image != b.Spec.Containers[0].Image {
 		t.Errorf("shared wrongly: %+v %+v", a.ObjectMeta, b.ObjectMeta)

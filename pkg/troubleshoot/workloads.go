@@ -153,9 +153,9 @@ func (a *analysis) pdbRules() {
 func (a *analysis) nodeRules() {
 	podsOn := map[string][]string{}
 	for i := range a.s.pods {
-		p := &a.s.pods[i]
-		if p.Spec.NodeName != "" && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
-			podsOn[p.Spec.NodeName] = append(podsOn[p.Spec.NodeName], p.Namespace+"/"+p.Name)
+		r := &a.s.pods[i]
+		if node, ph := r.nodeName(), r.phase(); node != "" && ph != corev1.PodSucceeded && ph != corev1.PodFailed {
+			podsOn[node] = append(podsOn[node], r.meta().Namespace+"/"+r.meta().Name)
 		}
 	}
 	for i := range a.s.nodes {
@@ -240,10 +240,10 @@ func (a *analysis) staleConfigRules(group bool) {
 	}
 	groups := map[string]*staleGroup{}
 	for i := range a.s.pods {
-		p := &a.s.pods[i]
-		if p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
+		if r := &a.s.pods[i]; r.phase() != corev1.PodRunning || r.meta().DeletionTimestamp != nil {
 			continue
 		}
+		p := a.s.pods[i].pod()
 		started := podStarted(p)
 		if started.IsZero() {
 			continue
@@ -369,10 +369,10 @@ func contains(ss []string, s string) bool {
 func (a *analysis) pvcRules() {
 	used := map[string]bool{}
 	for i := range a.s.pods {
-		for ix := range a.s.pods[i].Spec.Volumes {
-			v := &a.s.pods[i].Spec.Volumes[ix]
-			if v.PersistentVolumeClaim != nil {
-				used[key(a.s.pods[i].Namespace, v.PersistentVolumeClaim.ClaimName)] = true
+		vols := a.s.pods[i].volumes()
+		for ix := range vols {
+			if v := &vols[ix]; v.PersistentVolumeClaim != nil {
+				used[key(a.s.pods[i].meta().Namespace, v.PersistentVolumeClaim.ClaimName)] = true
 			}
 		}
 	}
