@@ -41,15 +41,10 @@ func (blueGreen) deploy(ctx context.Context, env *Env, c *Component, opts Deploy
 		Deployment: d.Name, Color: color, Images: TemplateImages(&d.Spec.Template), Replicas: replicas,
 	}
 	obj := "deployment/" + d.Name
-	for _, ch := range changes {
-		res.Changes = append(res.Changes, Change{Object: obj, Field: imageField(ch), From: ch.From, To: ch.To})
-	}
-	if oldReplicas != replicas {
-		res.Changes = append(res.Changes, Change{Object: obj, Field: "spec.replicas", From: fmt.Sprint(oldReplicas), To: fmt.Sprint(replicas)})
-	}
 
-	// Record the release before acting: this color is pending (deployed, not switched to),
-	// and the deploy is the operation in progress.
+	// The plan: record the release before acting (this color is pending: deployed, not
+	// switched to; the deploy is the operation in progress), patch the color, wait for it,
+	// record it deployed.
 	rec, err := c.Release()
 	if err != nil {
 		return nil, err
@@ -68,55 +63,92 @@ func (blueGreen) deploy(ctx context.Context, env *Env, c *Component, opts Deploy
 	next.MigratedFrom = nil
 	started := next.begin(env, "deploy", "", color)
 	recorded := rec.Phase == PhaseDeployed && rec.Pending == color && rec.Operation == nil
-	began := !recorded || len(res.Changes) > 0
+	patching := len(changes) > 0 || oldReplicas != replicas
+	began := !recorded || patching
+	p := newPlan(c, fmt.Sprintf("fix and re-run the deploy, or `kubectl feastflow abort %s`", c.Name()))
 	if began {
-		res.Changes = append(res.Changes, Change{Object: "service/" + c.Name(), Field: "metadata.annotations." + ReleaseAnnotation, From: describeRelease(rec), To: describeRelease(&Release{Phase: PhaseDeployed, Live: next.Live, Previous: next.Previous, Pending: color})})
-		if env.Writer.Live() {
-			op := env.Writer.Operation("deploy", "", color)
-			if err := writeRelease(ctx, env, c, next, &op, ""); err != nil {
-				return nil, err
-			}
-			res.Changed = true
-		}
+		st := p.record(env, next, env.Writer.Operation("deploy", "", color), "", nil)
+		st.From, st.To, st.listed = describeRelease(rec), describeRelease(&Release{Phase: PhaseDeployed, Live: next.Live, Previous: next.Previous, Pending: color}), true
 	}
 	written := target
 	minGen := target.Generation
-	if len(changes) == 0 && oldReplicas == replicas {
-		env.report("deployment %s already runs %s with %d replicas", d.Name, imagesText(res.Images), replicas)
-	} else {
-		op := env.Writer.Operation("deploy", imagesText(TemplateImages(&target.Spec.Template)), imagesText(res.Images))
-		patch := deepMerge(map[string]any{
-			"metadata": map[string]any{"resourceVersion": target.ResourceVersion},
-			"spec": map[string]any{
-				"replicas": replicas,
-				"template": map[string]any{"spec": imagesPatch(&d.Spec.Template, changes)},
-			},
-		}, audit.AnnotationPatch(op, nil))
-		patched, err := env.patchDeployment(ctx, target, types.StrategicMergePatchType, patch)
-		if err != nil {
-			return nil, err
-		}
-		res.Changed = env.Writer.Live()
-		if patched != nil {
-			minGen, written = patched.Generation, patched
-			env.warn(env.Writer.Event(ctx, env.Client, audit.Ref("Deployment", "apps/v1", patched), corev1.EventTypeNormal, "Deployed", op))
-		}
-		env.report("deployment %s: %s, %d replicas (color %s, no traffic moved)", d.Name, imagesText(res.Images), replicas, color)
+	var fields []Step
+	for _, ch := range changes {
+		fields = append(fields, Step{Field: imageField(ch), From: ch.From, To: ch.To})
 	}
-	if !env.Writer.Live() {
+	if oldReplicas != replicas {
+		fields = append(fields, Step{Field: "spec.replicas", From: fmt.Sprint(oldReplicas), To: fmt.Sprint(replicas)})
+	}
+	for i := range fields {
+		st := fields[i]
+		st.Action, st.Object, st.listed, st.samePatch = StepWrite, obj, true, i > 0
+		if i > 0 {
+			st.Detail = "in the same patch as the step before"
+			p.add(st)
+			continue
+		}
+		st.Precondition, st.dry = "resourceVersion "+target.ResourceVersion, true
+		st.do = func(ctx context.Context) (*Change, error) {
+			op := env.Writer.Operation("deploy", imagesText(TemplateImages(&target.Spec.Template)), imagesText(res.Images))
+			patch := deepMerge(map[string]any{
+				"metadata": map[string]any{"resourceVersion": target.ResourceVersion},
+				"spec": map[string]any{
+					"replicas": replicas,
+					"template": map[string]any{"spec": imagesPatch(&d.Spec.Template, changes)},
+				},
+			}, audit.AnnotationPatch(op, nil))
+			patched, err := env.patchDeployment(ctx, target, types.StrategicMergePatchType, patch)
+			if err != nil {
+				return nil, err
+			}
+			if patched != nil {
+				minGen, written = patched.Generation, patched
+				env.warn(env.Writer.Event(ctx, env.Client, audit.Ref("Deployment", "apps/v1", patched), corev1.EventTypeNormal, "Deployed", op))
+			}
+			env.report("deployment %s: %s, %d replicas (color %s, no traffic moved)", d.Name, imagesText(res.Images), replicas, color)
+			return &Change{Object: obj, Field: fields[0].Field, From: fields[0].From, To: fields[0].To}, nil
+		}
+		p.add(st)
+	}
+	if !patching {
+		env.report("deployment %s already runs %s with %d replicas", d.Name, imagesText(res.Images), replicas)
+	}
+	var final *appsv1.Deployment
+	var w *rolloutWait
+	p.wait(obj, fmt.Sprintf("%d ready and available pods of its new template (fail-fast on pods that cannot start)", replicas), func(ctx context.Context) error {
+		var expect *appsv1.Deployment
+		if written != target {
+			expect = written
+		}
+		var err error
+		final, w, err = waitDeployment(ctx, env, c.Namespace(), d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: minGen, Expect: expect})
+		return err
+	})
+	if began {
+		p.add(Step{Action: StepFinish, Object: "service/" + c.Name(), Field: "metadata.annotations." + ReleaseAnnotation, To: "deployed: " + color + " pending, with its identity and pod-template-hash",
+			Precondition: "resourceVersion as this run last wrote it (re-read and written again while the record still holds this operation)",
+			do: func(ctx context.Context) (*Change, error) {
+				done := next.clone()
+				done.Operation = nil
+				done.recordWorkload(env, color, written, w.hash)
+				seeAutoscalers(ctx, env, c, done)
+				return nil, finishRelease(ctx, env, c, done, started)
+			}})
+	}
+	err = env.apply(ctx, &res.Result, p)
+	switch {
+	case err == nil && !env.Writer.Live():
 		res.Message = fmt.Sprintf("dry run (%s): would deploy %s to %s (%s) with %d replicas; no traffic moved", env.Writer.DryRun, imagesText(res.Images), color, d.Name, replicas)
 		return res, nil
-	}
-	var expect *appsv1.Deployment
-	if written != target {
-		expect = written
-	}
-	final, w, err := waitDeployment(ctx, env, c.Namespace(), d.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: minGen, Expect: expect})
-	if err != nil {
+	case err != nil && (p.failed == StepRecord || p.failed == StepWrite):
+		return nil, err
+	case err != nil && p.failed == StepFinish:
+		return res, err
+	case err != nil:
 		res.Failure = failureOf(err)
 		done := next.clone()
 		done.Operation = nil
-		if opts.AutoRollback && res.Changed {
+		if opts.AutoRollback && patching {
 			if uerr := env.undoDeploy(ctx, target, changes, oldReplicas); uerr != nil {
 				return res, fmt.Errorf("%w; auto-rollback failed too: %v", err, uerr)
 			}
@@ -129,22 +161,13 @@ func (blueGreen) deploy(ctx context.Context, env *Env, c *Component, opts Deploy
 			res.Message = fmt.Sprintf("deploy to %s failed and was rolled back to %s, %d replicas", color, imagesText(TemplateImages(&target.Spec.Template)), oldReplicas)
 			return res, fmt.Errorf("%w; rolled back deployment %s to %s with %d replicas", err, d.Name, imagesText(TemplateImages(&target.Spec.Template)), oldReplicas)
 		}
-		if began && !res.RolledBack {
+		if began {
 			env.warn(finishRelease(ctx, env, c, done, started))
 		}
-		if res.Changed {
+		if patching {
 			return res, fmt.Errorf("%w; deployment %s was updated and left as it is (no traffic moved): fix and re-run, or `kubectl feastflow abort %s` to scale it to 0", err, d.Name, c.Name())
 		}
 		return res, err
-	}
-	done := next.clone()
-	done.Operation = nil
-	done.recordWorkload(env, color, written, w.hash)
-	if began {
-		seeAutoscalers(ctx, env, c, done)
-		if err := finishRelease(ctx, env, c, done, started); err != nil {
-			return res, err
-		}
 	}
 	res.Ready = true
 	res.waited = w.endedOn(final)
