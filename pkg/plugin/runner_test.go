@@ -175,7 +175,7 @@ func TestReleaseVerbsDryRunJSON(t *testing.T) {
 	}
 	covered := map[string]bool{"status": true, "history": true} // read-only: no dry run
 	// The verbs whose writes are planned from one snapshot (strategy.Plan).
-	planned := map[string]bool{"switch": true, "promote": true, "abort": true, "rollback": true, "canary-step": true, "scale": true}
+	planned := map[string]bool{"deploy": true, "switch": true, "promote": true, "abort": true, "rollback": true, "canary-step": true, "scale": true, "pause": true, "resume": true, "autoscale": true, "restart": true}
 	for _, tt := range tests {
 		covered[tt.args[0]] = true
 		for _, mode := range []string{"client", "server"} {

@@ -64,104 +64,123 @@ func (canary) deploy(ctx context.Context, env *Env, c *Component, opts DeployOpt
 	}
 	res := &DeployResult{Result: newResult("DeployResult", c, "deploy", env), Deployment: target.Name, Images: TemplateImages(&target.Spec.Template)}
 	obj := "deployment/" + target.Name
-	for _, ch := range changes {
-		res.Changes = append(res.Changes, Change{Object: obj, Field: imageField(ch), From: ch.From, To: ch.To})
-	}
 	before := c.Canary
 	op := env.Writer.Operation("deploy", "", imagesText(res.Images))
 	if before != nil {
 		op.From = imagesText(TemplateImages(&before.Spec.Template))
 	}
-	switch {
-	case created:
-		res.Changes = append(res.Changes, Change{Object: obj, Field: "metadata.name", To: target.Name})
-		res.Changed = true
-		target.Annotations = map[string]string{audit.LastOperationAnnotation: op.Annotation(), ChangeCauseAnnotation: changeCause("deploy "+c.Name()+" --image "+imagesText(res.Images), op)}
-		env.report("creating canary deployment/%s from deployment/%s with %s", target.Name, c.Stable.Name, imagesText(res.Images))
-		if !env.Writer.Client() {
-			out, err := env.Client.AppsV1().Deployments(c.Namespace()).Create(ctx, target, env.Writer.CreateOptions())
-			if err != nil {
-				return nil, writeError("create", "deployment", c.Namespace(), target.Name, err)
-			}
-			if env.Writer.Live() {
-				target = out
-			}
-			env.event(ctx, "Deployment", "apps/v1", out, "CanaryCreated", op)
-		}
-		c.Canary = target
-	case len(changes) > 0:
-		res.Changed = true
-		patch := deepMerge(map[string]any{
-			"metadata": map[string]any{"annotations": map[string]any{ChangeCauseAnnotation: changeCause("deploy "+c.Name()+" --image "+imagesText(res.Images), op)}},
-			"spec":     map[string]any{"template": map[string]any{"spec": imagesPatch(&target.Spec.Template, changes)}},
-		}, audit.AnnotationPatch(op, nil))
-		env.report("deployment %s: %s → %s", target.Name, op.From, op.To)
-		cur := c.Canary
-		if err := writeDeployment(ctx, env, cur, types.StrategicMergePatchType, patch, "Deployed", op); err != nil {
+	cause := changeCause("deploy "+c.Name()+" --image "+imagesText(res.Images), op)
+
+	// The plan: a canary without pods goes to the first step (record it, create or patch
+	// the canary, canary up, wait Ready, stable down, record the step done); a canary with
+	// pods keeps its weight and rolls to the new images (patch, wait, new health baseline).
+	p := newPlan(c, fmt.Sprintf("re-run `kubectl feastflow canary-step %s` to complete the first step, or abort", c.Name()))
+	var st *canaryState
+	if firstStep {
+		st = &canaryState{Phase: canaryPhaseStepping, Verb: "deploy", From: 0, Weight: steps[0], Total: plan.Total, Stable: plan.Stable, Canary: plan.Canary}
+		if err := p.canaryRecord(env, st, "0%", fmt.Sprintf("%d%%", steps[0]), false); err != nil {
 			return nil, err
 		}
-		if !env.Writer.Live() {
-			cur.Spec.Template = target.Spec.Template
-		}
+	}
+	var fields []Step
+	for _, ch := range changes {
+		fields = append(fields, Step{Field: imageField(ch), From: ch.From, To: ch.To})
+	}
+	switch {
+	case created:
+		fields = append(fields, Step{Field: "metadata.name", To: target.Name})
+		target.Annotations = map[string]string{audit.LastOperationAnnotation: op.Annotation(), ChangeCauseAnnotation: cause}
+		c.Canary = target // planned on as it will be created; the create fills it in
+		p.add(Step{Action: StepWrite, Object: obj, Field: fields[0].Field, From: fields[0].From, To: fields[0].To, Precondition: "it does not exist (create, from deployment/" + c.Stable.Name + ")", listed: true, dry: true,
+			do: func(ctx context.Context) (*Change, error) {
+				env.report("creating canary deployment/%s from deployment/%s with %s", target.Name, c.Stable.Name, imagesText(res.Images))
+				out, err := env.Client.AppsV1().Deployments(c.Namespace()).Create(ctx, target, env.Writer.CreateOptions())
+				if err != nil {
+					return nil, writeError("create", "deployment", c.Namespace(), target.Name, err)
+				}
+				if env.Writer.Live() {
+					*target = *out
+				}
+				env.event(ctx, "Deployment", "apps/v1", out, "CanaryCreated", op)
+				return &Change{Object: obj, Field: fields[0].Field, From: fields[0].From, To: fields[0].To}, nil
+			}})
+	case len(changes) > 0:
+		cur := c.Canary
+		p.add(Step{Action: StepWrite, Object: obj, Field: fields[0].Field, From: fields[0].From, To: fields[0].To, Precondition: "none: a strategic merge patch of the named containers' images; the wait stops when someone else changes the template", listed: true, dry: true,
+			do: func(ctx context.Context) (*Change, error) {
+				patch := deepMerge(map[string]any{
+					"metadata": map[string]any{"annotations": map[string]any{ChangeCauseAnnotation: cause}},
+					"spec":     map[string]any{"template": map[string]any{"spec": imagesPatch(&target.Spec.Template, changes)}},
+				}, audit.AnnotationPatch(op, nil))
+				env.report("deployment %s: %s → %s", target.Name, op.From, op.To)
+				if err := writeDeployment(ctx, env, cur, types.StrategicMergePatchType, patch, "Deployed", op); err != nil {
+					return nil, err
+				}
+				if !env.Writer.Live() {
+					cur.Spec.Template = target.Spec.Template
+				}
+				return &Change{Object: obj, Field: fields[0].Field, From: fields[0].From, To: fields[0].To}, nil
+			}})
 	default:
 		env.report("deployment %s already runs %s", target.Name, imagesText(res.Images))
 	}
-
+	for i := 1; i < len(fields) && (created || len(changes) > 0); i++ {
+		p.add(Step{Action: StepWrite, Object: obj, Field: fields[i].Field, From: fields[i].From, To: fields[i].To, Detail: "in the same write as the step before", listed: true, samePatch: true})
+	}
+	var final *appsv1.Deployment
+	var w *rolloutWait
 	if firstStep {
 		if plan.Note != "" {
 			env.report("%s", plan.Note)
 		}
 		res.Replicas = plan.Canary
-		st := &canaryState{Phase: canaryPhaseStepping, Verb: "deploy", From: 0, Weight: steps[0], Total: plan.Total, Stable: plan.Stable, Canary: plan.Canary}
-		p := newPlan(c, fmt.Sprintf("re-run `kubectl feastflow canary-step %s` to complete the first step, or abort", c.Name()))
-		if err := p.canaryRecord(env, st, "0%", fmt.Sprintf("%d%%", steps[0]), false); err != nil {
-			return res, err
-		}
 		p.canaryTracks(env, &res.Result, plan, "deploy", opts.Timeout)
 		p.canaryDone(env, st, "")
-		if !env.Writer.Live() {
-			if err := env.apply(ctx, &res.Result, p); err != nil {
-				return res, err
-			}
-			res.Message = fmt.Sprintf("dry run (%s): would deploy %s as canary %s at %d %% (%d canary, %d stable)", env.Writer.DryRun, imagesText(res.Images), target.Name, steps[0], plan.Canary, plan.Stable)
-			return res, nil
+	} else {
+		res.Replicas = desiredReplicas(c.Canary)
+		p.wait(obj, fmt.Sprintf("its %d pods replaced by ready pods of the new template; a scale is followed, a template changed by someone else stops it", res.Replicas), func(ctx context.Context) error {
+			env.report("waiting for canary deployment/%s to roll out", c.Canary.Name)
+			var err error
+			final, w, err = waitDeployment(ctx, env, c.Namespace(), c.Canary.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: c.Canary.Generation, Expect: c.Canary.DeepCopy(), TemplateOnly: true})
+			return err
+		})
+		if len(changes) > 0 {
+			// New canary pods: the health baseline starts again from them. A re-run that
+			// changed nothing writes nothing.
+			p.add(Step{Action: StepFinish, Object: "service/" + c.Name(), Field: "metadata.annotations." + ReleaseAnnotation, To: "the health baseline from the new canary pods",
+				Precondition: "resourceVersion as read (re-read and written again while the record still holds this operation)",
+				do: func(ctx context.Context) (*Change, error) {
+					cur, err := readCanaryState(c)
+					if err != nil {
+						return nil, err
+					}
+					return nil, finishCanaryStep(ctx, env, c, cur)
+				}})
 		}
-		if err := env.apply(ctx, &res.Result, p); err != nil {
-			if p.failed == StepWrite || p.failed == StepWait || p.failed == StepCheck {
-				res.Failure = failureOf(err)
-				return res, canaryDeployFailed(ctx, env, c, res, opts, err)
-			}
-			return res, err
-		}
-		res.Ready = true
-		res.Message = fmt.Sprintf("canary %s runs %s at %d %% (%d canary, %d stable pods, all ready); next: kubectl feastflow canary-step %s", target.Name, imagesText(res.Images), steps[0], plan.Canary, plan.Stable, c.Name())
-		return res, nil
 	}
-
-	res.Replicas = desiredReplicas(c.Canary)
-	if !env.Writer.Live() {
+	err = env.apply(ctx, &res.Result, p)
+	switch {
+	case err != nil && (p.failed == StepWrite || p.failed == StepWait || p.failed == StepCheck) && res.Changed:
+		// The canary was written and did not become ready.
+		res.Failure = failureOf(err)
+		return res, canaryDeployFailed(ctx, env, c, res, opts, err)
+	case err != nil && p.failed == StepRecord:
+		return nil, err
+	case err != nil:
+		return res, err
+	case !env.Writer.Live() && firstStep:
+		res.Message = fmt.Sprintf("dry run (%s): would deploy %s as canary %s at %d %% (%d canary, %d stable)", env.Writer.DryRun, imagesText(res.Images), target.Name, steps[0], plan.Canary, plan.Stable)
+		return res, nil
+	case !env.Writer.Live():
 		res.Message = fmt.Sprintf("dry run (%s): would deploy %s to canary %s (%d pods, weight kept)", env.Writer.DryRun, imagesText(res.Images), target.Name, res.Replicas)
 		return res, nil
 	}
-	env.report("waiting for canary deployment/%s to roll out", c.Canary.Name)
-	final, w, err := waitDeployment(ctx, env, c.Namespace(), c.Canary.Name, WaitOptions{Timeout: opts.Timeout, MinGeneration: c.Canary.Generation, Expect: c.Canary.DeepCopy(), TemplateOnly: true})
-	if err != nil {
-		res.Failure = failureOf(err)
-		return res, canaryDeployFailed(ctx, env, c, res, opts, err)
+	res.Ready = true
+	if firstStep {
+		res.Message = fmt.Sprintf("canary %s runs %s at %d %% (%d canary, %d stable pods, all ready); next: kubectl feastflow canary-step %s", target.Name, imagesText(res.Images), steps[0], plan.Canary, plan.Stable, c.Name())
+		return res, nil
 	}
 	res.waited = w.endedOn(final)
-	// New canary pods: the health baseline starts again from them. A re-run that changed
-	// nothing writes nothing.
-	if res.Changed {
-		st, err := readCanaryState(c)
-		if err != nil {
-			return res, err
-		}
-		if err := finishCanaryStep(ctx, env, c, st); err != nil {
-			return res, err
-		}
-	}
-	res.Ready = true
 	res.Message = fmt.Sprintf("canary %s runs %s with %d pods, all ready, at %d %%", target.Name, imagesText(res.Images), res.Replicas, setWeight(c))
 	return res, nil
 }

@@ -123,9 +123,10 @@ func TestDeployCanaryCreatesAtFirstStep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The step is recorded before anything is created (plan, then apply).
 	fxEqual(t, "writes", fxWrites(client), []string{
-		"create deployments/web-canary",
 		"patch services/web",
+		"create deployments/web-canary",
 		"patch deployments/web-canary replicas=2",
 		"patch deployments/web-stable replicas=8",
 		"patch services/web",

@@ -149,16 +149,24 @@ func setPaused(ctx context.Context, env *Env, c *Component, paused bool) (*Resul
 			return nil, err
 		}
 	}
+	p := newPlan(c, fmt.Sprintf("re-run `kubectl feastflow %s %s`", verb, c.Name()))
 	var names []string
 	for _, d := range todo {
-		op := env.Writer.Operation(verb, fmt.Sprintf("paused=%t", !paused), fmt.Sprintf("paused=%t", paused))
-		body := audit.AnnotationPatch(op, nil)
-		body["spec"] = map[string]any{"paused": paused}
-		if err := writeDeployment(ctx, env, d, types.MergePatchType, body, reason, op); err != nil {
-			return res, fmt.Errorf("%w (%s)", err, appliedSoFar(res))
-		}
-		addChange(res, &Change{Object: "deployment/" + d.Name, Field: "spec.paused", From: fmt.Sprint(!paused), To: fmt.Sprint(paused)})
+		p.add(Step{Action: StepWrite, Object: "deployment/" + d.Name, Field: "spec.paused", From: fmt.Sprint(!paused), To: fmt.Sprint(paused),
+			Precondition: "none: a merge patch of spec.paused (as kubectl rollout " + verb + ")", listed: true, dry: true,
+			do: func(ctx context.Context) (*Change, error) {
+				op := env.Writer.Operation(verb, fmt.Sprintf("paused=%t", !paused), fmt.Sprintf("paused=%t", paused))
+				body := audit.AnnotationPatch(op, nil)
+				body["spec"] = map[string]any{"paused": paused}
+				if err := writeDeployment(ctx, env, d, types.MergePatchType, body, reason, op); err != nil {
+					return nil, fmt.Errorf("%w (%s)", err, appliedSoFar(res))
+				}
+				return &Change{Object: "deployment/" + d.Name, Field: "spec.paused", From: fmt.Sprint(!paused), To: fmt.Sprint(paused)}, nil
+			}})
 		names = append(names, "deployment/"+d.Name)
+	}
+	if err := env.apply(ctx, res, p); err != nil {
+		return res, err
 	}
 	res.Message = fmt.Sprintf("%sd %s", verb, joinComma(names))
 	if !env.Writer.Live() {

@@ -161,32 +161,57 @@ func Restart(ctx context.Context, env *Env, components []*Component, opts Restar
 	if _, err := CheckWindow(ctx, env, res.Namespace); err != nil {
 		return nil, err
 	}
+	// The plan: per workload its restart (and with --wait the wait for its new pods). A
+	// workload whose restart fails is reported and the others go on, as kubectl's
+	// `rollout restart` of several objects does.
 	now := env.now().UTC().Format(time.RFC3339)
+	p := newPlan(nil, "re-run the restart")
 	for _, t := range todo {
 		rd := RestartDeployment{Component: t.comp.Name(), Deployment: t.shape.Name, Because: t.because}
 		why := "rollout restart"
 		if len(t.because) > 0 {
 			why = "changed " + changesText(t.because)
 		}
-		op := env.Writer.Operation("restart", "", now)
-		if opts.ChangedConfig {
-			op.Reason = joinSentences(op.Reason, why)
+		pre := "none: a strategic merge patch of the annotation; the wait stops when someone else changes the template"
+		if !strings.HasPrefix(t.w.ref(), "deployment/") {
+			pre = "metadata.generation (JSON-patch test)"
 		}
-		env.report("restarting %s (%s)", t.w.ref(), why)
-		if err := t.w.restart(ctx, env, now, op); err != nil {
-			errs = append(errs, err.Error())
-			rd.Reason = err.Error()
-			res.Skipped = append(res.Skipped, rd)
-			continue
+		failed := false
+		p.add(Step{Action: StepWrite, Object: t.w.ref(), Field: "spec.template.metadata.annotations." + RestartedAtAnnotation, To: now, Precondition: pre, Detail: why, listed: true, dry: true,
+			do: func(ctx context.Context) (*Change, error) {
+				op := env.Writer.Operation("restart", "", now)
+				if opts.ChangedConfig {
+					op.Reason = joinSentences(op.Reason, why)
+				}
+				env.report("restarting %s (%s)", t.w.ref(), why)
+				if err := t.w.restart(ctx, env, now, op); err != nil {
+					errs = append(errs, err.Error())
+					rd.Reason = err.Error()
+					res.Skipped = append(res.Skipped, rd)
+					failed = true
+					return nil, nil
+				}
+				if env.Writer.Live() {
+					res.Restarted = append(res.Restarted, rd)
+				}
+				return &Change{Object: t.w.ref(), Field: "spec.template.metadata.annotations." + RestartedAtAnnotation, To: now}, nil
+			}})
+		if opts.Wait {
+			p.wait(t.w.ref(), "its pods replaced by pods of the restarted template, ready; a scale is followed, a template changed by someone else stops it", func(ctx context.Context) error {
+				if !failed {
+					if err := t.w.wait(ctx, env, t.comp, opts.Timeout); err != nil {
+						errs = append(errs, err.Error())
+					}
+				}
+				return nil
+			})
 		}
-		res.Restarted = append(res.Restarted, rd)
-		res.Changes = append(res.Changes, Change{Object: t.w.ref(), Field: "spec.template.metadata.annotations." + RestartedAtAnnotation, To: now})
-		res.Changed = env.Writer.Live()
-		if opts.Wait && env.Writer.Live() {
-			if err := t.w.wait(ctx, env, t.comp, opts.Timeout); err != nil {
-				errs = append(errs, err.Error())
-			}
+		if !env.Writer.Live() {
+			res.Restarted = append(res.Restarted, rd)
 		}
+	}
+	if err := env.apply(ctx, &res.Result, p); err != nil {
+		return res, err
 	}
 	names := make([]string, len(res.Restarted))
 	for i, rd := range res.Restarted {

@@ -137,6 +137,7 @@ func Autoscale(ctx context.Context, env *Env, c *Component, opts AutoscaleOption
 			existing = &hpas[i]
 		}
 	}
+	p := newPlan(c, fmt.Sprintf("re-run `kubectl feastflow autoscale %s`", c.Name()))
 	if existing == nil {
 		op := env.Writer.Operation("autoscale", "", to)
 		hpa := &autoscalingv2.HorizontalPodAutoscaler{
@@ -148,17 +149,19 @@ func Autoscale(ctx context.Context, env *Env, c *Component, opts AutoscaleOption
 			},
 			Spec: spec,
 		}
-		addChange(res, &Change{Object: "horizontalpodautoscaler/" + c.Name(), Field: "spec", To: to})
-		if env.Writer.Client() {
-			res.Message = env.tell("", fmt.Sprintf("would create horizontalpodautoscaler/%s for deployment/%s: %s", c.Name(), target.Name, to))
-			return res, nil
+		p.add(Step{Action: StepWrite, Object: "horizontalpodautoscaler/" + c.Name(), Field: "spec", To: to, Precondition: "it does not exist (create)", listed: true, dry: true,
+			do: func(ctx context.Context) (*Change, error) {
+				created, err := env.Client.AutoscalingV2().HorizontalPodAutoscalers(c.Namespace()).Create(ctx, hpa, env.Writer.CreateOptions())
+				if err != nil {
+					return nil, fmt.Errorf("create horizontalpodautoscaler %s/%s: %w", c.Namespace(), c.Name(), err)
+				}
+				env.event(ctx, "HorizontalPodAutoscaler", "autoscaling/v2", created, "Autoscale", op)
+				r.autoscaled(ctx, env, c)
+				return &Change{Object: "horizontalpodautoscaler/" + c.Name(), Field: "spec", To: to}, nil
+			}})
+		if err := env.apply(ctx, res, p); err != nil {
+			return nil, err
 		}
-		created, err := env.Client.AutoscalingV2().HorizontalPodAutoscalers(c.Namespace()).Create(ctx, hpa, env.Writer.CreateOptions())
-		if err != nil {
-			return nil, fmt.Errorf("create horizontalpodautoscaler %s/%s: %w", c.Namespace(), c.Name(), err)
-		}
-		env.event(ctx, "HorizontalPodAutoscaler", "autoscaling/v2", created, "Autoscale", op)
-		r.autoscaled(ctx, env, c)
 		res.Message = env.tell(fmt.Sprintf("created horizontalpodautoscaler/%s for deployment/%s: %s", c.Name(), target.Name, to), fmt.Sprintf("would create horizontalpodautoscaler/%s for deployment/%s: %s", c.Name(), target.Name, to))
 		return res, nil
 	}
@@ -175,17 +178,19 @@ func Autoscale(ctx context.Context, env *Env, c *Component, opts AutoscaleOption
 	if err != nil {
 		return nil, fmt.Errorf("encode patch: %w", err)
 	}
-	addChange(res, &Change{Object: "horizontalpodautoscaler/" + existing.Name, Field: "spec", From: from, To: to})
-	if env.Writer.Client() {
-		res.Message = env.tell("", fmt.Sprintf("would update horizontalpodautoscaler/%s: %s", existing.Name, to))
-		return res, nil
+	p.add(Step{Action: StepWrite, Object: "horizontalpodautoscaler/" + existing.Name, Field: "spec", From: from, To: to, Precondition: "resourceVersion " + existing.ResourceVersion, listed: true, dry: true,
+		do: func(ctx context.Context) (*Change, error) {
+			updated, err := env.Client.AutoscalingV2().HorizontalPodAutoscalers(c.Namespace()).Patch(ctx, existing.Name, types.MergePatchType, patch, env.Writer.PatchOptions())
+			if err != nil {
+				return nil, fmt.Errorf("patch horizontalpodautoscaler %s/%s: %w", c.Namespace(), existing.Name, err)
+			}
+			env.event(ctx, "HorizontalPodAutoscaler", "autoscaling/v2", updated, "Autoscale", op)
+			r.autoscaled(ctx, env, c)
+			return &Change{Object: "horizontalpodautoscaler/" + existing.Name, Field: "spec", From: from, To: to}, nil
+		}})
+	if err := env.apply(ctx, res, p); err != nil {
+		return nil, err
 	}
-	updated, err := env.Client.AutoscalingV2().HorizontalPodAutoscalers(c.Namespace()).Patch(ctx, existing.Name, types.MergePatchType, patch, env.Writer.PatchOptions())
-	if err != nil {
-		return nil, fmt.Errorf("patch horizontalpodautoscaler %s/%s: %w", c.Namespace(), existing.Name, err)
-	}
-	env.event(ctx, "HorizontalPodAutoscaler", "autoscaling/v2", updated, "Autoscale", op)
-	r.autoscaled(ctx, env, c)
 	res.Message = env.tell(fmt.Sprintf("updated horizontalpodautoscaler/%s: %s", existing.Name, to), fmt.Sprintf("would update horizontalpodautoscaler/%s: %s", existing.Name, to))
 	return res, nil
 }
