@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/kubectl/pkg/util/podutils"
+
+	"github.com/feastflow/kubectl-feastflow/pkg/troubleshoot"
 )
 
 // HealthGate is the verdict on a canary before a step: with no metrics stack, the signals
@@ -96,7 +98,7 @@ func podsHealth(ctx context.Context, env *Env, namespace string, pods []corev1.P
 	for i := range events.Items {
 		ev := &events.Items[i]
 		uid, ok := current[ev.InvolvedObject.Name]
-		if !ok || ev.InvolvedObject.UID != "" && ev.InvolvedObject.UID != uid || !unhealthyEventReasons[ev.Reason] || !eventTime(ev).After(since) {
+		if !ok || ev.InvolvedObject.UID != "" && ev.InvolvedObject.UID != uid || !unhealthyEventReasons[ev.Reason] || !troubleshoot.EventTime(ev).After(since) {
 			continue
 		}
 		key := ev.InvolvedObject.Name + "/" + ev.Reason
@@ -132,17 +134,4 @@ func lastTermination(p *corev1.Pod) string {
 		}
 	}
 	return ""
-}
-
-// eventTime is when an event last happened, whichever API wrote it.
-func eventTime(ev *corev1.Event) time.Time {
-	switch {
-	case ev.Series != nil && !ev.Series.LastObservedTime.IsZero():
-		return ev.Series.LastObservedTime.Time
-	case !ev.LastTimestamp.IsZero():
-		return ev.LastTimestamp.Time
-	case !ev.EventTime.IsZero():
-		return ev.EventTime.Time
-	}
-	return ev.CreationTimestamp.Time
 }

@@ -29,7 +29,7 @@ func eventKey(kind, ns, name string) string { return kind + "/" + key(ns, name) 
 
 // newEventRecord converts an Event; s shares the strings many events repeat (nil: not).
 func newEventRecord(e *corev1.Event, s *sharer) eventRecord {
-	r := eventRecord{FieldPath: e.InvolvedObject.FieldPath, Type: e.Type, Reason: e.Reason, Message: e.Message, Count: eventCount(e), Last: eventTime(e)}
+	r := eventRecord{FieldPath: e.InvolvedObject.FieldPath, Type: e.Type, Reason: e.Reason, Message: e.Message, Count: eventCount(e), Last: EventTime(e)}
 	if s != nil {
 		r.FieldPath, r.Type, r.Reason = s.str(r.FieldPath), s.str(r.Type), s.str(r.Reason)
 	}
@@ -61,8 +61,9 @@ func eventCount(e *corev1.Event) int32 {
 	return 1
 }
 
-// eventTime is the last time an event was seen, whichever API wrote it.
-func eventTime(e *corev1.Event) time.Time {
+// EventTime is the last time an event was seen, whichever API wrote it (events.k8s.io's
+// series, core's lastTimestamp, eventTime, firstTimestamp, else its creation).
+func EventTime(e *corev1.Event) time.Time {
 	switch {
 	case e.Series != nil && !e.Series.LastObservedTime.IsZero():
 		return e.Series.LastObservedTime.Time
