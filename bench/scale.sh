@@ -18,9 +18,11 @@
 #
 #   SCALE=10k       10k (CI-sized: ~6 min on 2 cores), 50k, 150k or a number of pods
 #   REPEAT=3        runs per tool (median)
-#   POPEYE=1        0 skips popeye. popeye holds the whole cluster in memory (1.9 GiB at 10k
-#                   pods): it is stopped when the machine has less than MIN_FREE_GIB (4) GiB
-#                   available, and the report says how far it got.
+#   POPEYE=1        0 skips popeye. popeye holds the whole cluster in memory (1.2–12 GiB at
+#                   10k pods): it, and kubectl get, are stopped when their RSS passes
+#                   MAX_RSS_GIB (6), when they run longer than MAX_MINUTES (30), or when the
+#                   machine has less than MIN_FREE_GIB (4) GiB available; the report says how
+#                   far they got.
 #   PREVIOUS=path   another kubectl-feastflow (e.g. built from main before this change):
 #                   its `diagnose -A -o json` findings must equal this one's
 #   STATE=dir       cluster state (default /tmp/feastflow-bench-scale-$SCALE): kept after the
@@ -156,6 +158,8 @@ pair() { ratio "$(tail -n 1 "$TMP/$1.t" | cut -d' ' -f1)" "$(tail -n 1 "$TMP/$2.
 # MIN_FREE_GIB; $TMP/NAME.stopped then says when and at what RSS. kubectl get and popeye hold
 # the whole cluster in memory (1.3 and 1.9 GiB at 10k pods).
 MIN_FREE_GIB=${MIN_FREE_GIB:-4}
+MAX_RSS_GIB=${MAX_RSS_GIB:-6}
+MAX_MINUTES=${MAX_MINUTES:-30}
 guarded() {
   local name=$1 cmd
   shift
@@ -164,9 +168,15 @@ guarded() {
     while sleep 1; do
       pid=$(pgrep -f -x -- "$cmd" | head -1) || continue
       avail=$(awk '/MemAvailable/ { print int($2 / 1048576) }' /proc/meminfo)
-      if [ "$avail" -lt "$MIN_FREE_GIB" ]; then
-        rss=$(awk '/VmRSS/ { print int($2 / 1024) }' "/proc/$pid/status")
-        echo "stopped after $(ps -o etimes= -p "$pid" | tr -d ' ')s at ${rss}Mi RSS: the machine had ${avail} GiB available" >"$TMP/$name.stopped"
+      rss=$(awk '/VmRSS/ { print int($2 / 1024) }' "/proc/$pid/status" 2>/dev/null) || continue
+      secs=$(ps -o etimes= -p "$pid" | tr -d ' ')
+      why=""
+      if [ "$avail" -lt "$MIN_FREE_GIB" ]; then why="the machine had ${avail} GiB available"
+      elif [ "$rss" -gt $(( MAX_RSS_GIB * 1024 )) ]; then why="did not finish within MAX_RSS_GIB=${MAX_RSS_GIB} GiB"
+      elif [ "${secs:-0}" -gt $(( MAX_MINUTES * 60 )) ]; then why="did not finish within MAX_MINUTES=${MAX_MINUTES} min"
+      fi
+      if [ -n "$why" ]; then
+        echo "stopped after ${secs}s at ${rss}Mi RSS: $why" >"$TMP/$name.stopped"
         kill "$pid"
         exit 0
       fi
