@@ -104,10 +104,27 @@ func run(kubeconfig string, pods, workers int, timeout time.Duration) error {
 			return fmt.Errorf("namespace %s: %w", c.ns, err)
 		}
 	}
+	// A resumed run creates only what is missing: a create that fails with "already exists"
+	// still costs the apiserver its admission, and a Service's a ClusterIP allocated and
+	// released (a resume of 1,647 components took 240 s at ~10 creates/s).
+	haveSvc, haveDeploy, err := existing(ctx, kube)
+	if err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
 	for _, c := range comps {
+		key := c.ns + "/" + c.name
+		if haveSvc[key] && haveDeploy[key] {
+			continue
+		}
 		g.Go(func() error {
+			if haveSvc[key] {
+				return create(gctx, func() error {
+					_, err := kube.AppsV1().Deployments(c.ns).Create(gctx, deployment(c), metav1.CreateOptions{})
+					return err
+				})
+			}
 			if err := create(gctx, func() error {
 				_, err := kube.CoreV1().Services(c.ns).Create(gctx, service(c), metav1.CreateOptions{})
 				return err
@@ -230,6 +247,31 @@ func settle(ctx context.Context, kube kubernetes.Interface, want int, t0 time.Ti
 		case <-time.After(max(5*time.Second, time.Duration(want/5000)*time.Second)): // each count LISTs every pod
 		}
 	}
+}
+
+// existing returns the namespace/name keys of the bench's Services and Deployments.
+func existing(ctx context.Context, kube kubernetes.Interface) (svcs, deploys map[string]bool, err error) {
+	svcs, deploys = map[string]bool{}, map[string]bool{}
+	opts := metav1.ListOptions{LabelSelector: benchLabel + "=true"}
+	p := pager.New(func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		return kube.CoreV1().Services("").List(ctx, o)
+	})
+	if err = p.EachListItem(ctx, opts, func(o runtime.Object) error {
+		s := o.(*corev1.Service)
+		svcs[s.Namespace+"/"+s.Name] = true
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	p = pager.New(func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		return kube.AppsV1().Deployments("").List(ctx, o)
+	})
+	err = p.EachListItem(ctx, opts, func(o runtime.Object) error {
+		d := o.(*appsv1.Deployment)
+		deploys[d.Namespace+"/"+d.Name] = true
+		return nil
+	})
+	return svcs, deploys, err
 }
 
 // countReplicas sums the replica counts of the bench's Deployments.
