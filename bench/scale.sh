@@ -245,6 +245,10 @@ row status sfloor "$(requests "$TMP/status.log")"
 popeye_s=""
 if [ -s "$TMP/popeye.stopped" ]; then echo "popeye    $(cat "$TMP/popeye.stopped")"
 elif [ -s "$TMP/popeye.t" ]; then row popeye dfloor "-"; fi
+# popeye goes on when a LIST fails (its client times out on large lists) and reports what it
+# did read: a fast popeye may not have read the cluster at all.
+POPEYE_ERRS=$(grep -c 'context deadline exceeded\|request canceled\|Unexpected error' "$TMP/popeye.err" 2>/dev/null || true)
+[ "${POPEYE_ERRS:-0}" -gt 0 ] && echo "popeye    $POPEYE_ERRS read errors in its log (client timeouts): its report covers only what it read, its time is no comparison"
 [ -s "$TMP/kubectl.stopped" ] && echo "kubectl   $(cat "$TMP/kubectl.stopped")"
 echo
 echo "diagnose / floor:      $(rmed diagnose-dfloor)x wall   (goal ≤ 1.3)"
