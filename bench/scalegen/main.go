@@ -250,13 +250,13 @@ func settle(ctx context.Context, kube kubernetes.Interface, want int, t0 time.Ti
 }
 
 // existing returns the namespace/name keys of the bench's Services and Deployments.
-func existing(ctx context.Context, kube kubernetes.Interface) (svcs, deploys map[string]bool, err error) {
+func existing(ctx context.Context, kube kubernetes.Interface) (svcs, deploys map[string]bool, _ error) {
 	svcs, deploys = map[string]bool{}, map[string]bool{}
 	opts := metav1.ListOptions{LabelSelector: benchLabel + "=true"}
 	p := pager.New(func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 		return kube.CoreV1().Services("").List(ctx, o)
 	})
-	if err = p.EachListItem(ctx, opts, func(o runtime.Object) error {
+	if err := p.EachListItem(ctx, opts, func(o runtime.Object) error {
 		s := o.(*corev1.Service)
 		svcs[s.Namespace+"/"+s.Name] = true
 		return nil
@@ -266,7 +266,7 @@ func existing(ctx context.Context, kube kubernetes.Interface) (svcs, deploys map
 	p = pager.New(func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 		return kube.AppsV1().Deployments("").List(ctx, o)
 	})
-	err = p.EachListItem(ctx, opts, func(o runtime.Object) error {
+	err := p.EachListItem(ctx, opts, func(o runtime.Object) error {
 		d := o.(*appsv1.Deployment)
 		deploys[d.Namespace+"/"+d.Name] = true
 		return nil
