@@ -82,6 +82,7 @@ func up(ctx context.Context, args []string) error {
 	fs.IntVar(&c.ControllerQPS, "controller-qps", localcluster.DefaultControllerQPS, "API client QPS of kube-controller-manager and kube-scheduler")
 	fs.IntVar(&c.ControllerBurst, "controller-burst", localcluster.DefaultControllerBurst, "API client burst of kube-controller-manager and kube-scheduler")
 	fs.IntVar(&c.Workers, "workers", 0, "pods and nodes kwok moves through their stages at once, and ReplicaSets/Deployments the controller-manager syncs at once (0: their defaults, 4 and 5)")
+	fs.DurationVar(&c.NodeLease, "node-lease", localcluster.DefaultNodeLease, "duration of each node's Lease (kwok renews it every quarter of that); above 50s the controller-manager's node-monitor grace period follows it")
 	fs.DurationVar(&c.Timeout, "timeout", 0, "how long to wait for the cluster to become usable (default 60s, plus 1s per 100 nodes beyond 100)")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -3,6 +3,7 @@ package localcluster
 import (
 	"path/filepath"
 	"strconv"
+	"time"
 )
 
 // Component names, in start order.
@@ -31,6 +32,9 @@ func componentArgs(name string, c Config, ports Ports, generation int) []string 
 			"--listen-peer-urls=" + loop(ports.EtcdPeer), "--initial-advertise-peer-urls=" + loop(ports.EtcdPeer),
 			"--initial-cluster=local=" + loop(ports.EtcdPeer),
 			"--unsafe-no-fsync", "--log-level=warn",
+			// etcd's 2 GiB default fills at ~50k pods with their events and revisions
+			// between compactions; the limit reserves nothing.
+			"--quota-backend-bytes=" + strconv.Itoa(8<<30),
 		}
 	case KubeAPIServer:
 		return []string{
@@ -59,6 +63,7 @@ func componentArgs(name string, c Config, ports Ports, generation int) []string 
 			// Without it the controller-manager creates /usr/libexec/kubernetes/... on the host.
 			"--flex-volume-plugin-dir=" + filepath.Join(s, flexVolumeDir),
 			"--leader-elect=false", "--secure-port=0", "--v=1",
+			"--node-monitor-grace-period=" + c.nodeMonitorGrace().String(),
 		}, append(qps, kcmWorkers(c.Workers)...)...)
 	case KubeScheduler:
 		return append([]string{
@@ -73,7 +78,7 @@ func componentArgs(name string, c Config, ports Ports, generation int) []string 
 			// The apiserver reaches "kubelets" (logs) at the node address: kwok's own server.
 			"--node-ip=127.0.0.1", "--cidr=" + podCIDRFor(c.PodCIDRPrefix, generation),
 			// Without leases the node-lifecycle controller marks the nodes NotReady after 50 s.
-			"--node-lease-duration-seconds=40",
+			"--node-lease-duration-seconds=" + strconv.Itoa(int(c.NodeLease/time.Second)),
 			"--server-address=127.0.0.1:" + strconv.Itoa(ports.Kwok), "--node-port=" + strconv.Itoa(ports.Kwok),
 			"--tls-cert-file=" + pki("apiserver.crt"), "--tls-private-key-file=" + pki("apiserver.key"),
 		}

@@ -191,3 +191,32 @@ func TestWorkers(t *testing.T) {
 		t.Error("workers do not change the fingerprint: a running cluster would be reused with the old settings")
 	}
 }
+
+func TestNodeLeaseArgs(t *testing.T) {
+	ports := Ports{Etcd: 1, EtcdPeer: 2, APIServer: 3, Kwok: 4}
+	for _, tc := range []struct {
+		lease       time.Duration
+		kwok, kcm   string
+		fingerprint string
+	}{
+		{0, "--node-lease-duration-seconds=40", "--node-monitor-grace-period=50s", ""},
+		{240 * time.Second, "--node-lease-duration-seconds=240", "--node-monitor-grace-period=4m0s", " lease=4m0s"},
+	} {
+		c, err := Config{BinDir: "/b", StateDir: "/s", NodeLease: tc.lease}.withDefaults()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(componentArgs(Kwok, c, ports, 1), " "); !strings.Contains(got, tc.kwok) {
+			t.Errorf("lease %s: kwok args lack %q: %s", tc.lease, tc.kwok, got)
+		}
+		if got := strings.Join(componentArgs(KubeControllerManager, c, ports, 1), " "); !strings.Contains(got, tc.kcm) {
+			t.Errorf("lease %s: controller-manager args lack %q: %s", tc.lease, tc.kcm, got)
+		}
+		if got := c.leaseFingerprint(); got != tc.fingerprint {
+			t.Errorf("lease %s: fingerprint part %q, want %q", tc.lease, got, tc.fingerprint)
+		}
+	}
+	if _, err := (Config{BinDir: "/b", StateDir: "/s", NodeLease: 1500 * time.Millisecond}).withDefaults(); err == nil {
+		t.Error("a lease of 1.5s was accepted; kwok takes whole seconds")
+	}
+}
