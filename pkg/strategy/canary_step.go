@@ -411,7 +411,7 @@ func (p *Plan) canaryTracks(env *Env, res *Result, plan CanaryPlan, verb string,
 	if desiredReplicas(grow) != growTo {
 		p.add(Step{
 			Action: StepWrite, Object: "deployment/" + grow.Name, Field: "spec.replicas",
-			From: strconv.Itoa(int(desiredReplicas(grow))), To: strconv.Itoa(int(growTo)), listed: true, dry: true,
+			From: strconv.Itoa(int(desiredReplicas(grow))), To: strconv.Itoa(int(growTo)), Precondition: scaleUpPrecondition, listed: true, dry: true,
 			do: func(ctx context.Context) (*Change, error) {
 				ch, err := scaleDeployment(ctx, env, grow, growTo, verb)
 				if err != nil {

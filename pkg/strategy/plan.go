@@ -136,10 +136,13 @@ func (p *Plan) finish(env *Env, what string, started *ReleaseOperation, next fun
 func (p *Plan) scale(env *Env, d *appsv1.Deployment, replicas int32, verb string) {
 	p.add(Step{
 		Action: StepWrite, Object: "deployment/" + d.Name, Field: "spec.replicas",
-		From: strconv.Itoa(int(desiredReplicas(d))), To: strconv.Itoa(int(replicas)), listed: true, dry: true,
+		From: strconv.Itoa(int(desiredReplicas(d))), To: strconv.Itoa(int(replicas)), Precondition: scaleUpPrecondition, listed: true, dry: true,
 		do: func(ctx context.Context) (*Change, error) { return scaleDeployment(ctx, env, d, replicas, verb) },
 	})
 }
+
+// scaleUpPrecondition is the precondition of a replica change that removes no capacity.
+const scaleUpPrecondition = "none: a merge patch sets the count, whatever it was (a step that removes capacity re-reads and tests the generation)"
 
 // cut plans the scale-down of a step that removes capacity: *d is the Deployment as the
 // check before it re-read it (as planned in a dry run), and the patch tests its generation.
@@ -273,8 +276,11 @@ func StepText(s Step) string {
 	if s.Field != "" {
 		out += " " + s.Field
 	}
-	if s.From != "" || s.To != "" {
-		out += " " + orNoneText(s.From) + "→" + s.To
+	switch {
+	case s.From != "":
+		out += " " + s.From + "→" + s.To
+	case s.To != "":
+		out += " = " + s.To
 	}
 	if s.Detail != "" {
 		out += ": " + s.Detail
