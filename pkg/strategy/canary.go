@@ -3,6 +3,7 @@ package strategy
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -375,7 +376,7 @@ func (canary) promote(ctx context.Context, env *Env, c *Component, opts PromoteO
 			s.Precondition = "none: the template and replicas are set whatever they were; the check before the canary's retirement compares them"
 			s.do = func(ctx context.Context) (*Change, error) {
 				op := env.Writer.Operation("promote", imagesText(TemplateImages(&c.Stable.Spec.Template)), imagesText(TemplateImages(tpl)))
-				body := append(ops, annotationOps(c.Stable, map[string]string{
+				body := append(slices.Clip(ops), annotationOps(c.Stable, map[string]string{
 					audit.LastOperationAnnotation: op.Annotation(),
 					ChangeCauseAnnotation:         changeCause("promote "+c.Name()+" (canary "+imagesText(TemplateImages(tpl))+")", op),
 				})...)
