@@ -21,7 +21,7 @@ func renderAnalyses(w io.Writer, rep *strategy.StatusReport, now time.Time) erro
 		a := c.Canary.Analysis
 		line := fmt.Sprintf("  %s: %s", c.Name, a.Describe())
 		if !a.At.IsZero() {
-			line += " (" + ago(now.Sub(a.At)) + ")"
+			line += " (" + term.Age(now, a.At) + " ago)"
 		}
 		if len(a.Reasons) > 0 {
 			line += ": " + strings.Join(a.Reasons, "; ")
@@ -33,11 +33,4 @@ func renderAnalyses(w io.Writer, rep *strategy.StatusReport, now time.Time) erro
 	}
 	_, err := fmt.Fprintf(w, "\nCanary analysis (last recorded):\n%s\n", strings.Join(lines, "\n"))
 	return err
-}
-
-func ago(d time.Duration) string {
-	if d < time.Second {
-		return "just now"
-	}
-	return d.Truncate(time.Second).String() + " ago"
 }

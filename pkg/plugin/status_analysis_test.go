@@ -23,7 +23,7 @@ func TestRenderAnalyses(t *testing.T) {
 	if err := renderAnalyses(&b, rep, now); err != nil {
 		t.Fatal(err)
 	}
-	want := "\nCanary analysis (last recorded):\n  pay\\x1b[31m: canary analysis failed over 30s: canary 100 requests, 5 % errors, p95 -; stable 300 requests, 0 % errors, p95 - (1m30s ago): error ratio 5 % on the canary vs 0 % on stable\n"
+	want := "\nCanary analysis (last recorded):\n  pay\\x1b[31m: canary analysis failed over 30s: canary 100 requests, 5 % errors, p95 -; stable 300 requests, 0 % errors, p95 - (90s ago): error ratio 5 % on the canary vs 0 % on stable\n"
 	if b.String() != want {
 		t.Errorf("got\n%q\nwant\n%q", b.String(), want)
 	}
