@@ -98,7 +98,8 @@ func (e *NotFoundError) Error() string {
 // severity, confidence and name. It writes nothing. When a LIST the scope needs was refused
 // it fails with a *ForbiddenError instead of reporting on what it could not see.
 func Diagnose(ctx context.Context, client kubernetes.Interface, scope Scope, opts Options) (*Report, error) {
-	defer tightGC()()
+	hold := holdGC()
+	defer hold.release()
 	if opts.LogLines <= 0 {
 		opts.LogLines = defaultLogLines
 	}
@@ -123,6 +124,7 @@ func Diagnose(ctx context.Context, client kubernetes.Interface, scope Scope, opt
 	}
 	progress.Printf(opts.Progress, "reading %s", where)
 	snap, err := take(ctx, client, opts.Metadata, ns, podSelector, k)
+	hold.readDone()
 	if err != nil {
 		return nil, err
 	}

@@ -3,8 +3,6 @@ package troubleshoot
 import (
 	"context"
 	"fmt"
-	"os"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -70,40 +68,6 @@ type snapshot struct {
 }
 
 func (s *snapshot) has(kind string) bool { return s.known[kind] }
-
-// snapshotGCPercent is the collector's target (GOGC) while diagnose holds a snapshot: the
-// heap may grow to 1.4× what is live instead of 2×. A snapshot is most of the heap and
-// lives until the report is written, so the default target would double the peak RSS for
-// ~0.1 s of collection CPU saved at 10,000 pods (the read waits on the API server anyway).
-// A complement to the trims, not a substitute: the trims make what is live small.
-const snapshotGCPercent = 40
-
-// tightGC sets snapshotGCPercent and returns the restore; a GOGC the user set is left alone.
-// Diagnoses may run side by side (fleet): the first sets it, the last restores it.
-func tightGC() func() {
-	if os.Getenv("GOGC") != "" {
-		return func() {}
-	}
-	gc.Lock()
-	defer gc.Unlock()
-	if gc.holders == 0 {
-		gc.saved = debug.SetGCPercent(snapshotGCPercent)
-	}
-	gc.holders++
-	return func() {
-		gc.Lock()
-		defer gc.Unlock()
-		gc.holders--
-		if gc.holders == 0 {
-			debug.SetGCPercent(gc.saved)
-		}
-	}
-}
-
-var gc struct {
-	sync.Mutex
-	holders, saved int
-}
 
 // trimPages is false only in the test that checks trimming changes no finding.
 var trimPages = true
