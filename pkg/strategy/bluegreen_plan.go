@@ -20,7 +20,7 @@ func (run *switchRun) steps() []Step {
 			pre = fmt.Sprintf("spec.selector.%s = %s and resourceVersion %s (JSON-patch test)", p.c.ColorKey, p.c.LiveColor, p.c.Service.ResourceVersion)
 		}
 		out = append(out, Step{Action: StepWrite, Object: "service/" + p.c.Name(), Field: "spec.selector." + p.c.ColorKey, From: p.c.LiveColor, To: p.value,
-			Precondition: pre, Detail: fmt.Sprintf("with the release record in the same patch (live %s, previous %s)", p.value, orNoneText(p.c.LiveColor)), listed: true, dry: true})
+			Precondition: pre, Detail: fmt.Sprintf("with the release record in the same patch (live %s, previous %s)", p.value, orNoneText(p.c.LiveColor)), listed: true})
 	}
 	verify := run.opts.VerifyTimeout
 	if verify <= 0 {
@@ -44,7 +44,8 @@ func (run *switchRun) steps() []Step {
 }
 
 // switchSteps adds a planned switch to p: its steps, the first of which makes the whole
-// switch (run.apply: the smoke tests, the patches, the verification are one call); done
+// switch (run.apply: the smoke tests, the patches, the verification are one call; in a
+// server dry run too); done
 // receives the switch's result when it made its writes.
 func (p *Plan) switchSteps(env *Env, res *Result, run *switchRun, done func(*SwitchResult)) {
 	steps := run.steps()
@@ -67,9 +68,6 @@ func (p *Plan) switchSteps(env *Env, res *Result, run *switchRun, done func(*Swi
 			done(sw)
 		}
 		return nil, nil
-	}
-	for i := 1; i < len(steps); i++ {
-		steps[i].dry = false
 	}
 	p.Steps = append(p.Steps, steps...)
 }

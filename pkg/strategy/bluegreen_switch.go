@@ -424,6 +424,7 @@ func windowOf(env *Env, namespace *corev1.Namespace, nsErr error, ns string) err
 		_, err := CheckNamespaceWindow(env, namespace)
 		return err
 	}
+	env.report("deployment window of namespace %s cannot be read (%v): overridden: %s", ns, nsErr, env.Writer.OverrideWindow)
 	return nil
 }
 

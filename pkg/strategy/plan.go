@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -225,8 +224,8 @@ func (e *Env) apply(ctx context.Context, res *Result, p *Plan) error {
 		if err != nil {
 			p.failed = s.Action
 			if s.Action == StepWrite && p.recorded && !wrote {
-				err = firstWriteFailed(ctx, e, p.c, p.before, err, p.rerun)
-				if strings.HasSuffix(err.Error(), recordRestored) {
+				var restored bool
+				if restored, err = takeBackOnRefusal(ctx, e, p.c, p.before, err, p.rerun); restored {
 					// Nothing of the plan happened, its record included.
 					p.dropRecordChanges(res)
 				}

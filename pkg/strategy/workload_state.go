@@ -182,13 +182,19 @@ func recordBefore(c *Component) recordedBefore {
 // Any other error (a timeout, a lost connection) may hide a write that landed: the record
 // stays, and rerun says how to continue.
 func firstWriteFailed(ctx context.Context, env *Env, c *Component, before recordedBefore, err error, rerun string) error {
+	_, err = takeBackOnRefusal(ctx, env, c, before, err, rerun)
+	return err
+}
+
+// takeBackOnRefusal is firstWriteFailed that also says whether the record was restored.
+func takeBackOnRefusal(ctx context.Context, env *Env, c *Component, before recordedBefore, err error, rerun string) (restored bool, _ error) {
 	if !refusedOutright(err) || !env.Writer.Live() {
-		return fmt.Errorf("%w (the release is recorded on service/%s: %s)", err, c.Name(), rerun)
+		return false, fmt.Errorf("%w (the release is recorded on service/%s: %s)", err, c.Name(), rerun)
 	}
 	if terr := takeBackRecord(ctx, env, c, before); terr != nil {
-		return fmt.Errorf("%w; nothing changed on the workload, but the release record written before it could not be taken back (%v): it names an operation that did not happen; re-run when the cause is fixed", err, terr)
+		return false, fmt.Errorf("%w; nothing changed on the workload, but the release record written before it could not be taken back (%v): it names an operation that did not happen; re-run when the cause is fixed", err, terr)
 	}
-	return fmt.Errorf("%w; "+recordRestored, err)
+	return true, fmt.Errorf("%w; "+recordRestored, err)
 }
 
 // recordRestored ends the error of an operation whose record was taken back.
