@@ -178,7 +178,7 @@ type analysis struct {
 	now    time.Time
 	s      *snapshot
 
-	podsByKey    map[string]int // ns/name: index in s.pods
+	podsByKey    map[podKey]int // index in s.pods
 	nodesByName  map[string]*corev1.Node
 	rsByKey      map[string]*appsv1.ReplicaSet
 	deployByKey  map[string]*appsv1.Deployment
@@ -197,7 +197,7 @@ type analysis struct {
 func newAnalysis(ctx context.Context, client kubernetes.Interface, opts Options, s *snapshot) *analysis {
 	a := &analysis{
 		ctx: ctx, client: client, opts: opts, now: opts.Now(), s: s,
-		podsByKey:   make(map[string]int, len(s.pods)),
+		podsByKey:   make(map[podKey]int, len(s.pods)),
 		nodesByName: make(map[string]*corev1.Node, len(s.nodes)),
 		rsByKey:     make(map[string]*appsv1.ReplicaSet, len(s.replicaSets)),
 		deployByKey: make(map[string]*appsv1.Deployment, len(s.deployments)),
@@ -205,8 +205,7 @@ func newAnalysis(ctx context.Context, client kubernetes.Interface, opts Options,
 		svcHealth:   map[string]*svcHealth{},
 	}
 	for i := range s.pods {
-		m := s.pods[i].meta()
-		a.podsByKey[key(m.Namespace, m.Name)] = i
+		a.podsByKey[podKey{s.pods[i].namespace(), s.pods[i].name()}] = i
 	}
 	for i := range s.nodes {
 		a.nodesByName[s.nodes[i].Name] = &s.nodes[i]
@@ -222,6 +221,9 @@ func newAnalysis(ctx context.Context, client kubernetes.Interface, opts Options,
 }
 
 func key(ns, name string) string { return ns + "/" + name }
+
+// podKey is a pod's namespace and name: the snapshot's own strings, not a new one per pod.
+type podKey struct{ ns, name string }
 
 // run applies every rule.
 func (a *analysis) run(group bool) {

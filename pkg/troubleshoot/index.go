@@ -28,11 +28,12 @@ func (a *analysis) index() *podIndex {
 	}
 	ix := &podIndex{byNS: map[string][]int{}, byLabel: map[labelKey][]int{}}
 	for i := range a.s.pods {
-		p := a.s.pods[i].meta()
-		ix.byNS[p.Namespace] = append(ix.byNS[p.Namespace], i)
-		for k, v := range p.Labels {
+		r := &a.s.pods[i]
+		ns := r.namespace()
+		ix.byNS[ns] = append(ix.byNS[ns], i)
+		for k, v := range r.labels() {
 			if keys[k] {
-				lk := labelKey{p.Namespace, k, v}
+				lk := labelKey{ns, k, v}
 				ix.byLabel[lk] = append(ix.byLabel[lk], i)
 			}
 		}
@@ -53,7 +54,7 @@ func (a *analysis) podsIn(ns string) []*corev1.Pod {
 
 // podByKey returns the pod ns/name of the snapshot, or nil.
 func (a *analysis) podByKey(ns, name string) *corev1.Pod {
-	if i, ok := a.podsByKey[key(ns, name)]; ok {
+	if i, ok := a.podsByKey[podKey{ns, name}]; ok {
 		return a.s.pods[i].pod()
 	}
 	return nil
@@ -77,7 +78,7 @@ func (a *analysis) podsSelected(ns string, selector map[string]string) []*corev1
 	}
 	var out []*corev1.Pod
 	for _, i := range shortest {
-		if selects(selector, a.s.pods[i].meta().Labels) {
+		if selects(selector, a.s.pods[i].labels()) {
 			out = append(out, a.s.pods[i].pod())
 		}
 	}

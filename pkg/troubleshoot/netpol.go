@@ -32,7 +32,7 @@ func (a *analysis) netpolRules() {
 		var pods []*corev1.Pod
 		for j := range a.s.pods {
 			r := &a.s.pods[j]
-			if m := r.meta(); m.Namespace == svc.Namespace && selects(svc.Spec.Selector, m.Labels) && r.phase() == corev1.PodRunning {
+			if r.namespace() == svc.Namespace && selects(svc.Spec.Selector, r.labels()) && r.phase() == corev1.PodRunning {
 				pods = append(pods, r.pod())
 			}
 		}

@@ -103,7 +103,7 @@ func TestSnapshotTrimsAsPagesArrive(t *testing.T) {
 		t.Fatalf("pods len %d cap %d: want > 1100, sized once", len(s.pods), cap(s.pods))
 	}
 	for i := range s.pods {
-		if m := s.pods[i].meta(); m.ManagedFields != nil {
+		if m := s.pods[i].pod(); m.ManagedFields != nil {
 			t.Fatalf("pod %s kept its managedFields", m.Name)
 		}
 	}

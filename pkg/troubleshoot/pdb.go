@@ -36,10 +36,11 @@ func (a *analysis) pdbMoreRules() {
 		}
 		var pods []string
 		for j := range a.s.pods {
-			pod := a.s.pods[j].meta()
-			if pod.Namespace == p.Namespace && sel.Matches(labels.Set(pod.Labels)) {
-				pods = append(pods, pod.Name)
-				podPDBs[key(pod.Namespace, pod.Name)] = append(podPDBs[key(pod.Namespace, pod.Name)], p.Name)
+			pod := &a.s.pods[j]
+			if pod.namespace() == p.Namespace && sel.Matches(labels.Set(pod.labels())) {
+				pods = append(pods, pod.name())
+				k := key(pod.namespace(), pod.name())
+				podPDBs[k] = append(podPDBs[k], p.Name)
 			}
 		}
 		if len(pods) == 0 && !sel.Empty() {

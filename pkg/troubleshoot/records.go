@@ -85,22 +85,37 @@ type podRecord struct {
 	quiet *quietRecord
 }
 
-// quietRecord is what compactQuietPod keeps of a quiet pod: its metadata, node, service
-// account, pull secrets, volumes, containers, overhead and pod-level resources; its phase,
-// start time, since when it is Ready, and its container statuses.
+// quietRecord is what compactQuietPod keeps of a quiet pod, in fields rather than a Pod's
+// structs (an ObjectMeta is 248 bytes, a ContainerStatus over 300, most of them empty): its
+// names, labels, annotations, owners and creation time; node, service account, pull
+// secrets, volumes, containers, overhead and pod-level resources; its start time, since
+// when it is Ready, and each container's name and running-since. The rest is what every
+// quiet pod has (running, Ready, each container ready and started without a restart).
 type quietRecord struct {
-	meta                     metav1.ObjectMeta
-	nodeName, serviceAccount string
-	pullSecrets              []corev1.LocalObjectReference
-	volumes                  []corev1.Volume
-	containers               []corev1.Container
-	overhead                 corev1.ResourceList
-	resources                *corev1.ResourceRequirements
-	phase                    corev1.PodPhase
-	start                    *metav1.Time
-	readySince               metav1.Time
-	statuses                 []corev1.ContainerStatus
+	name, generateName, namespace string
+	labels, annotations           map[string]string
+	owners                        []metav1.OwnerReference
+	created                       metav1.Time
+	nodeName, serviceAccount      string
+	pullSecrets                   []corev1.LocalObjectReference
+	volumes                       []corev1.Volume
+	containers                    []corev1.Container
+	overhead                      corev1.ResourceList
+	resources                     *corev1.ResourceRequirements
+	start                         *metav1.Time
+	readySince                    metav1.Time
+	statuses                      []quietStatus
 }
+
+// quietStatus is a quiet pod's container status: its name and since when it runs.
+type quietStatus struct {
+	name  string
+	since metav1.Time
+}
+
+// started is every quiet container's Started; pods rebuilt from records share it (nothing
+// changes a snapshot's pods).
+var started = true
 
 // newPodRecord keeps p (trimmed as its page arrives, see trimPodSharing) as a record: a
 // quiet pod's compact parts move into a quietRecord, any other pod is copied whole.
@@ -110,12 +125,19 @@ func newPodRecord(p *corev1.Pod, s *sharer) podRecord {
 		*whole = *p
 		return podRecord{whole: whole}
 	}
+	statuses := make([]quietStatus, len(p.Status.ContainerStatuses))
+	for i := range p.Status.ContainerStatuses {
+		st := &p.Status.ContainerStatuses[i]
+		statuses[i] = quietStatus{name: st.Name, since: st.State.Running.StartedAt} // quietPod: running
+	}
 	return podRecord{quiet: &quietRecord{
-		meta: p.ObjectMeta, nodeName: p.Spec.NodeName, serviceAccount: p.Spec.ServiceAccountName,
+		name: p.Name, generateName: p.GenerateName, namespace: p.Namespace,
+		labels: p.Labels, annotations: p.Annotations, owners: p.OwnerReferences, created: p.CreationTimestamp,
+		nodeName: p.Spec.NodeName, serviceAccount: p.Spec.ServiceAccountName,
 		pullSecrets: p.Spec.ImagePullSecrets, volumes: p.Spec.Volumes, containers: p.Spec.Containers,
 		overhead: p.Spec.Overhead, resources: p.Spec.Resources,
-		phase: p.Status.Phase, start: p.Status.StartTime, readySince: p.Status.Conditions[0].LastTransitionTime,
-		statuses: p.Status.ContainerStatuses,
+		start: p.Status.StartTime, readySince: p.Status.Conditions[0].LastTransitionTime,
+		statuses: statuses,
 	}}
 }
 
@@ -127,27 +149,73 @@ func (r *podRecord) pod() *corev1.Pod {
 		return r.whole
 	}
 	q := r.quiet
+	statuses := make([]corev1.ContainerStatus, len(q.statuses))
+	for i, st := range q.statuses {
+		statuses[i] = corev1.ContainerStatus{
+			Name: st.name, Ready: true, Started: &started,
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: st.since}},
+		}
+	}
 	return &corev1.Pod{
-		ObjectMeta: q.meta,
+		ObjectMeta: q.meta(),
 		Spec: corev1.PodSpec{
 			Volumes: q.volumes, Containers: q.containers, NodeName: q.nodeName,
 			ServiceAccountName: q.serviceAccount, ImagePullSecrets: q.pullSecrets,
 			Overhead: q.overhead, Resources: q.resources,
 		},
 		Status: corev1.PodStatus{
-			Phase: q.phase, StartTime: q.start, ContainerStatuses: q.statuses,
+			Phase: corev1.PodRunning, StartTime: q.start, ContainerStatuses: statuses,
 			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: q.readySince}},
 		},
 	}
 }
 
-// meta, nodeName, phase and volumes read a record without rebuilding a quiet pod.
-func (r *podRecord) meta() *metav1.ObjectMeta {
-	if r.whole != nil {
-		return &r.whole.ObjectMeta
+func (q *quietRecord) meta() metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Name: q.name, GenerateName: q.generateName, Namespace: q.namespace, CreationTimestamp: q.created,
+		Labels: q.labels, Annotations: q.annotations, OwnerReferences: q.owners,
 	}
-	return &r.quiet.meta
 }
+
+// namespace, name, labels, deleting, nodeName, phase and volumes read a record without
+// rebuilding a quiet pod.
+func (r *podRecord) namespace() string {
+	if r.whole != nil {
+		return r.whole.Namespace
+	}
+	return r.quiet.namespace
+}
+
+func (r *podRecord) name() string {
+	if r.whole != nil {
+		return r.whole.Name
+	}
+	return r.quiet.name
+}
+
+func (r *podRecord) labels() map[string]string {
+	if r.whole != nil {
+		return r.whole.Labels
+	}
+	return r.quiet.labels
+}
+
+// controller is the pod's controlling owner, or nil.
+func (r *podRecord) controller() *metav1.OwnerReference {
+	if r.whole != nil {
+		return metav1.GetControllerOf(r.whole)
+	}
+	for i := range r.quiet.owners {
+		if c := r.quiet.owners[i].Controller; c != nil && *c {
+			ref := r.quiet.owners[i]
+			return &ref
+		}
+	}
+	return nil
+}
+
+// deleting reports a pod with a deletion timestamp (never a quiet one).
+func (r *podRecord) deleting() bool { return r.whole != nil && r.whole.DeletionTimestamp != nil }
 
 func (r *podRecord) nodeName() string {
 	if r.whole != nil {
@@ -160,7 +228,7 @@ func (r *podRecord) phase() corev1.PodPhase {
 	if r.whole != nil {
 		return r.whole.Status.Phase
 	}
-	return r.quiet.phase
+	return corev1.PodRunning // quietPod
 }
 
 func (r *podRecord) volumes() []corev1.Volume {

@@ -3,6 +3,7 @@ package troubleshoot
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -101,5 +102,45 @@ func BenchmarkAnalysisAtThresholds(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkPodRecords reports what the snapshot keeps of each pod once its page is garbage
+// (B/pod, and kept/protobuf: the kept bytes over the pod's protobuf encoding), for pods in
+// the thresholds' proportions (one in 25 components broken):
+//
+//	go test ./pkg/troubleshoot -run '^$' -bench PodRecords -benchtime 1x
+func BenchmarkPodRecords(b *testing.B) {
+	_, typed := thresholdCluster(10000)
+	wire := make([][]byte, len(typed))
+	encoded := 0
+	for i := range typed {
+		w, err := typed[i].Marshal()
+		if err != nil {
+			b.Fatal(err)
+		}
+		wire[i], encoded = w, encoded+len(w)
+	}
+	typed = nil
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		share := newSharer()
+		recs := make([]podRecord, 0, len(wire))
+		for _, w := range wire {
+			var p corev1.Pod
+			if err := p.Unmarshal(w); err != nil {
+				b.Fatal(err)
+			}
+			recs = append(recs, newPodRecord(&p, share))
+		}
+		share = nil
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		kept := float64(after.HeapAlloc - before.HeapAlloc)
+		b.ReportMetric(kept/float64(len(recs)), "B/pod")
+		b.ReportMetric(kept/float64(encoded), "kept/protobuf")
+		runtime.KeepAlive(recs)
 	}
 }

@@ -413,12 +413,11 @@ func (a *analysis) selectorTypo(svc *corev1.Service, fd *Finding) bool {
 		byValue := map[string][]*corev1.Pod{}
 		for i := range a.s.pods {
 			r := &a.s.pods[i]
-			m := r.meta()
-			got, ok := m.Labels[k]
-			if m.Namespace != ns || !ok || got == want || r.phase() == corev1.PodSucceeded || r.phase() == corev1.PodFailed {
+			got, ok := r.labels()[k]
+			if r.namespace() != ns || !ok || got == want || r.phase() == corev1.PodSucceeded || r.phase() == corev1.PodFailed {
 				continue
 			}
-			if len(rest) > 0 && !selects(rest, m.Labels) {
+			if len(rest) > 0 && !selects(rest, r.labels()) {
 				continue
 			}
 			byValue[got] = append(byValue[got], r.pod())

@@ -6,7 +6,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/kubectl/pkg/util/podutils"
 )
 
@@ -141,8 +140,8 @@ func (a *analysis) appendToPodFinding(ns, pod, line string, fix []string) bool {
 func (a *analysis) ownedPods(kind, ns, name string) []*corev1.Pod {
 	var out []*corev1.Pod
 	for i := range a.s.pods {
-		m := a.s.pods[i].meta()
-		if c := metav1.GetControllerOf(m); c != nil && c.Kind == kind && c.Name == name && m.Namespace == ns {
+		r := &a.s.pods[i]
+		if c := r.controller(); c != nil && c.Kind == kind && c.Name == name && r.namespace() == ns {
 			out = append(out, a.s.pods[i].pod())
 		}
 	}

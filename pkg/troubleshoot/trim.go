@@ -89,7 +89,7 @@ func quietPod(p *corev1.Pod) bool {
 // its phase, Ready condition, start time and each container's ready/started/running-since.
 // Dropped: tolerations, affinity, probes, security contexts, commands, the other mounts and
 // volumes, limits, the other conditions, IPs, images' IDs and container IDs — read only of
-// pods that have something to report — and the pod's UID, resourceVersion and generation
+// pods that have something to report — and the pod's UID, resourceVersion, generation and finalizers
 // (read of no pod).
 func compactQuietPod(o *corev1.Pod) {
 	subPath := map[string]bool{}
@@ -122,8 +122,11 @@ func compactQuietPod(o *corev1.Pod) {
 			State: corev1.ContainerState{Running: st.State.Running},
 		}
 	}
-	ready := *podCondition(o, corev1.PodReady)         // quietPod: there is one, True
-	o.UID, o.ResourceVersion, o.Generation = "", "", 0 // no rule reads them of a pod
+	ready := *podCondition(o, corev1.PodReady) // quietPod: there is one, True
+	o.ObjectMeta = metav1.ObjectMeta{          // no rule reads a pod's UID, version, generation or finalizers
+		Name: o.Name, GenerateName: o.GenerateName, Namespace: o.Namespace, CreationTimestamp: o.CreationTimestamp,
+		Labels: o.Labels, Annotations: o.Annotations, OwnerReferences: o.OwnerReferences,
+	}
 	o.Spec = corev1.PodSpec{
 		Volumes: volumes, Containers: containers, NodeName: o.Spec.NodeName,
 		ServiceAccountName: o.Spec.ServiceAccountName, ImagePullSecrets: o.Spec.ImagePullSecrets,

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -191,6 +192,43 @@ func TestCompactQuietPod(t *testing.T) {
 	trimPod(restarted)
 	if restarted.Spec.Tolerations == nil {
 		t.Error("a restarted pod was compacted")
+	}
+}
+
+// A quiet pod's record gives back, field for field, the pod compactQuietPod leaves; any
+// other pod's record is the pod.
+func TestPodRecordGivesBackTheCompactedPod(t *testing.T) {
+	quiet := 0
+	for name, objs := range quietFixtures() {
+		for _, o := range append(objs, healthyWeb()...) {
+			p, ok := o.(*corev1.Pod)
+			if !ok {
+				continue
+			}
+			p = p.DeepCopy()
+			p.Finalizers, p.UID = []string{"example.com/keep"}, "u-1"
+			want := p.DeepCopy()
+			isQuiet := trimPodSharing(want, nil)
+			for _, s := range []*sharer{nil, newSharer()} {
+				r := newPodRecord(p.DeepCopy(), s)
+				if (r.quiet != nil) != isQuiet {
+					t.Fatalf("%s: pod %s quiet %v, record quiet %v", name, p.Name, isQuiet, r.quiet != nil)
+				}
+				if got := r.pod(); !equality.Semantic.DeepEqual(got, want) {
+					t.Errorf("%s: pod %s from its record differs:\n got %+v\nwant %+v", name, p.Name, got, want)
+				}
+				if r.namespace() != want.Namespace || r.name() != want.Name || r.nodeName() != want.Spec.NodeName || r.phase() != want.Status.Phase ||
+					!reflect.DeepEqual(r.labels(), want.Labels) || !reflect.DeepEqual(r.controller(), metav1.GetControllerOf(want)) || r.deleting() {
+					t.Errorf("%s: pod %s: the record's accessors differ from the pod", name, p.Name)
+				}
+			}
+			if isQuiet {
+				quiet++
+			}
+		}
+	}
+	if quiet == 0 {
+		t.Fatal("no quiet pod in the fixtures")
 	}
 }
 

@@ -155,7 +155,7 @@ func (a *analysis) nodeRules() {
 	for i := range a.s.pods {
 		r := &a.s.pods[i]
 		if node, ph := r.nodeName(), r.phase(); node != "" && ph != corev1.PodSucceeded && ph != corev1.PodFailed {
-			podsOn[node] = append(podsOn[node], r.meta().Namespace+"/"+r.meta().Name)
+			podsOn[node] = append(podsOn[node], key(r.namespace(), r.name()))
 		}
 	}
 	for i := range a.s.nodes {
@@ -240,7 +240,7 @@ func (a *analysis) staleConfigRules(group bool) {
 	}
 	groups := map[string]*staleGroup{}
 	for i := range a.s.pods {
-		if r := &a.s.pods[i]; r.phase() != corev1.PodRunning || r.meta().DeletionTimestamp != nil {
+		if r := &a.s.pods[i]; r.phase() != corev1.PodRunning || r.deleting() {
 			continue
 		}
 		p := a.s.pods[i].pod()
@@ -372,7 +372,7 @@ func (a *analysis) pvcRules() {
 		vols := a.s.pods[i].volumes()
 		for ix := range vols {
 			if v := &vols[ix]; v.PersistentVolumeClaim != nil {
-				used[key(a.s.pods[i].meta().Namespace, v.PersistentVolumeClaim.ClaimName)] = true
+				used[key(a.s.pods[i].namespace(), v.PersistentVolumeClaim.ClaimName)] = true
 			}
 		}
 	}
