@@ -2,6 +2,7 @@ package troubleshoot
 
 import (
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
@@ -25,12 +26,38 @@ import (
 //
 // Measured at 10k pods (docs/scale.md, session 5): peak RSS 85–87 → 80 MiB for ~0.1–0.2 s more
 // collection CPU. A GOGC or GOMEMLIMIT the user set is left alone (each separately).
+//
+// Those percents are floors: after every collection while a diagnose holds the settings,
+// GOGC follows what is live (percentFor). Each collection marks the whole snapshot, so at a
+// fixed GOGC the collector's CPU grows with the cluster (at 50k pods, GOGC 30 made ~100
+// collections of ~100 MB each, most of diagnose's CPU beyond its floor's), while the part of
+// the peak that does not grow (the executable's pages and the runtime, ~40 MiB) matters
+// less and less: large snapshots can afford a larger target.
+//
 // Diagnoses may run side by side (fleet): the first sets the values, the last restores them;
 // while any of them is still reading, the read's target holds and no limit is set.
 const (
 	readGCPercent     = 30
 	snapshotGCPercent = 40
+	// fixedMiB is the part of diagnose's peak RSS that does not grow with the cluster: the
+	// executable's pages (27 MiB at 10k pods, RssFile) and the runtime's own (~13 MiB).
+	fixedMiB = 40
 )
+
+// percentFor is GOGC for a live heap of live bytes, at least floor, at most Go's default
+// 100. The peak is about fixed + (1 + GOGC/100) × live, and the snapshot's live heap was
+// 0.55–0.6× the protobuf bytes read at 10k and 50k pods (docs/scale.md): a peak of 1.5×
+// the bytes is about 2.55× live, so GOGC may reach 155 − 100 × fixed/live; this keeps 45
+// points of margin (at 50k pods, 130 − … peaked at 1.35–1.42× the bytes, 110 − … at
+// 1.21–1.28×, for the same CPU). Below ~50 MiB live the floor holds: the fixed part is
+// most of the peak.
+func percentFor(floor int, live uint64) int {
+	if live == 0 {
+		return floor
+	}
+	p := 110 - int(uint64(fixedMiB)<<20*100/live)
+	return min(max(p, floor), 100)
+}
 
 var gc struct {
 	sync.Mutex
@@ -38,6 +65,23 @@ var gc struct {
 	savedGC          int
 	savedLimit       int64
 	limited          bool
+	live             uint64 // the live heap after the last collection, while held
+	percent          int    // the GOGC diagnose set last
+	tuner            int    // the generation of the running tuner (see retune)
+}
+
+// target is the GOGC for now: the phase's floor raised by what is live.
+func target() int {
+	floor := snapshotGCPercent
+	if gc.readers > 0 {
+		floor = readGCPercent
+	}
+	return percentFor(floor, gc.live)
+}
+
+func setPercent(p int) {
+	debug.SetGCPercent(p)
+	gc.percent = p
 }
 
 // gcHold is one diagnose's hold on the collector's settings: holdGC at its start, readDone
@@ -50,10 +94,17 @@ func userLimit() bool { return os.Getenv("GOMEMLIMIT") != "" }
 func holdGC() *gcHold {
 	gc.Lock()
 	defer gc.Unlock()
+	gc.readers++
 	if !userGC() {
-		percent := debug.SetGCPercent(readGCPercent)
+		if gc.holders == 0 {
+			gc.live = 0
+		}
+		gc.percent = target()
+		percent := debug.SetGCPercent(gc.percent)
 		if gc.holders == 0 {
 			gc.savedGC = percent
+			gc.tuner++
+			armTuner(gc.tuner)
 		}
 	}
 	if gc.limited {
@@ -61,7 +112,6 @@ func holdGC() *gcHold {
 		gc.limited = false
 	}
 	gc.holders++
-	gc.readers++
 	return &gcHold{reading: true, held: true}
 }
 
@@ -77,7 +127,7 @@ func (h *gcHold) readDone() {
 		return
 	}
 	if !userGC() {
-		debug.SetGCPercent(snapshotGCPercent)
+		setPercent(target())
 	}
 	if !userLimit() {
 		limit := debug.SetMemoryLimit(heldMemory())
@@ -106,6 +156,46 @@ func (h *gcHold) release() {
 		debug.SetMemoryLimit(gc.savedLimit)
 		gc.limited = false
 	}
+}
+
+// gcSentinel is garbage as soon as it is made; its finalizer runs after the collection that
+// found it, once per collection (it is 24 bytes with no pointers: not a tiny allocation, whose
+// finalizer may never run).
+type gcSentinel struct {
+	generation int
+	_          [16]byte
+}
+
+// armTuner makes retune run after the next collection, and after each one from then on
+// while the tuner of generation is current.
+func armTuner(generation int) {
+	runtime.SetFinalizer(&gcSentinel{generation: generation}, func(s *gcSentinel) {
+		if retune(s.generation) {
+			armTuner(s.generation)
+		}
+	})
+}
+
+// retune sets GOGC for the live heap the last collection left, when it moved by 5 points
+// or more (setting it stops the world briefly). It reports whether the tuner goes on: not
+// once every diagnose released its hold, nor for a tuner a later hold replaced.
+func retune(generation int) bool {
+	gc.Lock()
+	defer gc.Unlock()
+	if gc.holders == 0 || generation != gc.tuner || userGC() {
+		return false
+	}
+	gc.live = liveHeap()
+	if p := target(); p-gc.percent >= 5 || gc.percent-p >= 5 {
+		setPercent(p)
+	}
+	return true
+}
+
+func liveHeap() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
 
 // heldMemory is the memory the Go runtime holds from the OS now (what a memory limit

@@ -2,8 +2,10 @@ package troubleshoot
 
 import (
 	"math"
+	"runtime"
 	"runtime/debug"
 	"testing"
+	"time"
 )
 
 func gcPercent() int {
@@ -62,4 +64,54 @@ func TestHoldGCLeavesUserSettings(t *testing.T) {
 		t.Fatalf("user settings: GOGC %d limit %d, want 77 and 1GiB", p, l)
 	}
 	h.release()
+}
+
+// GOGC follows what is live: the phase's floor for small heaps, more for large ones, never
+// past Go's default.
+func TestPercentFor(t *testing.T) {
+	const mib = 1 << 20
+	for _, c := range []struct {
+		floor int
+		live  uint64
+		want  int
+	}{
+		{readGCPercent, 0, readGCPercent},
+		{readGCPercent, 27 * mib, readGCPercent}, // 10k pods
+		{snapshotGCPercent, 27 * mib, snapshotGCPercent},
+		{readGCPercent, 57 * mib, 40},  // ~25k pods
+		{readGCPercent, 107 * mib, 73}, // 50k pods
+		{readGCPercent, 4 << 30, 100},  // never past the default
+	} {
+		if got := percentFor(c.floor, c.live); got != c.want {
+			t.Errorf("percentFor(%d, %d MiB) = %d, want %d", c.floor, c.live/mib, got, c.want)
+		}
+	}
+}
+
+// While a diagnose holds the settings, each collection retunes GOGC for the live heap; after
+// the release the tuner stops and the user's value is back.
+func TestHoldGCRetunesForALargeHeap(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	defer debug.SetGCPercent(debug.SetGCPercent(77))
+	h := holdGC()
+	live := make([][]byte, 0, 160)
+	for range 160 {
+		live = append(live, make([]byte, 1<<20))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for gcPercent() <= readGCPercent && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if p := gcPercent(); p <= readGCPercent || p > 100 {
+		t.Errorf("with %d MiB live: GOGC %d, want above %d and at most 100", len(live), p, readGCPercent)
+	}
+	runtime.KeepAlive(live)
+	h.release()
+	runtime.GC()
+	runtime.GC()
+	if p := gcPercent(); p != 77 {
+		t.Errorf("released: GOGC %d, want 77", p)
+	}
 }
