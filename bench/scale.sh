@@ -209,6 +209,7 @@ guarded() {
       pid=$(pgrep -f -x -- "$cmd" | head -1) || continue
       avail=$(awk '/MemAvailable/ { print int($2 / 1048576) }' /proc/meminfo)
       rss=$(awk '/VmRSS/ { print int($2 / 1024) }' "/proc/$pid/status" 2>/dev/null) || continue
+      [ -n "$rss" ] || continue # exited between pgrep and the read
       secs=$(ps -o etimes= -p "$pid" | tr -d ' ')
       why=""
       if [ "$avail" -lt "$MIN_FREE_GIB" ]; then why="the machine had ${avail} GiB available"

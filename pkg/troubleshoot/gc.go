@@ -48,8 +48,8 @@ const (
 // 100. The peak is about fixed + (1 + GOGC/100) × live, and the snapshot's live heap was
 // 0.55–0.6× the protobuf bytes read at 10k and 50k pods (docs/scale.md): a peak of 1.5×
 // the bytes is about 2.55× live, so GOGC may reach 155 − 100 × fixed/live; this keeps 45
-// points of margin (at 50k pods, 130 − … peaked at 1.35–1.42× the bytes, 110 − … at
-// 1.21–1.28×, for the same CPU). Below ~50 MiB live the floor holds: the fixed part is
+// points of margin (at 50k pods, 130 − … peaked at 1.31–1.39× the bytes, 110 − … at
+// 1.18–1.25×, for about the same CPU). Below ~50 MiB live the floor holds: the fixed part is
 // most of the peak.
 func percentFor(floor int, live uint64) int {
 	if live == 0 {
