@@ -177,7 +177,7 @@ func armTuner(generation int) {
 }
 
 // retune sets GOGC for the live heap the last collection left, when it moved by 5 points
-// or more (setting it stops the world briefly). It reports whether the tuner goes on: not
+// or more (not on every collection's small drift). It reports whether the tuner goes on: not
 // once every diagnose released its hold, nor for a tuner a later hold replaced.
 func retune(generation int) bool {
 	gc.Lock()

@@ -100,8 +100,8 @@ func (a *analysis) addTarget(r *relevance, scope Scope, t Target, sel labels.Sel
 				found = true
 				r.addObj("Node", "", n.Name)
 				for j := range a.s.pods {
-					if p := a.s.pods[j].pod(); p.Spec.NodeName == n.Name {
-						r.addPod(a, p)
+					if a.s.pods[j].nodeName() == n.Name {
+						r.addPod(a, a.s.pods[j].pod())
 					}
 				}
 			}
@@ -168,8 +168,8 @@ func (a *analysis) addTarget(r *relevance, scope Scope, t Target, sel labels.Sel
 			r.addObj("PodDisruptionBudget", p.Namespace, p.Name)
 			if ps, err := metav1.LabelSelectorAsSelector(p.Spec.Selector); err == nil && p.Spec.Selector != nil {
 				for j := range a.s.pods {
-					if pod := a.s.pods[j].pod(); pod.Namespace == p.Namespace && ps.Matches(labels.Set(pod.Labels)) {
-						r.addPod(a, pod)
+					if pod := &a.s.pods[j]; pod.namespace() == p.Namespace && ps.Matches(labels.Set(pod.labels())) {
+						r.addPod(a, pod.pod())
 					}
 				}
 			}
@@ -183,8 +183,8 @@ func (a *analysis) addTarget(r *relevance, scope Scope, t Target, sel labels.Sel
 			found = true
 			r.addObj("PersistentVolumeClaim", pvc.Namespace, pvc.Name)
 			for j := range a.s.pods {
-				if pod := a.s.pods[j].pod(); pod.Namespace == pvc.Namespace && usesClaim(pod, pvc.Name) {
-					r.addPod(a, pod)
+				if pod := &a.s.pods[j]; pod.namespace() == pvc.Namespace && usesClaim(pod.volumes(), pvc.Name) {
+					r.addPod(a, pod.pod())
 				}
 			}
 		}
@@ -194,9 +194,9 @@ func (a *analysis) addTarget(r *relevance, scope Scope, t Target, sel labels.Sel
 	return found, nil
 }
 
-func usesClaim(p *corev1.Pod, claim string) bool {
-	for ix := range p.Spec.Volumes {
-		if v := &p.Spec.Volumes[ix]; v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName == claim {
+func usesClaim(volumes []corev1.Volume, claim string) bool {
+	for ix := range volumes {
+		if v := &volumes[ix]; v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName == claim {
 			return true
 		}
 	}
@@ -212,8 +212,8 @@ func (a *analysis) addService(r *relevance, ns, name string, component bool) {
 	}
 	r.services[key(ns, name)] = true
 	for i := range a.s.pods {
-		if p := a.s.pods[i].pod(); p.Namespace == ns && selects(svc.Spec.Selector, p.Labels) {
-			r.addPod(a, p)
+		if p := &a.s.pods[i]; p.namespace() == ns && selects(svc.Spec.Selector, p.labels()) {
+			r.addPod(a, p.pod())
 		}
 	}
 	if component {
@@ -227,9 +227,9 @@ func (a *analysis) addService(r *relevance, ns, name string, component bool) {
 func (a *analysis) addOwned(r *relevance, kind, ns, name string) {
 	r.addObj(kind, ns, name)
 	for i := range a.s.pods {
-		p := a.s.pods[i].pod()
-		if c := metav1.GetControllerOf(p); c != nil && c.Kind == kind && c.Name == name && p.Namespace == ns {
-			r.addPod(a, p)
+		p := &a.s.pods[i]
+		if c := p.controller(); c != nil && c.Kind == kind && c.Name == name && p.namespace() == ns {
+			r.addPod(a, p.pod())
 		}
 	}
 }

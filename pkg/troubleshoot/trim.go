@@ -218,11 +218,6 @@ func (s *sharer) pod(o *corev1.Pod) {
 	for i := range o.Status.ContainerStatuses {
 		o.Status.ContainerStatuses[i].Name = s.str(o.Status.ContainerStatuses[i].Name)
 	}
-	for i := range o.Status.Conditions {
-		c := &o.Status.Conditions[i]
-		c.Type, c.Status = corev1.PodConditionType(s.str(string(c.Type))), corev1.ConditionStatus(s.str(string(c.Status)))
-	}
-	o.Status.Phase = corev1.PodPhase(s.str(string(o.Status.Phase)))
 }
 
 func trimService(o *corev1.Service)                  { pages.TrimMeta(&o.ObjectMeta) }

@@ -218,7 +218,8 @@ func TestPodRecordGivesBackTheCompactedPod(t *testing.T) {
 					t.Errorf("%s: pod %s from its record differs:\n got %+v\nwant %+v", name, p.Name, got, want)
 				}
 				if r.namespace() != want.Namespace || r.name() != want.Name || r.nodeName() != want.Spec.NodeName || r.phase() != want.Status.Phase ||
-					!reflect.DeepEqual(r.labels(), want.Labels) || !reflect.DeepEqual(r.controller(), metav1.GetControllerOf(want)) || r.deleting() {
+					!reflect.DeepEqual(r.labels(), want.Labels) || !reflect.DeepEqual(r.controller(), metav1.GetControllerOf(want)) ||
+					r.deleting() != (want.DeletionTimestamp != nil) || !reflect.DeepEqual(r.volumes(), want.Spec.Volumes) {
 					t.Errorf("%s: pod %s: the record's accessors differ from the pod", name, p.Name)
 				}
 			}
