@@ -388,8 +388,11 @@ func (a *analysis) addDeployment(r *relevance, d *appsv1.Deployment) {
 		}
 	}
 	for i := range a.s.pods {
+		if a.s.pods[i].namespace() != d.Namespace {
+			continue
+		}
 		p := a.s.pods[i].pod()
-		if o := a.owner(p); o.Kind == "Deployment" && o.Namespace == d.Namespace && o.Name == d.Name {
+		if o := a.owner(p); o.Kind == "Deployment" && o.Name == d.Name {
 			r.addPod(a, p)
 		}
 	}

@@ -189,8 +189,14 @@ func retune(generation int) bool {
 	if p := target(); p-gc.percent >= 5 || gc.percent-p >= 5 {
 		setPercent(p)
 	}
+	if retuned != nil {
+		retuned()
+	}
 	return true
 }
+
+// retuned, when set (tests, under gc's lock), is called after each retune.
+var retuned func()
 
 func liveHeap() uint64 {
 	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}

@@ -96,15 +96,29 @@ func TestHoldGCRetunesForALargeHeap(t *testing.T) {
 	t.Setenv("GOGC", "")
 	t.Setenv("GOMEMLIMIT", "")
 	defer debug.SetGCPercent(debug.SetGCPercent(77))
+	done := make(chan struct{}, 1)
+	gc.Lock()
+	retuned = func() {
+		select {
+		case done <- struct{}{}:
+		default:
+		}
+	}
+	gc.Unlock()
+	defer func() { gc.Lock(); retuned = nil; gc.Unlock() }()
 	h := holdGC()
 	live := make([][]byte, 0, 160)
 	for range 160 {
 		live = append(live, make([]byte, 1<<20))
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for gcPercent() <= readGCPercent && time.Now().Before(deadline) {
-		runtime.GC()
-		time.Sleep(10 * time.Millisecond)
+	deadline := time.After(5 * time.Second)
+	for waiting := true; waiting && gcPercent() <= readGCPercent; {
+		runtime.GC() // the tuner runs after a collection (its sentinel's finalizer)
+		select {
+		case <-done:
+		case <-deadline:
+			waiting = false
+		}
 	}
 	if p := gcPercent(); p <= readGCPercent || p > 100 {
 		t.Errorf("with %d MiB live: GOGC %d, want above %d and at most 100", len(live), p, readGCPercent)
